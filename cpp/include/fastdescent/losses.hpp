@@ -1,0 +1,152 @@
+// Per-sample losses of a linear output p against a target y, with scikit-learn's names and
+// conventions: squared_error is 0.5 * (p - y)^2, classification targets are -1 / +1.
+// Each loss gives value(p, y) and deriv(p, y) = d value / d p.
+#pragma once
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+namespace fastdescent {
+
+enum class LossKind {
+    squared_error,
+    huber,
+    epsilon_insensitive,
+    squared_epsilon_insensitive,
+    log_loss,
+    hinge,
+    squared_hinge,
+    modified_huber,
+    perceptron,
+    multinomial,  // softmax cross-entropy over K outputs; y holds the class index
+};
+
+struct SquaredError {
+    double value(double p, double y) const { return 0.5 * (p - y) * (p - y); }
+    double deriv(double p, double y) const { return p - y; }
+};
+
+struct Huber {
+    double c;
+    double value(double p, double y) const {
+        double r = p - y, a = std::fabs(r);
+        return a <= c ? 0.5 * r * r : c * a - 0.5 * c * c;
+    }
+    double deriv(double p, double y) const {
+        double r = p - y;
+        return std::fabs(r) <= c ? r : (r > 0 ? c : -c);
+    }
+};
+
+struct EpsilonInsensitive {
+    double eps;
+    double value(double p, double y) const { return std::fmax(0.0, std::fabs(y - p) - eps); }
+    double deriv(double p, double y) const {
+        return y - p > eps ? -1.0 : (p - y > eps ? 1.0 : 0.0);
+    }
+};
+
+struct SquaredEpsilonInsensitive {
+    double eps;
+    double value(double p, double y) const {
+        double z = std::fabs(y - p) - eps;
+        return z > 0 ? z * z : 0.0;
+    }
+    double deriv(double p, double y) const {
+        double z = y - p;
+        return z > eps ? -2.0 * (z - eps) : (z < -eps ? 2.0 * (-z - eps) : 0.0);
+    }
+};
+
+// log(1 + exp(-y p)), evaluated without overflow for any |p|.
+struct LogLoss {
+    double value(double p, double y) const {
+        double z = p * y;
+        if (z > 18.0) return std::exp(-z);
+        if (z < -18.0) return -z;
+        return std::log1p(std::exp(-z));
+    }
+    double deriv(double p, double y) const {
+        double z = p * y;
+        if (z > 18.0) return -y * std::exp(-z);
+        if (z < -18.0) return -y;
+        return -y / (std::exp(z) + 1.0);
+    }
+};
+
+// max(0, threshold - y p); perceptron is threshold 0.
+struct Hinge {
+    double threshold;
+    double value(double p, double y) const { return std::fmax(0.0, threshold - p * y); }
+    double deriv(double p, double y) const { return p * y <= threshold ? -y : 0.0; }
+};
+
+struct SquaredHinge {
+    double threshold;
+    double value(double p, double y) const {
+        double z = threshold - p * y;
+        return z > 0 ? z * z : 0.0;
+    }
+    double deriv(double p, double y) const {
+        double z = threshold - p * y;
+        return z > 0 ? -2.0 * y * z : 0.0;
+    }
+};
+
+struct ModifiedHuber {
+    double value(double p, double y) const {
+        double z = p * y;
+        if (z >= 1.0) return 0.0;
+        if (z >= -1.0) return (1.0 - z) * (1.0 - z);
+        return -4.0 * z;
+    }
+    double deriv(double p, double y) const {
+        double z = p * y;
+        if (z >= 1.0) return 0.0;
+        if (z >= -1.0) return -2.0 * (1.0 - z) * y;
+        return -4.0 * y;
+    }
+};
+
+inline bool is_classification(LossKind k) {
+    return k == LossKind::log_loss || k == LossKind::hinge || k == LossKind::squared_hinge ||
+           k == LossKind::modified_huber || k == LossKind::perceptron || k == LossKind::multinomial;
+}
+
+// Calls f with the loss object for a scalar loss kind. `param` is epsilon (huber and the
+// epsilon-insensitive losses); hinge-type losses use scikit-learn's thresholds.
+template <class F>
+decltype(auto) visit_scalar_loss(LossKind kind, double param, F&& f) {
+    switch (kind) {
+        case LossKind::squared_error: return f(SquaredError{});
+        case LossKind::huber: return f(Huber{param});
+        case LossKind::epsilon_insensitive: return f(EpsilonInsensitive{param});
+        case LossKind::squared_epsilon_insensitive: return f(SquaredEpsilonInsensitive{param});
+        case LossKind::log_loss: return f(LogLoss{});
+        case LossKind::hinge: return f(Hinge{1.0});
+        case LossKind::squared_hinge: return f(SquaredHinge{1.0});
+        case LossKind::modified_huber: return f(ModifiedHuber{});
+        case LossKind::perceptron: return f(Hinge{0.0});
+        case LossKind::multinomial: break;
+    }
+    throw std::invalid_argument("not a scalar loss");
+}
+
+// Softmax cross-entropy of K scores p against class index c: returns -log softmax(p)_c and
+// writes d loss / d p_k = softmax(p)_k - [k == c] into dp. Shifted by max(p) so that
+// exp never overflows.
+template <class Real>
+double softmax_cross_entropy(const Real* p, int K, int c, Real* dp) {
+    double m = p[0];
+    for (int k = 1; k < K; ++k) m = std::fmax(m, double(p[k]));
+    double z = 0.0;
+    for (int k = 0; k < K; ++k) {
+        double e = std::exp(double(p[k]) - m);
+        dp[k] = Real(e);
+        z += e;
+    }
+    for (int k = 0; k < K; ++k) dp[k] = Real(double(dp[k]) / z - (k == c ? 1.0 : 0.0));
+    return std::log(z) + m - double(p[c]);
+}
+
+}  // namespace fastdescent

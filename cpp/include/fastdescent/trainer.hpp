@@ -1,0 +1,449 @@
+// The training loop of a linear model with K outputs (K = 1 for regression and binary
+// classification, K = n_classes for multinomial): epochs of shuffled rows, per-sample or batched
+// updates, penalties, averaging, early stopping and divergence checks, all without Python.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <stdexcept>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "fastdescent/data.hpp"
+#include "fastdescent/losses.hpp"
+#include "fastdescent/optimizers.hpp"
+#include "fastdescent/rng.hpp"
+#include "fastdescent/schedules.hpp"
+#include "fastdescent/simd.hpp"
+
+namespace fastdescent {
+
+enum class PenaltyKind { none, l2, l1, elasticnet };
+
+struct TrainConfig {
+    LossKind loss = LossKind::squared_error;
+    double epsilon = 0.1;  // huber / epsilon-insensitive
+    PenaltyKind penalty = PenaltyKind::l2;
+    double alpha = 1e-4;
+    double l1_ratio = 0.15;
+    Schedule schedule;
+    bool fit_intercept = true;
+    double intercept_decay = 1.0;
+    int max_iter = 1000;
+    double tol = 1e-3;  // -inf disables the plateau test
+    int n_iter_no_change = 5;
+    bool early_stopping = false;
+    bool shuffle = true;
+    std::uint64_t seed = 0;
+    std::int64_t batch_size = 1;  // 0 means the whole training set (full-batch)
+    std::int64_t average = 0;     // 0: off; else average from update number `average` on
+    int n_threads = 1;
+};
+
+struct TrainResult {
+    int n_iter = 0;
+    double t = 1.0;             // update counter after training (scikit-learn's t_)
+    std::vector<double> loss_curve;        // mean training objective per epoch
+    std::vector<double> validation_scores; // per epoch, when early stopping
+    bool diverged = false;
+    bool interrupted = false;
+};
+
+// Targets and weights. y holds -1/+1 (binary), class indices (multinomial) or real values.
+template <class T>
+struct Targets {
+    const T* y = nullptr;
+    const T* sample_weight = nullptr;          // null: all ones
+    const double* class_weight = nullptr;      // indexed by class (binary: [neg, pos])
+    int n_class_weight = 0;
+    const std::uint8_t* validation_mask = nullptr;  // rows held out for early stopping
+};
+
+// Parameters, updated in place: coef is K x d row-major, intercept has K entries.
+template <class T>
+struct Model {
+    T* coef;
+    T* intercept;
+    T* average_coef;       // may be null when averaging is off
+    T* average_intercept;
+    int K;
+    std::int64_t d;
+};
+
+// Returns true when training should stop now (e.g. a pending KeyboardInterrupt).
+using StopCheck = std::function<bool()>;
+
+template <class Rows>
+class Trainer {
+    using T = typename Rows::value_type;
+
+public:
+    Trainer(const Rows& X, const Targets<T>& tg, Model<T>& m, const TrainConfig& cfg,
+            Optimizer<T>* optimizer, StopCheck stop)
+        : X_(X), tg_(tg), m_(m), cfg_(cfg), opt_(optimizer), stop_(std::move(stop)),
+          K_(m.K), d_(m.d), rng_(cfg.seed) {
+        validate();
+        for (std::int64_t i = 0; i < X_.n_rows; ++i) {
+            if (tg_.validation_mask && tg_.validation_mask[i]) val_rows_.push_back(i);
+            else order_.push_back(i);
+        }
+        if (order_.empty()) throw std::invalid_argument("no training rows left after the validation split");
+        if (cfg_.early_stopping && val_rows_.empty())
+            throw std::invalid_argument("early stopping needs at least one validation row");
+        schedule_ = cfg_.schedule;
+        schedule_.alpha = cfg_.alpha;
+        if (schedule_.kind == ScheduleKind::optimal) {
+            LossKind k = cfg_.loss == LossKind::multinomial ? LossKind::log_loss : cfg_.loss;
+            schedule_.init_optimal([&](double typw) {
+                return visit_scalar_loss(k, cfg_.epsilon, [&](auto L) { return L.deriv(-typw, 1.0); });
+            });
+        }
+        l1_ratio_ = cfg_.penalty == PenaltyKind::l2 ? 0.0
+                  : cfg_.penalty == PenaltyKind::l1 ? 1.0
+                  : cfg_.penalty == PenaltyKind::elasticnet ? cfg_.l1_ratio : 0.0;
+        has_penalty_ = cfg_.penalty != PenaltyKind::none && cfg_.alpha > 0;
+        p_.resize(K_);
+        dp_.resize(K_);
+    }
+
+    TrainResult run(double t0) {
+        TrainResult res;
+        double t = t0;
+        double eta = schedule_.eta0;
+        double best_objective = std::numeric_limits<double>::infinity();
+        double best_score = -std::numeric_limits<double>::infinity();
+        int no_improvement = 0;
+        for (int epoch = 0; epoch < cfg_.max_iter; ++epoch) {
+            if (cfg_.shuffle) rng_.shuffle(order_);
+            double sumloss = per_sample_sgd() ? epoch_per_sample(t, eta) : epoch_batched(t, eta);
+            res.n_iter = epoch + 1;
+            if (interrupted_) { res.interrupted = true; break; }
+            if (!std::isfinite(sumloss) || !all_finite(m_.coef, K_ * d_) ||
+                !all_finite(m_.intercept, K_)) {
+                res.diverged = true;
+                break;
+            }
+            double objective = sumloss / double(order_.size()) + penalty_value();
+            res.loss_curve.push_back(objective);
+            if (cfg_.early_stopping) {
+                double score = validation_score();
+                res.validation_scores.push_back(score);
+                no_improvement = score < best_score + cfg_.tol ? no_improvement + 1 : 0;
+                best_score = std::fmax(best_score, score);
+            } else {
+                no_improvement = objective > best_objective - cfg_.tol ? no_improvement + 1 : 0;
+                best_objective = std::fmin(best_objective, objective);
+            }
+            if (no_improvement >= cfg_.n_iter_no_change) {
+                if (schedule_.kind == ScheduleKind::adaptive && eta > 1e-6) {
+                    eta /= 5.0;
+                    no_improvement = 0;
+                } else {
+                    break;
+                }
+            }
+        }
+        res.t = t;
+        return res;
+    }
+
+private:
+    bool per_sample_sgd() const { return cfg_.batch_size == 1 && opt_ == nullptr; }
+
+    T* coef_row(int k) { return m_.coef + k * d_; }
+
+    double sample_weight(std::int64_t i) const {
+        double w = tg_.sample_weight ? double(tg_.sample_weight[i]) : 1.0;
+        if (tg_.n_class_weight > 0) {
+            int c = cfg_.loss == LossKind::multinomial ? int(tg_.y[i]) : (tg_.y[i] > 0 ? 1 : 0);
+            w *= tg_.class_weight[c];
+        }
+        return w;
+    }
+
+    // Loss of row i given its scores p_ (length K); writes d loss / d p into dp.
+    template <class Real>
+    double loss_and_deriv(std::int64_t i, const Real* p, Real* dp) const {
+        double y = double(tg_.y[i]);
+        if (cfg_.loss == LossKind::multinomial) return softmax_cross_entropy(p, K_, int(y), dp);
+        return visit_scalar_loss(cfg_.loss, cfg_.epsilon, [&](auto L) {
+            dp[0] = Real(L.deriv(double(p[0]), y));
+            return L.value(double(p[0]), y);
+        });
+    }
+
+    // scikit-learn's plain SGD, one sample per update: w = wscale * v so that the L2 shrinkage
+    // is O(1); L1 by the cumulative truncated gradient of Tsuruoka et al. (2009).
+    double epoch_per_sample(double& t, double eta_adaptive) {
+        constexpr double max_dloss = 1e12;
+        const bool l1 = has_penalty_ && l1_ratio_ > 0;
+        if (l1 && q_.empty()) q_.assign(std::size_t(K_ * d_), T(0));
+        double sumloss = 0.0;
+        double wscale = 1.0;
+        std::int64_t since_check = 0;
+        for (std::int64_t i : order_) {
+            for (int k = 0; k < K_; ++k)
+                p_[k] = wscale * double(X_.dot(i, coef_row(k))) + double(m_.intercept[k]);
+            double eta = schedule_.eta(t, eta_adaptive);
+            double sw = sample_weight(i);
+            sumloss += sw * loss_and_deriv(i, p_.data(), dp_.data());
+            if (has_penalty_ && l1_ratio_ < 1) {
+                wscale *= std::fmax(0.0, 1.0 - (1.0 - l1_ratio_) * eta * cfg_.alpha);
+                if (wscale < 1e-9) {
+                    scale(T(wscale), m_.coef, K_ * d_);
+                    wscale = 1.0;
+                }
+            }
+            for (int k = 0; k < K_; ++k) {
+                double g = std::fmin(max_dloss, std::fmax(-max_dloss, dp_[k]));
+                double update = -eta * g * sw;
+                if (update != 0.0) {
+                    X_.axpy(i, T(update / wscale), coef_row(k));
+                    if (cfg_.fit_intercept) m_.intercept[k] += T(update * cfg_.intercept_decay);
+                }
+            }
+            if (cfg_.average > 0 && double(cfg_.average) <= t) {
+                double mu = 1.0 / (t - double(cfg_.average) + 1.0);
+                for (std::int64_t j = 0; j < K_ * d_; ++j)
+                    m_.average_coef[j] += T(mu * (wscale * double(m_.coef[j]) - double(m_.average_coef[j])));
+                for (int k = 0; k < K_; ++k)
+                    m_.average_intercept[k] += T(mu * (double(m_.intercept[k]) - double(m_.average_intercept[k])));
+            }
+            if (l1) {
+                u_ += l1_ratio_ * eta * cfg_.alpha;
+                for (int k = 0; k < K_; ++k) truncate_l1(i, k, wscale);
+            }
+            t += 1.0;
+            if (++since_check * (K_ * d_ + 1) > (1 << 22)) {
+                since_check = 0;
+                if (stop_ && stop_()) { interrupted_ = true; break; }
+            }
+        }
+        if (wscale != 1.0) scale(T(wscale), m_.coef, K_ * d_);
+        return sumloss;
+    }
+
+    // Cumulative L1 penalty on the features that row i touches: each weight has received q of
+    // the total shrinkage u so far and gets the rest now, without crossing zero.
+    void truncate_l1(std::int64_t i, int k, double wscale) {
+        T* w = coef_row(k);
+        T* q = q_.data() + k * d_;
+        X_.for_each(i, [&](std::int64_t j, T) {
+            double z = w[j];
+            if (wscale * z > 0) w[j] = T(std::fmax(0.0, z - (u_ + q[j]) / wscale));
+            else if (wscale * z < 0) w[j] = T(std::fmin(0.0, z + (u_ - q[j]) / wscale));
+            q[j] += T(wscale * (double(w[j]) - z));
+        });
+    }
+
+    // Mini-batch or full-batch epoch: per batch, one fused pass for the mean gradient, then the
+    // L2 gradient, the optimizer step and the L1 proximal step.
+    double epoch_batched(double& t, double eta_adaptive) {
+        const std::int64_t n = std::int64_t(order_.size());
+        const std::int64_t B = cfg_.batch_size > 0 ? std::min(cfg_.batch_size, n) : n;
+        const std::int64_t P = K_ * d_;
+        grad_.resize(std::size_t(P));
+        grad_b_.resize(std::size_t(K_));
+        PlainSgd<T> plain;
+        Optimizer<T>* opt = opt_ ? opt_ : &plain;
+        double sumloss = 0.0;
+        for (std::int64_t start = 0; start < n; start += B) {
+            const std::int64_t stop = std::min(n, start + B);
+            sumloss += batch_gradient(start, stop);
+            const T inv = T(1.0 / double(stop - start));
+            scale(inv, grad_.data(), P);
+            scale(inv, grad_b_.data(), K_);
+            double eta = schedule_.eta(t, eta_adaptive);
+            if (has_penalty_ && l1_ratio_ < 1)
+                axpy(T(cfg_.alpha * (1.0 - l1_ratio_)), m_.coef, grad_.data(), P);
+            opt->begin_step();
+            opt->update(0, m_.coef, grad_.data(), P, eta);
+            if (cfg_.fit_intercept) {
+                scale(T(cfg_.intercept_decay), grad_b_.data(), K_);
+                opt->update(1, m_.intercept, grad_b_.data(), K_, eta);
+            }
+            if (has_penalty_ && l1_ratio_ > 0) soft_threshold(eta * cfg_.alpha * l1_ratio_);
+            if (cfg_.average > 0 && double(cfg_.average) <= t) {
+                double mu = 1.0 / (t - double(cfg_.average) + 1.0);
+                for (std::int64_t j = 0; j < P; ++j)
+                    m_.average_coef[j] += T(mu * (double(m_.coef[j]) - double(m_.average_coef[j])));
+                for (int k = 0; k < K_; ++k)
+                    m_.average_intercept[k] += T(mu * (double(m_.intercept[k]) - double(m_.average_intercept[k])));
+            }
+            t += 1.0;
+            if (stop_ && (stop - start) * P > (1 << 20) && stop_()) { interrupted_ = true; break; }
+        }
+        return sumloss;
+    }
+
+    void soft_threshold(double lambda) {
+        for (std::int64_t j = 0; j < K_ * d_; ++j) {
+            double w = m_.coef[j];
+            m_.coef[j] = T(w > lambda ? w - lambda : (w < -lambda ? w + lambda : 0.0));
+        }
+    }
+
+    // Sum of weighted losses over rows order_[start:stop]; the weighted sums of loss gradients
+    // go to grad_ / grad_b_. Rows are split into contiguous blocks, one per thread, and the
+    // per-thread sums are added in block order, so a given thread count is deterministic.
+    double batch_gradient(std::int64_t start, std::int64_t stop) {
+        const std::int64_t P = K_ * d_;
+        int n_threads = cfg_.n_threads;
+        if ((stop - start) * P < (1 << 16)) n_threads = 1;  // not worth waking threads
+        if (int(thread_grads_.size()) < n_threads) thread_grads_.resize(std::size_t(n_threads));
+        thread_losses_.assign(std::size_t(n_threads), 0.0);
+#pragma omp parallel num_threads(n_threads) if (n_threads > 1)
+        {
+            int tid = 0;
+#ifdef _OPENMP
+            tid = omp_get_thread_num();
+#endif
+            // Per thread: gradient (P), intercept gradient (K), then scratch scores and derivatives.
+            std::vector<T>& g = thread_grads_[std::size_t(tid)];
+            g.assign(std::size_t(P + 3 * K_), T(0));
+            T* p = g.data() + P + K_;
+            T* dp = p + K_;
+            const std::int64_t len = stop - start;
+            const std::int64_t lo = start + len * tid / n_threads;
+            const std::int64_t hi = start + len * (tid + 1) / n_threads;
+            double loss = 0.0;
+            for (std::int64_t r = lo; r < hi; ++r) {
+                const std::int64_t i = order_[std::size_t(r)];
+                for (int k = 0; k < K_; ++k) p[k] = X_.dot(i, m_.coef + k * d_) + m_.intercept[k];
+                double sw = sample_weight(i);
+                loss += sw * loss_and_deriv(i, p, dp);
+                for (int k = 0; k < K_; ++k) {
+                    T c = T(sw * double(dp[k]));
+                    if (c != T(0)) {
+                        X_.axpy(i, c, g.data() + k * d_);
+                        g[std::size_t(P + k)] += c;
+                    }
+                }
+            }
+            thread_losses_[std::size_t(tid)] = loss;
+        }
+        std::copy(thread_grads_[0].begin(), thread_grads_[0].begin() + P, grad_.begin());
+        std::copy(thread_grads_[0].begin() + P, thread_grads_[0].begin() + P + K_, grad_b_.begin());
+        double loss = thread_losses_[0];
+        for (int tid = 1; tid < n_threads; ++tid) {
+            const std::vector<T>& g = thread_grads_[std::size_t(tid)];
+            axpy(T(1), g.data(), grad_.data(), P);
+            axpy(T(1), g.data() + P, grad_b_.data(), K_);
+            loss += thread_losses_[std::size_t(tid)];
+        }
+        return loss;
+    }
+
+    // alpha * ((1 - l1_ratio) / 2 * ||W||^2 + l1_ratio * ||W||_1), the objective's penalty term.
+    double penalty_value() const {
+        if (!has_penalty_) return 0.0;
+        double v = 0.0;
+        if (l1_ratio_ < 1) v += (1.0 - l1_ratio_) * 0.5 * squared_norm(m_.coef, K_ * d_);
+        if (l1_ratio_ > 0) v += l1_ratio_ * abs_sum(m_.coef, K_ * d_);
+        return cfg_.alpha * v;
+    }
+
+    // Weighted accuracy (classification) or weighted R^2 (regression) on the validation rows,
+    // scikit-learn's default score of the estimator.
+    double validation_score() {
+        const bool classify = is_classification(cfg_.loss);
+        double sw_sum = 0, hit = 0, sw_y = 0, sw_yy = 0, sse = 0;
+        for (std::int64_t i : val_rows_) {
+            double sw = tg_.sample_weight ? double(tg_.sample_weight[i]) : 1.0;
+            double y = double(tg_.y[i]);
+            int best = 0;
+            for (int k = 0; k < K_; ++k) {
+                p_[k] = double(X_.dot(i, coef_row(k))) + double(m_.intercept[k]);
+                if (p_[k] > p_[best]) best = k;
+            }
+            sw_sum += sw;
+            if (classify) {
+                double predicted = K_ > 1 ? double(best) : (p_[0] > 0 ? 1.0 : -1.0);
+                hit += predicted == y ? sw : 0.0;
+            } else {
+                sw_y += sw * y;
+                sw_yy += sw * y * y;
+                sse += sw * (y - p_[0]) * (y - p_[0]);
+            }
+        }
+        if (classify) return hit / sw_sum;
+        double sst = sw_yy - sw_y * sw_y / sw_sum;
+        if (sst <= 0) return sse == 0 ? 1.0 : 0.0;  // constant target: scikit-learn's r2 rule
+        return 1.0 - sse / sst;
+    }
+
+    void validate() const {
+        if (m_.K < 1) throw std::invalid_argument("model needs at least one output");
+        if (m_.d != X_.n_cols) throw std::invalid_argument("coef has the wrong number of features");
+        if (cfg_.loss == LossKind::multinomial && m_.K < 2)
+            throw std::invalid_argument("multinomial loss needs at least two outputs");
+        if (cfg_.loss != LossKind::multinomial && m_.K != 1)
+            throw std::invalid_argument("scalar losses train one output at a time");
+        if (cfg_.average > 0 && (!m_.average_coef || !m_.average_intercept))
+            throw std::invalid_argument("averaging needs average_coef and average_intercept buffers");
+        if (cfg_.batch_size < 0) throw std::invalid_argument("batch_size must be >= 0");
+        if (cfg_.n_threads < 1) throw std::invalid_argument("n_threads must be >= 1");
+        if (cfg_.max_iter < 0) throw std::invalid_argument("max_iter must be >= 0");
+    }
+
+    const Rows& X_;
+    const Targets<T>& tg_;
+    Model<T>& m_;
+    const TrainConfig& cfg_;
+    Optimizer<T>* opt_;
+    StopCheck stop_;
+    const int K_;
+    const std::int64_t d_;
+    Rng rng_;
+    Schedule schedule_;
+    double l1_ratio_ = 0.0;
+    bool has_penalty_ = false;
+    bool interrupted_ = false;
+    double u_ = 0.0;               // total L1 shrinkage so far (per-sample path)
+    std::vector<T> q_;             // L1 shrinkage each weight has received
+    std::vector<std::int64_t> order_, val_rows_;
+    std::vector<double> p_, dp_;
+    std::vector<T> grad_, grad_b_;
+    std::vector<std::vector<T>> thread_grads_;
+    std::vector<double> thread_losses_;
+};
+
+// Trains `model` in place. `optimizer` null means scikit-learn's plain SGD.
+template <class Rows>
+TrainResult train(const Rows& X, const Targets<typename Rows::value_type>& targets,
+                  Model<typename Rows::value_type>& model, const TrainConfig& cfg,
+                  Optimizer<typename Rows::value_type>* optimizer, double t0, StopCheck stop) {
+    Trainer<Rows> trainer(X, targets, model, cfg, optimizer, std::move(stop));
+    return trainer.run(t0);
+}
+
+// Row orders the trainer visits in successive epochs for a seed (exposed for tests).
+inline std::vector<std::int64_t> shuffled_order(std::vector<std::int64_t> rows, std::uint64_t seed,
+                                                int epochs) {
+    Rng rng(seed);
+    for (int e = 0; e < epochs; ++e) rng.shuffle(rows);
+    return rows;
+}
+
+// Compiled once in cpp/src/trainer.cpp for every supported data view.
+#define FASTDESCENT_TRAIN(Rows)                                                           \
+    TrainResult train<Rows>(const Rows&, const Targets<Rows::value_type>&,               \
+                            Model<Rows::value_type>&, const TrainConfig&,                 \
+                            Optimizer<Rows::value_type>*, double, StopCheck)
+extern template FASTDESCENT_TRAIN(DenseRows<float>);
+extern template FASTDESCENT_TRAIN(DenseRows<double>);
+using CsrRows32f = CsrRows<float, std::int32_t>;
+using CsrRows64f = CsrRows<float, std::int64_t>;
+using CsrRows32d = CsrRows<double, std::int32_t>;
+using CsrRows64d = CsrRows<double, std::int64_t>;
+extern template FASTDESCENT_TRAIN(CsrRows32f);
+extern template FASTDESCENT_TRAIN(CsrRows64f);
+extern template FASTDESCENT_TRAIN(CsrRows32d);
+extern template FASTDESCENT_TRAIN(CsrRows64d);
+
+}  // namespace fastdescent

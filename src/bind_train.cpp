@@ -1,0 +1,219 @@
+#include "common.hpp"
+
+#include <cmath>
+
+#include "fastdescent/trainer.hpp"
+
+namespace fastdescent::bindings {
+namespace {
+
+// Polls for Ctrl-C from inside the GIL-free loop; the pending exception stays set on this thread.
+bool keyboard_interrupt_pending() {
+    py::gil_scoped_acquire gil;
+    return PyErr_CheckSignals() != 0;
+}
+
+template <class T, class Rows>
+TrainResult run(const Rows& X, py::handle y, py::handle coef, py::handle intercept,
+                const TrainConfig& cfg, py::handle sample_weight, py::handle class_weight,
+                py::handle validation_mask, py::handle average_coef,
+                py::handle average_intercept, double t0) {
+    const std::int64_t n = X.n_rows;
+    auto y_a = vector_of<T>(y, n, "y");
+    auto coef_a = typed<T>(coef, "coef");
+    if (coef_a.ndim() != 2 || coef_a.shape(1) != X.n_cols ||
+        !(coef_a.flags() & py::array::c_style))
+        throw py::value_error("coef must be a C-contiguous (n_outputs, n_features) array");
+    const int K = int(coef_a.shape(0));
+    auto intercept_a = vector_of<T>(intercept, K, "intercept");
+
+    Targets<T> tg;
+    tg.y = y_a.data();
+    py::array_t<T, 0> sw_a;
+    if (!sample_weight.is_none()) {
+        sw_a = vector_of<T>(sample_weight, n, "sample_weight");
+        tg.sample_weight = sw_a.data();
+    }
+    py::array_t<double, 0> cw_a;
+    if (!class_weight.is_none()) {
+        cw_a = typed<double>(class_weight, "class_weight");
+        cw_a = vector_of<double>(class_weight, cw_a.size(), "class_weight");
+        tg.class_weight = cw_a.data();
+        tg.n_class_weight = int(cw_a.size());
+        const int needed = cfg.loss == LossKind::multinomial ? K : 2;
+        if (tg.n_class_weight != needed)
+            throw py::value_error("class_weight must have " + std::to_string(needed) + " entries");
+    }
+    py::array_t<std::uint8_t, 0> mask_a;
+    if (!validation_mask.is_none()) {
+        mask_a = vector_of<std::uint8_t>(validation_mask, n, "validation_mask");
+        tg.validation_mask = mask_a.data();
+    }
+    if (cfg.loss == LossKind::multinomial) {
+        for (std::int64_t i = 0; i < n; ++i) {
+            T c = tg.y[i];
+            if (!(c >= 0 && c < K && c == std::floor(c)))
+                throw py::value_error("multinomial targets must be class indices in [0, n_outputs)");
+        }
+    }
+
+    Model<T> model{writable(coef_a, "coef"), writable(intercept_a, "intercept"), nullptr, nullptr,
+                   K, X.n_cols};
+    py::array_t<T, 0> avg_coef_a, avg_int_a;
+    if (!average_coef.is_none()) {
+        avg_coef_a = typed<T>(average_coef, "average_coef");
+        if (avg_coef_a.size() != K * X.n_cols || !(avg_coef_a.flags() & py::array::c_style))
+            throw py::value_error("average_coef must be C-contiguous with the shape of coef");
+        avg_int_a = vector_of<T>(average_intercept, K, "average_intercept");
+        model.average_coef = writable(avg_coef_a, "average_coef");
+        model.average_intercept = writable(avg_int_a, "average_intercept");
+    }
+
+    TrainResult res;
+    {
+        py::gil_scoped_release release;
+        res = train(X, tg, model, cfg, static_cast<Optimizer<T>*>(nullptr), t0,
+                    keyboard_interrupt_pending);
+    }
+    if (res.interrupted) {
+        if (PyErr_Occurred()) throw py::error_already_set();
+        PyErr_SetNone(PyExc_KeyboardInterrupt);
+        throw py::error_already_set();
+    }
+    return res;
+}
+
+template <class T>
+TrainResult train_dense_t(py::array X, py::handle y, py::handle coef, py::handle intercept,
+                          const TrainConfig& cfg, py::handle sw, py::handle cw, py::handle mask,
+                          py::handle avg_coef, py::handle avg_int, double t0) {
+    auto Xa = typed<T>(X, "X");
+    if (Xa.ndim() != 2) throw py::value_error("X must be 2-D");
+    const std::int64_t n = Xa.shape(0), d = Xa.shape(1);
+    if (d > 1 && Xa.strides(1) != sizeof(T))
+        throw py::value_error("X rows must be contiguous (C order or row-strided)");
+    if (Xa.strides(0) % std::int64_t(sizeof(T)) != 0 || Xa.strides(0) < 0)
+        throw py::value_error("X has an unsupported row stride");
+    const std::int64_t row_stride = n > 1 ? Xa.strides(0) / std::int64_t(sizeof(T)) : d;
+    DenseRows<T> rows{Xa.data(), n, d, row_stride};
+    return run<T>(rows, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0);
+}
+
+template <class T, class I>
+TrainResult train_csr_t(py::array data, py::array indices, py::array indptr, std::int64_t n_cols,
+                        py::handle y, py::handle coef, py::handle intercept,
+                        const TrainConfig& cfg, py::handle sw, py::handle cw, py::handle mask,
+                        py::handle avg_coef, py::handle avg_int, double t0) {
+    auto ip = typed<I>(indptr, "indptr");
+    if (ip.ndim() != 1 || ip.size() < 1) throw py::value_error("indptr must be 1-D and non-empty");
+    const std::int64_t n = ip.size() - 1;
+    auto ind = vector_of<I>(indices, indices.size(), "indices");
+    auto dat = vector_of<T>(data, indices.size(), "data");
+    const I* p = ip.data();
+    if (p[0] != 0 || p[n] != I(ind.size())) throw py::value_error("indptr does not match indices");
+    for (std::int64_t i = 0; i < n; ++i)
+        if (p[i + 1] < p[i]) throw py::value_error("indptr must be non-decreasing");
+    for (std::int64_t k = 0; k < ind.size(); ++k)
+        if (ind.data()[k] < 0 || ind.data()[k] >= n_cols)
+            throw py::value_error("a column index is out of range");
+    CsrRows<T, I> rows{dat.data(), ind.data(), p, n, n_cols};
+    return run<T>(rows, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0);
+}
+
+}  // namespace
+
+void bind_train(py::module_& m) {
+    py::enum_<LossKind>(m, "LossKind")
+        .value("squared_error", LossKind::squared_error)
+        .value("huber", LossKind::huber)
+        .value("epsilon_insensitive", LossKind::epsilon_insensitive)
+        .value("squared_epsilon_insensitive", LossKind::squared_epsilon_insensitive)
+        .value("log_loss", LossKind::log_loss)
+        .value("hinge", LossKind::hinge)
+        .value("squared_hinge", LossKind::squared_hinge)
+        .value("modified_huber", LossKind::modified_huber)
+        .value("perceptron", LossKind::perceptron)
+        .value("multinomial", LossKind::multinomial);
+    py::enum_<PenaltyKind>(m, "PenaltyKind")
+        .value("none", PenaltyKind::none)
+        .value("l2", PenaltyKind::l2)
+        .value("l1", PenaltyKind::l1)
+        .value("elasticnet", PenaltyKind::elasticnet);
+    py::enum_<ScheduleKind>(m, "ScheduleKind")
+        .value("constant", ScheduleKind::constant)
+        .value("optimal", ScheduleKind::optimal)
+        .value("invscaling", ScheduleKind::invscaling)
+        .value("adaptive", ScheduleKind::adaptive);
+
+    py::class_<TrainConfig>(m, "TrainConfig")
+        .def(py::init<>())
+        .def_readwrite("loss", &TrainConfig::loss)
+        .def_readwrite("epsilon", &TrainConfig::epsilon)
+        .def_readwrite("penalty", &TrainConfig::penalty)
+        .def_readwrite("alpha", &TrainConfig::alpha)
+        .def_readwrite("l1_ratio", &TrainConfig::l1_ratio)
+        .def_property("schedule", [](const TrainConfig& c) { return c.schedule.kind; },
+                      [](TrainConfig& c, ScheduleKind k) { c.schedule.kind = k; })
+        .def_property("eta0", [](const TrainConfig& c) { return c.schedule.eta0; },
+                      [](TrainConfig& c, double v) { c.schedule.eta0 = v; })
+        .def_property("power_t", [](const TrainConfig& c) { return c.schedule.power_t; },
+                      [](TrainConfig& c, double v) { c.schedule.power_t = v; })
+        .def_readwrite("fit_intercept", &TrainConfig::fit_intercept)
+        .def_readwrite("intercept_decay", &TrainConfig::intercept_decay)
+        .def_readwrite("max_iter", &TrainConfig::max_iter)
+        .def_readwrite("tol", &TrainConfig::tol)
+        .def_readwrite("n_iter_no_change", &TrainConfig::n_iter_no_change)
+        .def_readwrite("early_stopping", &TrainConfig::early_stopping)
+        .def_readwrite("shuffle", &TrainConfig::shuffle)
+        .def_readwrite("seed", &TrainConfig::seed)
+        .def_readwrite("batch_size", &TrainConfig::batch_size)
+        .def_readwrite("average", &TrainConfig::average)
+        .def_readwrite("n_threads", &TrainConfig::n_threads);
+
+    py::class_<TrainResult>(m, "TrainResult")
+        .def_readonly("n_iter", &TrainResult::n_iter)
+        .def_readonly("t", &TrainResult::t)
+        .def_readonly("loss_curve", &TrainResult::loss_curve)
+        .def_readonly("validation_scores", &TrainResult::validation_scores)
+        .def_readonly("diverged", &TrainResult::diverged);
+
+    const char* doc =
+        "Train a linear model in place on the rows of X (GIL released). Arrays must already have "
+        "the dtype of X; nothing is copied.";
+    m.def("train_dense",
+          [](py::array X, py::handle y, py::handle coef, py::handle intercept,
+             const TrainConfig& cfg, py::handle sw, py::handle cw, py::handle mask,
+             py::handle avg_coef, py::handle avg_int, double t0) {
+              if (X.dtype().is(py::dtype::of<float>()))
+                  return train_dense_t<float>(X, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0);
+              return train_dense_t<double>(X, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0);
+          },
+          py::arg("X"), py::arg("y"), py::arg("coef"), py::arg("intercept"), py::arg("config"),
+          py::arg("sample_weight") = py::none(), py::arg("class_weight") = py::none(),
+          py::arg("validation_mask") = py::none(), py::arg("average_coef") = py::none(),
+          py::arg("average_intercept") = py::none(), py::arg("t0") = 1.0, doc);
+    m.def("train_csr",
+          [](py::array data, py::array indices, py::array indptr, std::int64_t n_cols,
+             py::handle y, py::handle coef, py::handle intercept, const TrainConfig& cfg,
+             py::handle sw, py::handle cw, py::handle mask, py::handle avg_coef,
+             py::handle avg_int, double t0) {
+              const bool f32 = data.dtype().is(py::dtype::of<float>());
+              const bool i32 = indices.dtype().is(py::dtype::of<std::int32_t>());
+              if (f32 && i32)
+                  return train_csr_t<float, std::int32_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0);
+              if (f32)
+                  return train_csr_t<float, std::int64_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0);
+              if (i32)
+                  return train_csr_t<double, std::int32_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0);
+              return train_csr_t<double, std::int64_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0);
+          },
+          py::arg("data"), py::arg("indices"), py::arg("indptr"), py::arg("n_cols"), py::arg("y"),
+          py::arg("coef"), py::arg("intercept"), py::arg("config"),
+          py::arg("sample_weight") = py::none(), py::arg("class_weight") = py::none(),
+          py::arg("validation_mask") = py::none(), py::arg("average_coef") = py::none(),
+          py::arg("average_intercept") = py::none(), py::arg("t0") = 1.0, doc);
+    m.def("shuffled_order", &shuffled_order, py::arg("rows"), py::arg("seed"), py::arg("epochs"),
+          "Row order after `epochs` shuffles with `seed`, as the trainer visits them.");
+}
+
+}  // namespace fastdescent::bindings

@@ -1,0 +1,43 @@
+// Included first by every binding file: pybind11, and the checks that turn NumPy arrays into
+// raw views without copying them.
+#pragma once
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <string>
+
+namespace py = pybind11;
+
+namespace fastdescent::bindings {
+
+// The array as a typed NumPy array without conversion; raises TypeError naming `what` if its
+// dtype is not T (the Python layer converts dtypes before calling, so this is a safety net).
+template <class T>
+py::array_t<T, 0> typed(const py::handle& obj, const char* what) {
+    if (!py::isinstance<py::array_t<T, 0>>(obj) ||
+        !py::dtype::of<T>().is(py::reinterpret_borrow<py::array>(obj).dtype()))
+        throw py::type_error(std::string(what) + " must be a NumPy array of dtype " +
+                             std::string(py::str(py::dtype::of<T>())));
+    return py::reinterpret_borrow<py::array_t<T, 0>>(obj);
+}
+
+// A 1-D C-contiguous array of T with `n` entries.
+template <class T>
+py::array_t<T, 0> vector_of(const py::handle& obj, std::int64_t n, const char* what) {
+    auto a = typed<T>(obj, what);
+    if (a.ndim() != 1 || a.shape(0) != n || (n > 1 && a.strides(0) != sizeof(T)))
+        throw py::value_error(std::string(what) + " must be a contiguous 1-D array of length " +
+                              std::to_string(n));
+    return a;
+}
+
+// Writable buffer: never a temporary copy, or the caller would silently lose the update.
+template <class T>
+T* writable(py::array_t<T, 0>& a, const char* what) {
+    if (!a.writeable()) throw py::value_error(std::string(what) + " is read-only");
+    return a.mutable_data();
+}
+
+}  // namespace fastdescent::bindings
