@@ -143,7 +143,9 @@ void bind_train(py::module_& m) {
         .value("constant", ScheduleKind::constant)
         .value("optimal", ScheduleKind::optimal)
         .value("invscaling", ScheduleKind::invscaling)
-        .value("adaptive", ScheduleKind::adaptive);
+        .value("adaptive", ScheduleKind::adaptive)
+        .value("pa1", ScheduleKind::pa1)
+        .value("pa2", ScheduleKind::pa2);
 
     py::class_<TrainConfig>(m, "TrainConfig")
         .def(py::init<>())
@@ -158,6 +160,7 @@ void bind_train(py::module_& m) {
                       [](TrainConfig& c, double v) { c.schedule.eta0 = v; })
         .def_property("power_t", [](const TrainConfig& c) { return c.schedule.power_t; },
                       [](TrainConfig& c, double v) { c.schedule.power_t = v; })
+        .def_readwrite("classification", &TrainConfig::classification)
         .def_readwrite("fit_intercept", &TrainConfig::fit_intercept)
         .def_readwrite("intercept_decay", &TrainConfig::intercept_decay)
         .def_readwrite("max_iter", &TrainConfig::max_iter)
@@ -184,7 +187,7 @@ void bind_train(py::module_& m) {
           [](py::array X, py::handle y, py::handle coef, py::handle intercept,
              const TrainConfig& cfg, py::handle sw, py::handle cw, py::handle mask,
              py::handle avg_coef, py::handle avg_int, double t0) {
-              if (X.dtype().is(py::dtype::of<float>()))
+              if (X.dtype().equal(py::dtype::of<float>()))
                   return train_dense_t<float>(X, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0);
               return train_dense_t<double>(X, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0);
           },
@@ -197,8 +200,8 @@ void bind_train(py::module_& m) {
              py::handle y, py::handle coef, py::handle intercept, const TrainConfig& cfg,
              py::handle sw, py::handle cw, py::handle mask, py::handle avg_coef,
              py::handle avg_int, double t0) {
-              const bool f32 = data.dtype().is(py::dtype::of<float>());
-              const bool i32 = indices.dtype().is(py::dtype::of<std::int32_t>());
+              const bool f32 = data.dtype().equal(py::dtype::of<float>());
+              const bool i32 = indices.dtype().equal(py::dtype::of<std::int32_t>());
               if (f32 && i32)
                   return train_csr_t<float, std::int32_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0);
               if (f32)

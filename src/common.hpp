@@ -17,7 +17,7 @@ namespace fastdescent::bindings {
 template <class T>
 py::array_t<T, 0> typed(const py::handle& obj, const char* what) {
     if (!py::isinstance<py::array_t<T, 0>>(obj) ||
-        !py::dtype::of<T>().is(py::reinterpret_borrow<py::array>(obj).dtype()))
+        !py::dtype::of<T>().equal(py::reinterpret_borrow<py::array>(obj).dtype()))
         throw py::type_error(std::string(what) + " must be a NumPy array of dtype " +
                              std::string(py::str(py::dtype::of<T>())));
     return py::reinterpret_borrow<py::array_t<T, 0>>(obj);

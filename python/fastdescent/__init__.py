@@ -1,1 +1,8 @@
-"""fastdescent"""
+"""fastdescent: gradient descent for linear models, C++ kernels behind scikit-learn estimators."""
+
+from ._classifier import SGDClassifier
+from ._config import show_config
+from ._regressor import SGDRegressor
+
+__version__ = "0.1.0"
+__all__ = ["SGDClassifier", "SGDRegressor", "show_config", "__version__"]

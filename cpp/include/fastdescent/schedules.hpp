@@ -1,12 +1,14 @@
 // Step-size schedules. scikit-learn's: constant, optimal (1 / (alpha (t0 + t - 1)), Bottou's
-// heuristic t0), invscaling (eta0 / t^power_t) and adaptive (eta0, divided by 5 on a plateau).
+// heuristic t0), invscaling (eta0 / t^power_t), adaptive (eta0, divided by 5 on a plateau) and
+// the passive-aggressive steps pa1 / pa2 (Crammer et al. 2006), which the trainer computes per
+// sample from the loss, with eta0 as the aggressiveness C.
 #pragma once
 #include <algorithm>
 #include <cmath>
 
 namespace fastdescent {
 
-enum class ScheduleKind { constant, optimal, invscaling, adaptive };
+enum class ScheduleKind { constant, optimal, invscaling, adaptive, pa1, pa2 };
 
 struct Schedule {
     ScheduleKind kind = ScheduleKind::invscaling;
@@ -31,7 +33,9 @@ struct Schedule {
             case ScheduleKind::optimal: return 1.0 / (alpha * (optimal_init + t - 1.0));
             case ScheduleKind::invscaling: return eta0 / std::pow(t, power_t);
             case ScheduleKind::adaptive: return current;
-            case ScheduleKind::constant: break;
+            case ScheduleKind::constant:
+            case ScheduleKind::pa1:
+            case ScheduleKind::pa2: break;
         }
         return eta0;
     }

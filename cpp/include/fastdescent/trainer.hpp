@@ -32,6 +32,7 @@ struct TrainConfig {
     double alpha = 1e-4;
     double l1_ratio = 0.15;
     Schedule schedule;
+    bool classification = false;  // validation score: accuracy (true) or R^2 (false)
     bool fit_intercept = true;
     double intercept_decay = 1.0;
     int max_iter = 1000;
@@ -182,6 +183,8 @@ private:
     double epoch_per_sample(double& t, double eta_adaptive) {
         constexpr double max_dloss = 1e12;
         const bool l1 = has_penalty_ && l1_ratio_ > 0;
+        const bool passive_aggressive =
+            schedule_.kind == ScheduleKind::pa1 || schedule_.kind == ScheduleKind::pa2;
         if (l1 && q_.empty()) q_.assign(std::size_t(K_ * d_), T(0));
         double sumloss = 0.0;
         double wscale = 1.0;
@@ -200,8 +203,23 @@ private:
                 }
             }
             for (int k = 0; k < K_; ++k) {
-                double g = std::fmin(max_dloss, std::fmax(-max_dloss, dp_[k]));
-                double update = -eta * g * sw;
+                double update;
+                if (passive_aggressive) {
+                    // Step that makes the loss zero, capped (pa1) or damped (pa2) by C = eta0.
+                    double sq = X_.row_squared_norm(i);
+                    double y = double(tg_.y[i]);
+                    double loss = visit_scalar_loss(cfg_.loss, cfg_.epsilon, [&](auto L) { return L.value(p_[0], y); });
+                    if (schedule_.kind == ScheduleKind::pa1)
+                        update = sq == 0 ? 0.0 : std::fmin(schedule_.eta0, loss / sq);
+                    else
+                        update = loss / (sq + 0.5 / schedule_.eta0);
+                    if (cfg_.loss == LossKind::hinge) update *= y;
+                    else if (y - p_[0] < 0) update = -update;
+                    update *= sw;
+                } else {
+                    double g = std::fmin(max_dloss, std::fmax(-max_dloss, dp_[k]));
+                    update = -eta * g * sw;
+                }
                 if (update != 0.0) {
                     X_.axpy(i, T(update / wscale), coef_row(k));
                     if (cfg_.fit_intercept) m_.intercept[k] += T(update * cfg_.intercept_decay);
@@ -351,7 +369,7 @@ private:
     // Weighted accuracy (classification) or weighted R^2 (regression) on the validation rows,
     // scikit-learn's default score of the estimator.
     double validation_score() {
-        const bool classify = is_classification(cfg_.loss);
+        const bool classify = cfg_.classification;
         double sw_sum = 0, hit = 0, sw_y = 0, sw_yy = 0, sse = 0;
         for (std::int64_t i : val_rows_) {
             double sw = tg_.sample_weight ? double(tg_.sample_weight[i]) : 1.0;
@@ -389,6 +407,9 @@ private:
         if (cfg_.batch_size < 0) throw std::invalid_argument("batch_size must be >= 0");
         if (cfg_.n_threads < 1) throw std::invalid_argument("n_threads must be >= 1");
         if (cfg_.max_iter < 0) throw std::invalid_argument("max_iter must be >= 0");
+        const bool pa = cfg_.schedule.kind == ScheduleKind::pa1 || cfg_.schedule.kind == ScheduleKind::pa2;
+        if (pa && (!per_sample_sgd() || m_.K != 1))
+            throw std::invalid_argument("learning_rate 'pa1'/'pa2' needs batch_size=1, plain SGD and one output");
     }
 
     const Rows& X_;

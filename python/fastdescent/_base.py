@@ -1,0 +1,246 @@
+"""Parts shared by the SGD estimators: hyperparameters, input checks and the call into C++."""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from joblib import effective_n_jobs
+from sklearn.base import BaseEstimator, is_classifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _check_sample_weight, validate_data
+
+from . import _core
+
+MAX_INT = np.iinfo(np.int32).max
+
+LOSSES = {
+    "squared_error": _core.LossKind.squared_error,
+    "huber": _core.LossKind.huber,
+    "epsilon_insensitive": _core.LossKind.epsilon_insensitive,
+    "squared_epsilon_insensitive": _core.LossKind.squared_epsilon_insensitive,
+    "log_loss": _core.LossKind.log_loss,
+    "hinge": _core.LossKind.hinge,
+    "squared_hinge": _core.LossKind.squared_hinge,
+    "modified_huber": _core.LossKind.modified_huber,
+    "perceptron": _core.LossKind.perceptron,
+}
+REGRESSION_LOSSES = ("squared_error", "huber", "epsilon_insensitive", "squared_epsilon_insensitive")
+PENALTIES = {
+    None: _core.PenaltyKind.none,
+    "l2": _core.PenaltyKind.l2,
+    "l1": _core.PenaltyKind.l1,
+    "elasticnet": _core.PenaltyKind.elasticnet,
+}
+SCHEDULES = {
+    "constant": _core.ScheduleKind.constant,
+    "optimal": _core.ScheduleKind.optimal,
+    "invscaling": _core.ScheduleKind.invscaling,
+    "adaptive": _core.ScheduleKind.adaptive,
+    "pa1": _core.ScheduleKind.pa1,
+    "pa2": _core.ScheduleKind.pa2,
+}
+OPTIMIZERS = ("sgd",)
+
+
+class BaseSGD(BaseEstimator):
+    """Hyperparameters and training machinery shared by SGDRegressor and SGDClassifier."""
+
+    _parameter_constraints: dict = {
+        "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both"), None],
+        "fit_intercept": ["boolean"],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left"), None],
+        "shuffle": ["boolean"],
+        "verbose": ["verbose"],
+        "epsilon": [Interval(Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+        "learning_rate": [StrOptions(set(SCHEDULES))],
+        "eta0": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, None, None, closed="neither")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "warm_start": ["boolean"],
+        "average": [Interval(Integral, 0, None, closed="neither"), "boolean"],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"full"})],
+        "optimizer": [StrOptions(set(OPTIMIZERS))],
+        "n_jobs": [Integral, None],
+    }
+
+    # ---- checks -------------------------------------------------------------------------
+
+    def _check_hyperparams(self, for_partial_fit=False):
+        """Checks that span several parameters (single ones are in _parameter_constraints)."""
+        if self.early_stopping and for_partial_fit:
+            raise ValueError("early_stopping should be False with partial_fit")
+        if self.learning_rate == "optimal" and self.alpha == 0:
+            raise ValueError(
+                "alpha must be > 0 since learning_rate is 'optimal'. alpha is used to "
+                "compute the optimal learning rate."
+            )
+        if self.learning_rate in ("pa1", "pa2"):
+            needed = "hinge" if is_classifier(self) else "epsilon_insensitive"
+            if self.loss != needed:
+                raise ValueError(
+                    f"Learning rate '{self.learning_rate}' only works with loss '{needed}'."
+                )
+            if self.batch_size != 1 or self.optimizer != "sgd":
+                raise ValueError(
+                    f"Learning rate '{self.learning_rate}' is a per-sample rule: it needs "
+                    f"batch_size=1 and optimizer='sgd', got batch_size={self.batch_size!r} "
+                    f"and optimizer={self.optimizer!r}."
+                )
+        if self.penalty == "elasticnet" and self.l1_ratio is None:
+            raise ValueError("l1_ratio must be set when penalty is 'elasticnet'")
+
+    def _check_X(self, X, reset):
+        """Validated X, float32 kept as float32, anything else as float64.
+
+        A C-contiguous (or row-strided) dense array and a CSR matrix are used as they are.
+        Copies are made only where the C++ core cannot read the input directly: integer or
+        boolean X (converted to float64), Fortran-ordered X (made C-contiguous), and CSC/COO
+        matrices (converted to CSR once).
+        """
+        X = validate_data(
+            self,
+            X,
+            reset=reset,
+            accept_sparse="csr",
+            dtype=[np.float64, np.float32],
+            accept_large_sparse=True,
+        )
+        return _rows_readable(X)
+
+    def _check_X_y(self, X, y, reset, y_numeric):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            reset=reset,
+            accept_sparse="csr",
+            dtype=[np.float64, np.float32],
+            accept_large_sparse=True,
+            y_numeric=y_numeric,
+            multi_output=False,
+        )
+        return _rows_readable(X), y
+
+    def _batch_size(self, n_train):
+        if self.batch_size == "full":
+            return 0
+        if self.batch_size > n_train:
+            raise ValueError(
+                f"batch_size={self.batch_size} is larger than the number of training samples "
+                f"({n_train}); use a smaller batch_size or batch_size='full'."
+            )
+        return int(self.batch_size)
+
+    # ---- training -----------------------------------------------------------------------
+
+    def _config(self, loss, max_iter, seed, n_threads, n_train, learning_rate=None):
+        cfg = _core.TrainConfig()
+        cfg.loss = loss
+        cfg.epsilon = float(self.epsilon)
+        cfg.penalty = PENALTIES[self.penalty]
+        cfg.alpha = float(self.alpha)
+        cfg.l1_ratio = float(self.l1_ratio) if self.l1_ratio is not None else 0.0
+        cfg.schedule = SCHEDULES[learning_rate or self.learning_rate]
+        cfg.eta0 = float(self.eta0)
+        cfg.power_t = float(self.power_t)
+        cfg.classification = is_classifier(self)
+        cfg.fit_intercept = bool(self.fit_intercept)
+        cfg.max_iter = int(max_iter)
+        cfg.tol = float(self.tol) if self.tol is not None else -np.inf
+        cfg.n_iter_no_change = int(self.n_iter_no_change)
+        cfg.early_stopping = bool(self.early_stopping)
+        cfg.shuffle = bool(self.shuffle)
+        cfg.seed = int(seed)
+        cfg.batch_size = self._batch_size(n_train)
+        cfg.average = int(self.average)
+        cfg.n_threads = int(n_threads)
+        return cfg
+
+    def _n_threads(self):
+        return max(1, effective_n_jobs(self.n_jobs))
+
+    def _validation_mask(self, y, sample_weight):
+        """Rows held out for early stopping (stratified for classifiers), as uint8."""
+        mask = np.zeros(y.shape[0], dtype=np.uint8)
+        if not self.early_stopping:
+            return mask
+        splitter = StratifiedShuffleSplit if is_classifier(self) else ShuffleSplit
+        cv = splitter(test_size=self.validation_fraction, random_state=self.random_state)
+        idx_train, idx_val = next(cv.split(np.zeros((y.shape[0], 1)), y))
+        if idx_train.shape[0] == 0 or idx_val.shape[0] == 0:
+            raise ValueError(
+                f"Splitting {y.shape[0]} samples into a train set and a validation set with "
+                f"validation_fraction={self.validation_fraction!r} led to an empty set "
+                f"({idx_train.shape[0]} and {idx_val.shape[0]} samples). Please either change "
+                "validation_fraction, increase number of samples, or disable early_stopping."
+            )
+        if not np.any(sample_weight[idx_val] > 0):
+            raise ValueError(
+                "The sample weights for validation set are all zero, consider using a "
+                "different random state."
+            )
+        mask[idx_val] = 1
+        return mask
+
+    def _warn_if_not_converged(self, n_iter, max_iter):
+        if self.tol is not None and max_iter > 1 and n_iter == max_iter:
+            warnings.warn(
+                "Maximum number of iteration reached before convergence. Consider increasing "
+                "max_iter to improve the fit.",
+                ConvergenceWarning,
+            )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+def _rows_readable(X):
+    """X in a layout the core reads directly: rows with contiguous columns, or CSR."""
+    if sp.issparse(X):
+        if X.indices.dtype != X.indptr.dtype:
+            idx = np.result_type(X.indices.dtype, X.indptr.dtype)
+            X = sp.csr_matrix(
+                (X.data, X.indices.astype(idx), X.indptr.astype(idx)), shape=X.shape
+            )
+        return X
+    if X.ndim == 2 and X.shape[1] > 1 and X.strides[1] != X.itemsize:
+        X = np.ascontiguousarray(X)
+    return X
+
+
+def train(X, y, coef, intercept, config, sample_weight=None, class_weight=None,
+          validation_mask=None, average_coef=None, average_intercept=None, t0=1.0):
+    """Runs the C++ trainer on dense or CSR X; coef and intercept are updated in place."""
+    kwargs = dict(
+        sample_weight=sample_weight,
+        class_weight=class_weight,
+        validation_mask=validation_mask,
+        average_coef=average_coef,
+        average_intercept=average_intercept,
+        t0=float(t0),
+    )
+    if sp.issparse(X):
+        res = _core.train_csr(
+            X.data, X.indices, X.indptr, X.shape[1], y, coef, intercept, config, **kwargs
+        )
+    else:
+        res = _core.train_dense(X, y, coef, intercept, config, **kwargs)
+    if res.diverged:
+        raise ValueError(
+            f"Floating-point under-/overflow occurred at epoch #{res.n_iter}. Scaling input "
+            "data with StandardScaler or MinMaxScaler might help, or lower eta0."
+        )
+    return res

@@ -1,0 +1,342 @@
+"""SGDClassifier: linear classifiers by gradient descent, a drop-in for scikit-learn's."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from scipy.special import expit, log_softmax, softmax
+from sklearn.base import _fit_context
+from sklearn.linear_model._base import LinearClassifierMixin
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, check_random_state
+
+from . import _core
+from ._base import LOSSES, MAX_INT, BaseSGD, train
+
+
+class SGDClassifier(LinearClassifierMixin, BaseSGD):
+    """Linear classifier fitted by stochastic, mini-batch or full-batch gradient descent.
+
+    Accepts every parameter of :class:`sklearn.linear_model.SGDClassifier` with the same
+    default and meaning, and trains with the same per-sample algorithm when ``batch_size=1``
+    (the default). Multi-class problems are fitted one-vs-rest (classes in parallel with
+    ``n_jobs``), or as one softmax regression with ``multi_class='multinomial'``.
+
+    Parameters
+    ----------
+    loss : str, default='hinge'
+        'hinge' (linear SVM), 'log_loss' (logistic regression), 'modified_huber',
+        'squared_hinge', 'perceptron', or a regression loss ('squared_error', 'huber',
+        'epsilon_insensitive', 'squared_epsilon_insensitive') on -1/+1 targets.
+    penalty, alpha, l1_ratio, fit_intercept, max_iter, tol, shuffle, verbose, epsilon, \
+random_state, learning_rate, eta0, power_t, early_stopping, validation_fraction, \
+n_iter_no_change, warm_start, average, batch_size, optimizer, n_jobs
+        As in :class:`fastdescent.SGDRegressor`; ``learning_rate`` defaults to 'optimal' and
+        ``power_t`` to 0.5 as in scikit-learn, and the early-stopping score is accuracy.
+    class_weight : dict, 'balanced' or None, default=None
+        Weight of each class, multiplied into the sample weights.
+    multi_class : {'ovr', 'multinomial'}, default='ovr'
+        'multinomial' trains all classes jointly with the softmax cross-entropy; it needs
+        ``loss='log_loss'``. Binary problems always train a single output.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+    classes_ : ndarray of shape (n_classes,)
+    n_iter_ : int
+        Epochs run (the maximum over the one-vs-rest problems).
+    t_ : float
+        Number of updates performed plus one.
+    loss_curve_ : list of float
+        Mean training objective per epoch; for one-vs-rest, the mean over the classes (a
+        class that stopped early keeps contributing its final value).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+    """
+
+    _parameter_constraints: dict = {
+        **BaseSGD._parameter_constraints,
+        "loss": [StrOptions(set(LOSSES))],
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+        "multi_class": [StrOptions({"ovr", "multinomial"})],
+    }
+
+    def __init__(
+        self,
+        loss="hinge",
+        *,
+        penalty="l2",
+        alpha=0.0001,
+        l1_ratio=0.15,
+        fit_intercept=True,
+        max_iter=1000,
+        tol=1e-3,
+        shuffle=True,
+        verbose=0,
+        epsilon=0.1,
+        n_jobs=None,
+        random_state=None,
+        learning_rate="optimal",
+        eta0=0.01,
+        power_t=0.5,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=5,
+        class_weight=None,
+        warm_start=False,
+        average=False,
+        batch_size=1,
+        optimizer="sgd",
+        multi_class="ovr",
+    ):
+        self.loss = loss
+        self.penalty = penalty
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.shuffle = shuffle
+        self.verbose = verbose
+        self.epsilon = epsilon
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.learning_rate = learning_rate
+        self.eta0 = eta0
+        self.power_t = power_t
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.class_weight = class_weight
+        self.warm_start = warm_start
+        self.average = average
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.multi_class = multi_class
+
+    def _check_hyperparams(self, for_partial_fit=False):
+        super()._check_hyperparams(for_partial_fit)
+        if self.multi_class == "multinomial" and self.loss != "log_loss":
+            raise ValueError(
+                f"multi_class='multinomial' needs loss='log_loss', got loss={self.loss!r}."
+            )
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, coef_init=None, intercept_init=None, sample_weight=None):
+        """Fit the model, starting from zero (or coef_init / the previous fit with warm_start).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        coef_init : array-like of shape (n_classes, n_features), optional
+        intercept_init : array-like of shape (n_classes,), optional
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        self
+        """
+        self._check_hyperparams()
+        X, y = self._check_X_y(X, y, reset=True, y_numeric=False)
+        check_classification_targets(y)
+        classes = np.unique(y)
+        if self.warm_start and hasattr(self, "coef_"):
+            coef_init = self.coef_ if coef_init is None else coef_init
+            intercept_init = self.intercept_ if intercept_init is None else intercept_init
+        return self._fit(X, y, classes, sample_weight, coef_init, intercept_init,
+                         self.max_iter, resume=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch of training on (X, y), continuing from the current state.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        classes : array-like of shape (n_classes,)
+            All classes; required on the first call, ignored after.
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        self
+        """
+        self._check_hyperparams(for_partial_fit=True)
+        if self.class_weight == "balanced":
+            raise ValueError(
+                "class_weight 'balanced' is not supported for partial_fit: the class "
+                "frequencies of the whole data are unknown. Compute the weights with "
+                "sklearn.utils.compute_class_weight and pass them as a dict."
+            )
+        first = _check_partial_fit_first_call(self, classes)
+        X, y = self._check_X_y(X, y, reset=first, y_numeric=False)
+        check_classification_targets(y)
+        unseen = np.setdiff1d(np.unique(y), self.classes_)
+        if unseen.size:
+            raise ValueError(f"`y` has classes not in `self.classes_`: {unseen.tolist()}")
+        return self._fit(X, y, self.classes_, sample_weight, None, None, 1, resume=not first)
+
+    def _fit(self, X, y, classes, sample_weight, coef_init, intercept_init, max_iter, resume):
+        n_classes = classes.shape[0]
+        if n_classes < 2:
+            raise ValueError(
+                "The number of classes has to be greater than one; got "
+                f"{n_classes} class"
+            )
+        dtype = X.dtype
+        n_samples, n_features = X.shape
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=dtype)
+        class_weight = compute_class_weight(self.class_weight, classes=classes, y=y)
+        multinomial = self.multi_class == "multinomial" and n_classes > 2
+        K = 1 if n_classes == 2 else n_classes
+
+        # Work on fresh buffers: the fitted state changes only when training succeeds.
+        if resume:
+            coef = self._standard_coef.astype(dtype, copy=True)
+            intercept = self._standard_intercept.astype(dtype, copy=True)
+            t0 = self.t_
+        else:
+            coef = np.zeros((K, n_features), dtype=dtype)
+            intercept = np.zeros(K, dtype=dtype)
+            if coef_init is not None:
+                coef_init = np.asarray(coef_init, dtype=dtype)
+                if coef_init.size != coef.size or coef_init.shape[-1] != n_features:
+                    raise ValueError("Provided coef_init does not match dataset.")
+                coef[:] = coef_init.reshape(K, n_features)
+            if intercept_init is not None:
+                intercept_init = np.asarray(intercept_init, dtype=dtype).ravel()
+                if intercept_init.shape != (K,):
+                    raise ValueError("Provided intercept_init does not match dataset.")
+                intercept[:] = intercept_init
+            t0 = 1.0
+        average = self.average > 0
+        if average and resume and getattr(self, "_average_coef", None) is not None:
+            avg_coef = self._average_coef.astype(dtype, copy=True)
+            avg_intercept = self._average_intercept.astype(dtype, copy=True)
+        elif average:
+            avg_coef, avg_intercept = np.zeros_like(coef), np.zeros_like(intercept)
+        else:
+            avg_coef = avg_intercept = None
+
+        validation_mask = self._validation_mask(y, sample_weight)
+        n_train = n_samples - int(validation_mask.sum())
+        rng = check_random_state(self.random_state)
+        label = np.searchsorted(classes, y)
+        n_threads = self._n_threads()
+
+        def fit_problem(rows, y_problem, weights, loss, seed, threads):
+            cfg = self._config(loss, max_iter, seed, threads, n_train)
+            return train(
+                X, y_problem, coef[rows], intercept[rows], cfg,
+                sample_weight=sample_weight,
+                class_weight=np.asarray(weights, dtype=np.float64),
+                validation_mask=validation_mask,
+                average_coef=None if avg_coef is None else avg_coef[rows],
+                average_intercept=None if avg_intercept is None else avg_intercept[rows],
+                t0=t0,
+            )
+
+        if multinomial:
+            results = [fit_problem(slice(None), label.astype(dtype), class_weight,
+                                   _core.LossKind.multinomial, rng.randint(MAX_INT), n_threads)]
+        elif K == 1:
+            y_bin = np.where(label == 1, 1.0, -1.0).astype(dtype)
+            results = [fit_problem(slice(0, 1), y_bin, class_weight, LOSSES[self.loss],
+                                   rng.randint(MAX_INT), n_threads)]
+        else:
+            # One-vs-rest: class k against the rest, weight of the positives class_weight[k].
+            seeds = rng.randint(MAX_INT, size=n_classes)
+
+            def fit_class(k):
+                y_k = np.where(label == k, 1.0, -1.0).astype(dtype)
+                return fit_problem(slice(k, k + 1), y_k, [1.0, class_weight[k]],
+                                   LOSSES[self.loss], seeds[k], 1)
+
+            if n_threads > 1:
+                with ThreadPoolExecutor(max_workers=min(n_threads, n_classes)) as pool:
+                    results = list(pool.map(fit_class, range(n_classes)))
+            else:
+                results = [fit_class(k) for k in range(n_classes)]
+
+        self.classes_ = classes
+        self._standard_coef, self._standard_intercept = coef, intercept
+        self._average_coef, self._average_intercept = avg_coef, avg_intercept
+        self.n_iter_ = max(r.n_iter for r in results)
+        self.t_ = max(r.t for r in results)
+        self.loss_curve_ = _mean_curve([list(r.loss_curve) for r in results])
+        if not resume:
+            self._warn_if_not_converged(self.n_iter_, max_iter)
+        if average and self.average <= self.t_ - 1:
+            self.coef_, self.intercept_ = avg_coef, avg_intercept
+        else:
+            self.coef_, self.intercept_ = coef, intercept
+        return self
+
+    def _has_proba(self):
+        return self.loss in ("log_loss", "modified_huber")
+
+    @available_if(_has_proba)
+    def predict_proba(self, X):
+        """Class probabilities (loss 'log_loss' or 'modified_huber').
+
+        For log_loss: the logistic function for binary problems, the softmax for
+        multinomial models and normalized one-vs-rest logistic outputs otherwise. For
+        modified_huber: ``(clip(decision, -1, 1) + 1) / 2``, normalized across classes.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            p = expit(scores) if self.loss == "log_loss" else (np.clip(scores, -1, 1) + 1) / 2
+            return np.column_stack([1 - p, p])
+        if self.loss == "log_loss":
+            if self.multi_class == "multinomial":
+                return softmax(scores, axis=1)
+            p = expit(scores)
+        else:
+            p = (np.clip(scores, -1, 1) + 1) / 2
+        total = p.sum(axis=1, keepdims=True)
+        # Rows where every one-vs-rest output is 0 carry no information: uniform.
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p = np.where(total > 0, p / total, 1.0 / p.shape[1])
+        return p
+
+    @available_if(_has_proba)
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        if self.loss == "log_loss" and self.multi_class == "multinomial":
+            scores = self.decision_function(X)
+            if scores.ndim == 2:
+                return log_softmax(scores, axis=1)
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = True
+        return tags
+
+
+def _mean_curve(curves):
+    """Per-epoch mean of curves of unequal length, each padded with its last value."""
+    curves = [c for c in curves if c]
+    if not curves:
+        return []
+    n = max(len(c) for c in curves)
+    padded = np.array([c + [c[-1]] * (n - len(c)) for c in curves])
+    return padded.mean(axis=0).tolist()

@@ -1,0 +1,251 @@
+"""SGDRegressor: linear regression by gradient descent, a drop-in for scikit-learn's."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import RegressorMixin, _fit_context
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.extmath import safe_sparse_dot
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, check_random_state
+
+from ._base import LOSSES, MAX_INT, REGRESSION_LOSSES, BaseSGD, train
+
+
+class SGDRegressor(RegressorMixin, BaseSGD):
+    """Linear regression fitted by stochastic, mini-batch or full-batch gradient descent.
+
+    Accepts every parameter of :class:`sklearn.linear_model.SGDRegressor` with the same
+    default and meaning, and trains with the same per-sample algorithm when ``batch_size=1``
+    (the default); the training loop runs in C++ without the GIL.
+
+    Parameters
+    ----------
+    loss : {'squared_error', 'huber', 'epsilon_insensitive', 'squared_epsilon_insensitive'}
+        Per-sample loss; 'squared_error' is ``0.5 * (p - y)**2``.
+    penalty : {'l2', 'l1', 'elasticnet'} or None, default='l2'
+        Regularization term.
+    alpha : float, default=1e-4
+        Regularization strength; also sets the 'optimal' learning rate.
+    l1_ratio : float in [0, 1], default=0.15
+        Share of L1 in the elastic-net penalty.
+    fit_intercept : bool, default=True
+    max_iter : int, default=1000
+        Maximum number of epochs (passes over the training data).
+    tol : float or None, default=1e-3
+        Training stops when the epoch objective (or validation score) has not improved by
+        ``tol`` for ``n_iter_no_change`` consecutive epochs; None disables the test.
+    shuffle : bool, default=True
+        Shuffle the rows before each epoch.
+    verbose : int, default=0
+        Accepted for compatibility; nothing is printed yet.
+    epsilon : float, default=0.1
+        Width of the huber / epsilon-insensitive zones.
+    random_state : int, RandomState instance or None
+        Seeds shuffling and the validation split.
+    learning_rate : {'invscaling', 'constant', 'optimal', 'adaptive', 'pa1', 'pa2'}
+        Step-size schedule (scikit-learn's definitions).
+    eta0 : float, default=0.01
+        Initial step size (aggressiveness C for 'pa1' / 'pa2').
+    power_t : float, default=0.25
+        Exponent of 'invscaling'.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows and stop on their R^2 score.
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=5
+    warm_start : bool, default=False
+        Start ``fit`` from the previous solution.
+    average : bool or int, default=False
+        Averaged SGD: keep the running mean of the weights from update number ``average``
+        on (True means 1) and use it as the final model.
+    batch_size : int or 'full', default=1
+        Rows per update: 1 is per-sample SGD, an integer B is mini-batch gradient descent on
+        the mean gradient of B rows, 'full' is full-batch gradient descent.
+    optimizer : {'sgd'}, default='sgd'
+        Parameter-update rule.
+    n_jobs : int or None, default=None
+        Threads for the batch gradients (None means 1, -1 all cores).
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,)
+    intercept_ : ndarray of shape (1,)
+    n_iter_ : int
+        Epochs run.
+    t_ : float
+        Number of updates performed plus one.
+    loss_curve_ : list of float
+        Mean training objective (loss plus penalty) per epoch.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when X has feature names.
+
+    Notes
+    -----
+    ``coef_`` has the dtype of X (float32 or float64); X is read in place, never copied,
+    when it is a C-contiguous array or a CSR matrix.
+    """
+
+    _parameter_constraints: dict = {
+        **BaseSGD._parameter_constraints,
+        "loss": [StrOptions(set(REGRESSION_LOSSES))],
+    }
+
+    def __init__(
+        self,
+        loss="squared_error",
+        *,
+        penalty="l2",
+        alpha=0.0001,
+        l1_ratio=0.15,
+        fit_intercept=True,
+        max_iter=1000,
+        tol=1e-3,
+        shuffle=True,
+        verbose=0,
+        epsilon=0.1,
+        random_state=None,
+        learning_rate="invscaling",
+        eta0=0.01,
+        power_t=0.25,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=5,
+        warm_start=False,
+        average=False,
+        batch_size=1,
+        optimizer="sgd",
+        n_jobs=None,
+    ):
+        self.loss = loss
+        self.penalty = penalty
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.shuffle = shuffle
+        self.verbose = verbose
+        self.epsilon = epsilon
+        self.random_state = random_state
+        self.learning_rate = learning_rate
+        self.eta0 = eta0
+        self.power_t = power_t
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.warm_start = warm_start
+        self.average = average
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.n_jobs = n_jobs
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, coef_init=None, intercept_init=None, sample_weight=None):
+        """Fit the model, starting from zero (or coef_init / the previous fit with warm_start).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        coef_init : array-like of shape (n_features,), optional
+        intercept_init : array-like of shape (1,), optional
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        self
+        """
+        self._check_hyperparams()
+        if self.warm_start and hasattr(self, "coef_"):
+            coef_init = self.coef_ if coef_init is None else coef_init
+            intercept_init = self.intercept_ if intercept_init is None else intercept_init
+        return self._fit(X, y, sample_weight, coef_init, intercept_init, self.max_iter,
+                         reset=True, resume=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch of training on (X, y), continuing from the current state.
+
+        Returns
+        -------
+        self
+        """
+        self._check_hyperparams(for_partial_fit=True)
+        first = not hasattr(self, "coef_")
+        return self._fit(X, y, sample_weight, None, None, 1, reset=first, resume=not first)
+
+    def _fit(self, X, y, sample_weight, coef_init, intercept_init, max_iter, reset, resume):
+        X, y = self._check_X_y(X, y, reset=reset, y_numeric=True)
+        dtype = X.dtype
+        y = np.asarray(y, dtype=dtype)
+        n_samples, n_features = X.shape
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=dtype)
+
+        # Work on fresh buffers: the fitted state changes only when training succeeds.
+        if resume:
+            coef = self._standard_coef.astype(dtype, copy=True)
+            intercept = self._standard_intercept.astype(dtype, copy=True)
+            t0 = self.t_
+        else:
+            coef = np.zeros(n_features, dtype=dtype)
+            intercept = np.zeros(1, dtype=dtype)
+            if coef_init is not None:
+                coef_init = np.asarray(coef_init, dtype=dtype).ravel()
+                if coef_init.shape != (n_features,):
+                    raise ValueError("Provided coef_init does not match dataset.")
+                coef[:] = coef_init
+            if intercept_init is not None:
+                intercept_init = np.asarray(intercept_init, dtype=dtype).ravel()
+                if intercept_init.shape != (1,):
+                    raise ValueError("Provided intercept_init does not match dataset.")
+                intercept[:] = intercept_init
+            t0 = 1.0
+        average = self.average > 0
+        if average and resume and getattr(self, "_average_coef", None) is not None:
+            avg_coef = self._average_coef.astype(dtype, copy=True)
+            avg_intercept = self._average_intercept.astype(dtype, copy=True)
+        elif average:
+            avg_coef, avg_intercept = np.zeros_like(coef), np.zeros_like(intercept)
+        else:
+            avg_coef = avg_intercept = None
+
+        validation_mask = self._validation_mask(y, sample_weight)
+        seed = check_random_state(self.random_state).randint(0, MAX_INT)
+        n_train = n_samples - int(validation_mask.sum())
+        cfg = self._config(LOSSES[self.loss], max_iter, seed, self._n_threads(), n_train)
+        res = train(
+            X, y, coef.reshape(1, -1), intercept, cfg,
+            sample_weight=sample_weight,
+            validation_mask=validation_mask,
+            average_coef=None if avg_coef is None else avg_coef.reshape(1, -1),
+            average_intercept=avg_intercept,
+            t0=t0,
+        )
+
+        self._standard_coef, self._standard_intercept = coef, intercept
+        self._average_coef, self._average_intercept = avg_coef, avg_intercept
+        self.n_iter_ = res.n_iter
+        self.t_ = res.t
+        self.loss_curve_ = list(res.loss_curve)
+        if not resume:
+            self._warn_if_not_converged(res.n_iter, max_iter)
+        if average and self.average <= self.t_ - 1:
+            self.coef_, self.intercept_ = avg_coef, avg_intercept
+        else:
+            self.coef_, self.intercept_ = coef, intercept
+        return self
+
+    def predict(self, X):
+        """Predicted targets, ``X @ coef_ + intercept_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False)
+        return safe_sparse_dot(X, self.coef_.T, dense_output=True) + self.intercept_
