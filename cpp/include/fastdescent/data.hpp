@@ -19,6 +19,14 @@ struct DenseRows {
     void axpy(std::int64_t i, T a, T* w) const { fastdescent::axpy(a, row(i), w, n_cols); }
     double row_squared_norm(std::int64_t i) const { return squared_norm(row(i), n_cols); }
 
+    // Asks the cache for row i ahead of use: shuffled epochs visit rows in random order, and
+    // without this every row costs a full memory latency.
+    void prefetch(std::int64_t i) const {
+        const char* p = reinterpret_cast<const char*>(row(i));
+        const std::int64_t bytes = n_cols * std::int64_t(sizeof(T));
+        for (std::int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off);
+    }
+
     // Calls f(j, x_ij) for every stored entry of row i.
     template <class F>
     void for_each(std::int64_t i, F&& f) const {
@@ -48,6 +56,10 @@ struct CsrRows {
         double s = 0;
         for (I k = indptr[i]; k < indptr[i + 1]; ++k) s += double(data[k]) * double(data[k]);
         return s;
+    }
+    void prefetch(std::int64_t i) const {
+        __builtin_prefetch(data + indptr[i]);
+        __builtin_prefetch(indices + indptr[i]);
     }
     template <class F>
     void for_each(std::int64_t i, F&& f) const {

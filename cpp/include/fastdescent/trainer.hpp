@@ -82,6 +82,7 @@ using StopCheck = std::function<bool()>;
 template <class Rows>
 class Trainer {
     using T = typename Rows::value_type;
+    static constexpr std::int64_t prefetch_distance = 4;  // rows requested ahead of use
 
 public:
     Trainer(const Rows& X, const Targets<T>& tg, Model<T>& m, const TrainConfig& cfg,
@@ -120,7 +121,8 @@ public:
         double best_score = -std::numeric_limits<double>::infinity();
         int no_improvement = 0;
         for (int epoch = 0; epoch < cfg_.max_iter; ++epoch) {
-            if (cfg_.shuffle) rng_.shuffle(order_);
+            // A full batch sums over all rows, so its order does not matter: keep memory order.
+            if (cfg_.shuffle && cfg_.batch_size != 0) rng_.shuffle(order_);
             double sumloss = per_sample_sgd() ? epoch_per_sample(t, eta) : epoch_batched(t, eta);
             res.n_iter = epoch + 1;
             if (interrupted_) { res.interrupted = true; break; }
@@ -189,7 +191,10 @@ private:
         double sumloss = 0.0;
         double wscale = 1.0;
         std::int64_t since_check = 0;
-        for (std::int64_t i : order_) {
+        const std::int64_t n = std::int64_t(order_.size());
+        for (std::int64_t r = 0; r < n; ++r) {
+            const std::int64_t i = order_[std::size_t(r)];
+            if (r + prefetch_distance < n) X_.prefetch(order_[std::size_t(r + prefetch_distance)]);
             for (int k = 0; k < K_; ++k)
                 p_[k] = wscale * double(X_.dot(i, coef_row(k))) + double(m_.intercept[k]);
             double eta = schedule_.eta(t, eta_adaptive);
@@ -332,6 +337,7 @@ private:
             double loss = 0.0;
             for (std::int64_t r = lo; r < hi; ++r) {
                 const std::int64_t i = order_[std::size_t(r)];
+                if (r + prefetch_distance < hi) X_.prefetch(order_[std::size_t(r + prefetch_distance)]);
                 for (int k = 0; k < K_; ++k) p[k] = X_.dot(i, m_.coef + k * d_) + m_.intercept[k];
                 double sw = sample_weight(i);
                 loss += sw * loss_and_deriv(i, p, dp);
