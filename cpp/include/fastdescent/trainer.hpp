@@ -190,7 +190,6 @@ private:
         if (l1 && q_.empty()) q_.assign(std::size_t(K_ * d_), T(0));
         double sumloss = 0.0;
         double wscale = 1.0;
-        std::int64_t since_check = 0;
         const std::int64_t n = std::int64_t(order_.size());
         for (std::int64_t r = 0; r < n; ++r) {
             const std::int64_t i = order_[std::size_t(r)];
@@ -242,10 +241,7 @@ private:
                 for (int k = 0; k < K_; ++k) truncate_l1(i, k, wscale);
             }
             t += 1.0;
-            if (++since_check * (K_ * d_ + 1) > (1 << 22)) {
-                since_check = 0;
-                if (stop_ && stop_()) { interrupted_ = true; break; }
-            }
+            if (poll_stop(K_ * d_ + 1)) break;
         }
         if (wscale != 1.0) scale(T(wscale), m_.coef, K_ * d_);
         return sumloss;
@@ -299,9 +295,19 @@ private:
                     m_.average_intercept[k] += T(mu * (double(m_.intercept[k]) - double(m_.average_intercept[k])));
             }
             t += 1.0;
-            if (stop_ && (stop - start) * P > (1 << 20) && stop_()) { interrupted_ = true; break; }
+            if (poll_stop((stop - start) * (P + 1))) break;
         }
         return sumloss;
+    }
+
+    // Asks the stop check every ~4M multiply-adds of work: often enough to stop within
+    // milliseconds, rarely enough to cost nothing.
+    bool poll_stop(std::int64_t work) {
+        work_since_poll_ += work;
+        if (work_since_poll_ < (1 << 22)) return false;
+        work_since_poll_ = 0;
+        if (stop_ && stop_()) interrupted_ = true;
+        return interrupted_;
     }
 
     void soft_threshold(double lambda) {
@@ -431,6 +437,7 @@ private:
     double l1_ratio_ = 0.0;
     bool has_penalty_ = false;
     bool interrupted_ = false;
+    std::int64_t work_since_poll_ = 0;
     double u_ = 0.0;               // total L1 shrinkage so far (per-sample path)
     std::vector<T> q_;             // L1 shrinkage each weight has received
     std::vector<std::int64_t> order_, val_rows_;
