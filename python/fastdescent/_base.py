@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import warnings
 from numbers import Integral, Real
 
@@ -193,6 +194,22 @@ class BaseSGD(BaseEstimator):
         mask[idx_val] = 1
         return mask
 
+    def _epoch_reporter(self, label=""):
+        """With verbose > 0, a callback that prints a line per epoch, as scikit-learn does."""
+        if not self.verbose:
+            return None
+        start = time.perf_counter()
+
+        def report(epoch, objective, score, eta, t):
+            line = f"-- Epoch {epoch}{label}\nAvg. loss: {objective:.6f}, eta: {eta:.4g}, T: {int(t) - 1}"
+            if score == score:  # not NaN: early stopping is on
+                line += f", Validation score: {score:.6f}"
+            print(f"{line}\nTotal training time: {time.perf_counter() - start:.2f} seconds.",
+                  flush=True)
+            return False
+
+        return report
+
     def _warn_if_not_converged(self, n_iter, max_iter):
         if self.tol is not None and max_iter > 1 and n_iter == max_iter:
             warnings.warn(
@@ -222,9 +239,11 @@ def _rows_readable(X):
 
 
 def train(X, y, coef, intercept, config, sample_weight=None, class_weight=None,
-          validation_mask=None, average_coef=None, average_intercept=None, t0=1.0):
+          validation_mask=None, average_coef=None, average_intercept=None, t0=1.0,
+          epoch_callback=None):
     """Runs the C++ trainer on dense or CSR X; coef and intercept are updated in place."""
     kwargs = dict(
+        epoch_callback=epoch_callback,
         sample_weight=sample_weight,
         class_weight=class_weight,
         validation_mask=validation_mask,

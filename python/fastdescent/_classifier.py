@@ -231,7 +231,7 @@ n_iter_no_change, warm_start, average, batch_size, optimizer, n_jobs
         label = np.searchsorted(classes, y)
         n_threads = self._n_threads()
 
-        def fit_problem(rows, y_problem, weights, loss, seed, threads):
+        def fit_problem(rows, y_problem, weights, loss, seed, threads, label=""):
             cfg = self._config(loss, max_iter, seed, threads, n_train)
             return train(
                 X, y_problem, coef[rows], intercept[rows], cfg,
@@ -241,6 +241,7 @@ n_iter_no_change, warm_start, average, batch_size, optimizer, n_jobs
                 average_coef=None if avg_coef is None else avg_coef[rows],
                 average_intercept=None if avg_intercept is None else avg_intercept[rows],
                 t0=t0,
+                epoch_callback=self._epoch_reporter(label),
             )
 
         if multinomial:
@@ -257,7 +258,7 @@ n_iter_no_change, warm_start, average, batch_size, optimizer, n_jobs
             def fit_class(k):
                 y_k = np.where(label == k, 1.0, -1.0).astype(dtype)
                 return fit_problem(slice(k, k + 1), y_k, [1.0, class_weight[k]],
-                                   LOSSES[self.loss], seeds[k], 1)
+                                   LOSSES[self.loss], seeds[k], 1, f" (class {classes[k]!r})")
 
             if n_threads > 1:
                 with ThreadPoolExecutor(max_workers=min(n_threads, n_classes)) as pool:

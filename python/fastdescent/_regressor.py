@@ -37,7 +37,7 @@ class SGDRegressor(RegressorMixin, BaseSGD):
     shuffle : bool, default=True
         Shuffle the rows before each epoch.
     verbose : int, default=0
-        Accepted for compatibility; nothing is printed yet.
+        With verbose > 0, print the objective and step size after every epoch.
     epsilon : float, default=0.1
         Width of the huber / epsilon-insensitive zones.
     random_state : int, RandomState instance or None
@@ -220,6 +220,7 @@ class SGDRegressor(RegressorMixin, BaseSGD):
             average_coef=None if avg_coef is None else avg_coef.reshape(1, -1),
             average_intercept=avg_intercept,
             t0=t0,
+            epoch_callback=self._epoch_reporter(),
         )
 
         self._standard_coef, self._standard_intercept = coef, intercept

@@ -52,6 +52,7 @@ struct TrainResult {
     std::vector<double> loss_curve;        // mean training objective per epoch
     std::vector<double> validation_scores; // per epoch, when early stopping
     bool diverged = false;
+    bool stopped_by_callback = false;
     bool interrupted = false;
 };
 
@@ -79,6 +80,17 @@ struct Model {
 // Returns true when training should stop now (e.g. a pending KeyboardInterrupt).
 using StopCheck = std::function<bool()>;
 
+// What an epoch-end observer sees; validation_score is NaN without early stopping.
+struct EpochStats {
+    int epoch;  // 1-based
+    double objective;
+    double validation_score;
+    double eta;  // step size of the epoch's last update
+    double t;
+};
+// Called at the end of every epoch; returning true stops training (e.g. a user callback).
+using EpochCallback = std::function<bool(const EpochStats&)>;
+
 template <class Rows>
 class Trainer {
     using T = typename Rows::value_type;
@@ -86,8 +98,9 @@ class Trainer {
 
 public:
     Trainer(const Rows& X, const Targets<T>& tg, Model<T>& m, const TrainConfig& cfg,
-            Optimizer<T>* optimizer, StopCheck stop)
+            Optimizer<T>* optimizer, StopCheck stop, EpochCallback on_epoch)
         : X_(X), tg_(tg), m_(m), cfg_(cfg), opt_(optimizer), stop_(std::move(stop)),
+          on_epoch_(std::move(on_epoch)),
           K_(m.K), d_(m.d), rng_(cfg.seed) {
         validate();
         for (std::int64_t i = 0; i < X_.n_rows; ++i) {
@@ -133,14 +146,19 @@ public:
             }
             double objective = sumloss / double(order_.size()) + penalty_value();
             res.loss_curve.push_back(objective);
+            double score = std::numeric_limits<double>::quiet_NaN();
             if (cfg_.early_stopping) {
-                double score = validation_score();
+                score = validation_score();
                 res.validation_scores.push_back(score);
                 no_improvement = score < best_score + cfg_.tol ? no_improvement + 1 : 0;
                 best_score = std::fmax(best_score, score);
             } else {
                 no_improvement = objective > best_objective - cfg_.tol ? no_improvement + 1 : 0;
                 best_objective = std::fmin(best_objective, objective);
+            }
+            if (on_epoch_ && on_epoch_(EpochStats{epoch + 1, objective, score, last_eta_, t})) {
+                res.stopped_by_callback = true;
+                break;
             }
             if (no_improvement >= cfg_.n_iter_no_change) {
                 if (schedule_.kind == ScheduleKind::adaptive && eta > 1e-6) {
@@ -197,6 +215,7 @@ private:
             for (int k = 0; k < K_; ++k)
                 p_[k] = wscale * double(X_.dot(i, coef_row(k))) + double(m_.intercept[k]);
             double eta = schedule_.eta(t, eta_adaptive);
+            last_eta_ = eta;
             double sw = sample_weight(i);
             sumloss += sw * loss_and_deriv(i, p_.data(), dp_.data());
             if (has_penalty_ && l1_ratio_ < 1) {
@@ -278,6 +297,7 @@ private:
             scale(inv, grad_.data(), P);
             scale(inv, grad_b_.data(), K_);
             double eta = schedule_.eta(t, eta_adaptive);
+            last_eta_ = eta;
             if (has_penalty_ && l1_ratio_ < 1)
                 axpy(T(cfg_.alpha * (1.0 - l1_ratio_)), m_.coef, grad_.data(), P);
             opt->begin_step();
@@ -430,6 +450,7 @@ private:
     const TrainConfig& cfg_;
     Optimizer<T>* opt_;
     StopCheck stop_;
+    EpochCallback on_epoch_;
     const int K_;
     const std::int64_t d_;
     Rng rng_;
@@ -437,6 +458,7 @@ private:
     double l1_ratio_ = 0.0;
     bool has_penalty_ = false;
     bool interrupted_ = false;
+    double last_eta_ = 0.0;
     std::int64_t work_since_poll_ = 0;
     double u_ = 0.0;               // total L1 shrinkage so far (per-sample path)
     std::vector<T> q_;             // L1 shrinkage each weight has received
@@ -451,8 +473,9 @@ private:
 template <class Rows>
 TrainResult train(const Rows& X, const Targets<typename Rows::value_type>& targets,
                   Model<typename Rows::value_type>& model, const TrainConfig& cfg,
-                  Optimizer<typename Rows::value_type>* optimizer, double t0, StopCheck stop) {
-    Trainer<Rows> trainer(X, targets, model, cfg, optimizer, std::move(stop));
+                  Optimizer<typename Rows::value_type>* optimizer, double t0, StopCheck stop,
+                  EpochCallback on_epoch) {
+    Trainer<Rows> trainer(X, targets, model, cfg, optimizer, std::move(stop), std::move(on_epoch));
     return trainer.run(t0);
 }
 
@@ -468,7 +491,7 @@ inline std::vector<std::int64_t> shuffled_order(std::vector<std::int64_t> rows, 
 #define FASTDESCENT_TRAIN(Rows)                                                           \
     TrainResult train<Rows>(const Rows&, const Targets<Rows::value_type>&,               \
                             Model<Rows::value_type>&, const TrainConfig&,                 \
-                            Optimizer<Rows::value_type>*, double, StopCheck)
+                            Optimizer<Rows::value_type>*, double, StopCheck, EpochCallback)
 extern template FASTDESCENT_TRAIN(DenseRows<float>);
 extern template FASTDESCENT_TRAIN(DenseRows<double>);
 using CsrRows32f = CsrRows<float, std::int32_t>;
