@@ -1,6 +1,9 @@
 import os
 from pathlib import Path
 
+# scikit-learn's array-API estimator checks run only with this set, before SciPy is imported.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
 import numpy as np
 import pytest
 
