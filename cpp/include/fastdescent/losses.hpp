@@ -5,6 +5,7 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 namespace fastdescent {
 
@@ -72,6 +73,17 @@ struct LogLoss {
         if (z < -18.0) return -y;
         return -y / (std::exp(z) + 1.0);
     }
+    // Both at once with one exp and one log1p: e = exp(-|z|) serves either sign of z.
+    double value_and_deriv(double p, double y, double& d) const {
+        double z = p * y;
+        double e = std::exp(-std::fabs(z));
+        if (z >= 0) {
+            d = -y * e / (1.0 + e);
+            return std::log1p(e);
+        }
+        d = -y / (1.0 + e);
+        return std::log1p(e) - z;
+    }
 };
 
 // max(0, threshold - y p); perceptron is threshold 0.
@@ -108,9 +120,15 @@ struct ModifiedHuber {
     }
 };
 
-inline bool is_classification(LossKind k) {
-    return k == LossKind::log_loss || k == LossKind::hinge || k == LossKind::squared_hinge ||
-           k == LossKind::modified_huber || k == LossKind::perceptron || k == LossKind::multinomial;
+// value(p, y), and d value / d p into d; losses with a cheaper joint form provide their own.
+template <class Loss>
+double value_and_deriv(const Loss& L, double p, double y, double& d) {
+    if constexpr (std::is_same_v<Loss, LogLoss>) {
+        return L.value_and_deriv(p, y, d);
+    } else {
+        d = L.deriv(p, y);
+        return L.value(p, y);
+    }
 }
 
 // Calls f with the loss object for a scalar loss kind. `param` is epsilon (huber and the

@@ -193,8 +193,10 @@ private:
         double y = double(tg_.y[i]);
         if (cfg_.loss == LossKind::multinomial) return softmax_cross_entropy(p, K_, int(y), dp);
         return visit_scalar_loss(cfg_.loss, cfg_.epsilon, [&](auto L) {
-            dp[0] = Real(L.deriv(double(p[0]), y));
-            return L.value(double(p[0]), y);
+            double d;
+            double v = value_and_deriv(L, double(p[0]), y, d);
+            dp[0] = Real(d);
+            return v;
         });
     }
 
