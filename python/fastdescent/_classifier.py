@@ -175,13 +175,16 @@ n_iter_no_change, warm_start, average, batch_size, optimizer, n_jobs
                 "frequencies of the whole data are unknown. Compute the weights with "
                 "sklearn.utils.compute_class_weight and pass them as a dict."
             )
-        first = _check_partial_fit_first_call(self, classes)
-        X, y = self._check_X_y(X, y, reset=first, y_numeric=False)
+        # Validate before _check_partial_fit_first_call sets classes_, and resume only from a
+        # trained state, so that a failed call never leaves a half-initialized estimator.
+        X, y = self._check_X_y(X, y, reset=not hasattr(self, "classes_"), y_numeric=False)
         check_classification_targets(y)
+        _check_partial_fit_first_call(self, classes)
         unseen = np.setdiff1d(np.unique(y), self.classes_)
         if unseen.size:
             raise ValueError(f"`y` has classes not in `self.classes_`: {unseen.tolist()}")
-        return self._fit(X, y, self.classes_, sample_weight, None, None, 1, resume=not first)
+        resume = hasattr(self, "_standard_coef")
+        return self._fit(X, y, self.classes_, sample_weight, None, None, 1, resume=resume)
 
     def _fit(self, X, y, classes, sample_weight, coef_init, intercept_init, max_iter, resume):
         n_classes = classes.shape[0]

@@ -59,7 +59,8 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         on (True means 1) and use it as the final model.
     batch_size : int or 'full', default=1
         Rows per update: 1 is per-sample SGD, an integer B is mini-batch gradient descent on
-        the mean gradient of B rows, 'full' is full-batch gradient descent.
+        the sample-weighted mean gradient of B rows (a row of weight zero counts as absent),
+        'full' is full-batch gradient descent.
     optimizer : {'sgd'}, default='sgd'
         Parameter-update rule.
     n_jobs : int or None, default=None
@@ -72,9 +73,12 @@ class SGDRegressor(RegressorMixin, BaseSGD):
     n_iter_ : int
         Epochs run.
     t_ : float
-        Number of updates performed plus one.
+        Number of weight updates performed plus one (validation rows are not updates).
     loss_curve_ : list of float
-        Mean training objective (loss plus penalty) per epoch.
+        Training objective per epoch: the sample-weighted mean loss over the epoch's updates
+        plus the penalty at the epoch's end. ``tol`` and ``n_iter_no_change`` test this value
+        (scikit-learn uses the unweighted loss and averages the penalty over the epoch, so
+        ``n_iter_`` can differ by a few epochs).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when X has feature names.

@@ -108,6 +108,9 @@ public:
             else order_.push_back(i);
         }
         if (order_.empty()) throw std::invalid_argument("no training rows left after the validation split");
+        for (std::int64_t i : order_) train_weight_ += sample_weight(i);
+        if (!(train_weight_ > 0))
+            throw std::invalid_argument("the training rows have a total sample weight of zero");
         if (cfg_.early_stopping && val_rows_.empty())
             throw std::invalid_argument("early stopping needs at least one validation row");
         schedule_ = cfg_.schedule;
@@ -144,7 +147,7 @@ public:
                 res.diverged = true;
                 break;
             }
-            double objective = sumloss / double(order_.size()) + penalty_value();
+            double objective = sumloss / train_weight_ + penalty_value();
             res.loss_curve.push_back(objective);
             double score = std::numeric_limits<double>::quiet_NaN();
             if (cfg_.early_stopping) {
@@ -294,8 +297,11 @@ private:
         double sumloss = 0.0;
         for (std::int64_t start = 0; start < n; start += B) {
             const std::int64_t stop = std::min(n, start + B);
-            sumloss += batch_gradient(start, stop);
-            const T inv = T(1.0 / double(stop - start));
+            double batch_weight = 0.0;
+            sumloss += batch_gradient(start, stop, batch_weight);
+            if (batch_weight == 0.0) continue;  // nothing to learn from rows of weight zero
+            // Weighted mean gradient: a row of weight zero counts as if it were absent.
+            const T inv = T(1.0 / batch_weight);
             scale(inv, grad_.data(), P);
             scale(inv, grad_b_.data(), K_);
             double eta = schedule_.eta(t, eta_adaptive);
@@ -340,14 +346,14 @@ private:
     }
 
     // Sum of weighted losses over rows order_[start:stop]; the weighted sums of loss gradients
-    // go to grad_ / grad_b_. Rows are split into contiguous blocks, one per thread, and the
+    // go to grad_ / grad_b_ and the sum of the weights to weight_sum. Rows are split into contiguous blocks, one per thread, and the
     // per-thread sums are added in block order, so a given thread count is deterministic.
-    double batch_gradient(std::int64_t start, std::int64_t stop) {
+    double batch_gradient(std::int64_t start, std::int64_t stop, double& weight_sum) {
         const std::int64_t P = K_ * d_;
         int n_threads = cfg_.n_threads;
         if ((stop - start) * P < (1 << 16)) n_threads = 1;  // not worth waking threads
         if (int(thread_grads_.size()) < n_threads) thread_grads_.resize(std::size_t(n_threads));
-        thread_losses_.assign(std::size_t(n_threads), 0.0);
+        thread_sums_.assign(std::size_t(2 * n_threads), 0.0);  // (loss, weight) per thread
 #pragma omp parallel num_threads(n_threads) if (n_threads > 1)
         {
             int tid = 0;
@@ -362,12 +368,13 @@ private:
             const std::int64_t len = stop - start;
             const std::int64_t lo = start + len * tid / n_threads;
             const std::int64_t hi = start + len * (tid + 1) / n_threads;
-            double loss = 0.0;
+            double loss = 0.0, weight = 0.0;
             for (std::int64_t r = lo; r < hi; ++r) {
                 const std::int64_t i = order_[std::size_t(r)];
                 if (r + prefetch_distance < hi) X_.prefetch(order_[std::size_t(r + prefetch_distance)]);
                 for (int k = 0; k < K_; ++k) p[k] = X_.dot(i, m_.coef + k * d_) + m_.intercept[k];
                 double sw = sample_weight(i);
+                weight += sw;
                 loss += sw * loss_and_deriv(i, p, dp);
                 for (int k = 0; k < K_; ++k) {
                     T c = T(sw * double(dp[k]));
@@ -377,16 +384,19 @@ private:
                     }
                 }
             }
-            thread_losses_[std::size_t(tid)] = loss;
+            thread_sums_[std::size_t(2 * tid)] = loss;
+            thread_sums_[std::size_t(2 * tid + 1)] = weight;
         }
         std::copy(thread_grads_[0].begin(), thread_grads_[0].begin() + P, grad_.begin());
         std::copy(thread_grads_[0].begin() + P, thread_grads_[0].begin() + P + K_, grad_b_.begin());
-        double loss = thread_losses_[0];
+        double loss = thread_sums_[0];
+        weight_sum = thread_sums_[1];
         for (int tid = 1; tid < n_threads; ++tid) {
             const std::vector<T>& g = thread_grads_[std::size_t(tid)];
             axpy(T(1), g.data(), grad_.data(), P);
             axpy(T(1), g.data() + P, grad_b_.data(), K_);
-            loss += thread_losses_[std::size_t(tid)];
+            loss += thread_sums_[std::size_t(2 * tid)];
+            weight_sum += thread_sums_[std::size_t(2 * tid + 1)];
         }
         return loss;
     }
@@ -462,13 +472,14 @@ private:
     bool interrupted_ = false;
     double last_eta_ = 0.0;
     std::int64_t work_since_poll_ = 0;
+    double train_weight_ = 0.0;    // sum of the training rows' weights
     double u_ = 0.0;               // total L1 shrinkage so far (per-sample path)
     std::vector<T> q_;             // L1 shrinkage each weight has received
     std::vector<std::int64_t> order_, val_rows_;
     std::vector<double> p_, dp_;
     std::vector<T> grad_, grad_b_;
     std::vector<std::vector<T>> thread_grads_;
-    std::vector<double> thread_losses_;
+    std::vector<double> thread_sums_;
 };
 
 // Trains `model` in place. `optimizer` null means scikit-learn's plain SGD.
