@@ -3,10 +3,12 @@
 namespace fastdescent::bindings {
 void bind_train(py::module_& m);
 void bind_info(py::module_& m);
+void bind_optim(py::module_& m);
 }  // namespace fastdescent::bindings
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "fastdescent's compiled core (internal; use the fastdescent package)";
     fastdescent::bindings::bind_train(m);
     fastdescent::bindings::bind_info(m);
+    fastdescent::bindings::bind_optim(m);
 }

@@ -3,6 +3,7 @@
 from ._classifier import SGDClassifier
 from ._config import show_config
 from ._regressor import SGDRegressor
+from . import clip, optim, schedules
 
 __version__ = "0.1.0"
-__all__ = ["SGDClassifier", "SGDRegressor", "show_config", "__version__"]
+__all__ = ["SGDClassifier", "SGDRegressor", "show_config", "__version__", "clip", "optim", "schedules"]

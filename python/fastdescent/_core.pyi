@@ -97,3 +97,89 @@ def train_csr(
 ) -> TrainResult: ...
 def shuffled_order(rows: list[int], seed: int, epochs: int) -> list[int]: ...
 def build_info() -> dict[str, object]: ...
+
+# ---- optimizers and clipping (src/bind_optim.cpp) ----
+
+_Array = NDArray[np.floating]
+
+class OptimizerKind:
+    sgd: OptimizerKind
+    adagrad: OptimizerKind
+    rmsprop: OptimizerKind
+    adam: OptimizerKind
+    adamw: OptimizerKind
+    nadam: OptimizerKind
+    adamax: OptimizerKind
+    lamb: OptimizerKind
+    adafactor: OptimizerKind
+    lion: OptimizerKind
+    name: str
+
+class OptimizerSpec:
+    kind: OptimizerKind
+    weight_decay: float
+    momentum: float
+    dampening: float
+    nesterov: bool
+    lr_decay: float
+    initial_accumulator_value: float
+    alpha: float
+    centered: bool
+    beta1: float
+    beta2: float
+    eps: float
+    amsgrad: bool
+    momentum_decay: float
+    decoupled_weight_decay: bool
+    decay_rate: float
+    clipping_threshold: float
+    multiply_by_parameter_scale: bool
+    eps_scale: float
+    min_dim_size_to_factor: int
+    factored: bool
+    relative_step: bool
+    def __init__(self, kind: OptimizerKind = ...) -> None: ...
+    def validate(self) -> None: ...
+    def to_dict(self) -> dict[str, object]: ...
+
+class CoreOptimizer:
+    def __init__(self, spec: OptimizerSpec, dtype: object, n_threads: int = -1) -> None: ...
+    def begin_step(self) -> None: ...
+    def update(self, slot: int, param: _Array, grad: _Array, lr: float,
+               rows: Optional[int] = None) -> None: ...
+
+def sgd_step(param: _Array, grad: _Array, momentum_buffer: Optional[_Array], step: int, lr: float,
+             momentum: float = 0.0, dampening: float = 0.0, nesterov: bool = False,
+             weight_decay: float = 0.0, n_threads: int = -1) -> None: ...
+def adagrad_step(param: _Array, grad: _Array, state_sum: _Array, step: int, lr: float,
+                 lr_decay: float = 0.0, weight_decay: float = 0.0, eps: float = 1e-10,
+                 n_threads: int = -1) -> None: ...
+def rmsprop_step(param: _Array, grad: _Array, square_avg: _Array, grad_avg: Optional[_Array],
+                 momentum_buffer: Optional[_Array], lr: float, alpha: float = 0.99,
+                 eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
+                 centered: bool = False, n_threads: int = -1) -> None: ...
+def adam_step(param: _Array, grad: _Array, exp_avg: _Array, exp_avg_sq: _Array,
+              max_exp_avg_sq: Optional[_Array], step: int, lr: float = 1e-3, beta1: float = 0.9,
+              beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0,
+              amsgrad: bool = False, decoupled: bool = False, n_threads: int = -1) -> None: ...
+def nadam_step(param: _Array, grad: _Array, exp_avg: _Array, exp_avg_sq: _Array, step: int,
+               mu_product: float, lr: float = 2e-3, beta1: float = 0.9, beta2: float = 0.999,
+               eps: float = 1e-8, weight_decay: float = 0.0, momentum_decay: float = 4e-3,
+               decoupled: bool = False, n_threads: int = -1) -> float: ...
+def adamax_step(param: _Array, grad: _Array, exp_avg: _Array, exp_inf: _Array, step: int,
+                lr: float = 2e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+                weight_decay: float = 0.0, n_threads: int = -1) -> None: ...
+def lamb_step(param: _Array, grad: _Array, exp_avg: _Array, exp_avg_sq: _Array, step: int,
+              lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-6,
+              weight_decay: float = 0.0, n_threads: int = -1) -> float: ...
+def adafactor_step(param: _Array, grad: _Array, v_row: Optional[_Array], v_col: Optional[_Array],
+                   v: Optional[_Array], momentum_buffer: Optional[_Array], step: int, lr: float,
+                   decay_rate: float = 0.8, eps: float = 1e-30, clipping_threshold: float = 1.0,
+                   multiply_by_parameter_scale: bool = True, eps_scale: float = 1e-3,
+                   momentum: float = 0.0, weight_decay: float = 0.0,
+                   n_threads: int = -1) -> None: ...
+def lion_step(param: _Array, grad: _Array, exp_avg: _Array, lr: float = 1e-4, beta1: float = 0.9,
+              beta2: float = 0.99, weight_decay: float = 0.0, n_threads: int = -1) -> None: ...
+def clip_grad_value(grads: _Array | list[_Array], clip_value: float, n_threads: int = -1) -> None: ...
+def clip_grad_norm(grads: _Array | list[_Array], max_norm: float, norm_type: float = 2.0,
+                   error_if_nonfinite: bool = False, n_threads: int = -1) -> float: ...

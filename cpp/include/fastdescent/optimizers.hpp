@@ -1,10 +1,32 @@
 // Parameter-update rules. The trainer hands an optimizer each parameter array (the coefficient
 // matrix, then the intercepts) with its gradient once per update; the optimizer keeps whatever
 // state it needs per array (its "slot").
+//
+// How an OptimizerSpec relates to what the trainer passes:
+// - `lr` given to update() is the step size of this update, chosen by the trainer's schedule; it
+//   plays the role of torch.optim's `lr` (Optax's `learning_rate`). It is not part of the spec.
+//   Exceptions: Adagrad divides it by 1 + (t - 1) lr_decay; Adafactor with relative_step ignores
+//   it and uses min(1e-2, 1 / sqrt(t)) (the paper's relative step size).
+// - Each slot counts its own updates t (PyTorch keeps a step per parameter), so bias
+//   corrections are right even when a slot is skipped (no intercept).
+// - weight_decay: added to the gradient (L2) for sgd, adagrad, rmsprop, adam, nadam (unless
+//   decoupled_weight_decay) and adamax; decoupled (w *= 1 - lr wd) for adamw and nadam with
+//   decoupled_weight_decay; part of the update before the trust ratio for lamb; lr-scaled for
+//   lion; not lr-scaled for adafactor (Optax's weight_decay_rate). The trainer's own penalty
+//   (alpha) is separate and applies to every optimizer.
+// - Adafactor factors slot 0 when update() gets its shape (the `rows` overload): a K x d
+//   coefficient matrix is factored when min(K, d) >= min_dim_size_to_factor (Optax: 128).
 #pragma once
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "fastdescent/simd.hpp"
+#include "fastdescent/update_rules.hpp"
 
 namespace fastdescent {
 
@@ -16,15 +38,403 @@ public:
     virtual void begin_step() {}
     // w <- update of w given its gradient g and the step size lr.
     virtual void update(int slot, T* w, const T* g, std::int64_t n, double lr) = 0;
+    // The same for a row-major matrix of `rows` x (n / rows); only shape-aware rules use it.
+    virtual void update(int slot, T* w, const T* g, std::int64_t n, double lr, std::int64_t rows) {
+        (void)rows;
+        update(slot, w, g, n, lr);
+    }
 };
 
 // w <- w - lr * g
 template <class T>
 class PlainSgd final : public Optimizer<T> {
 public:
+    using Optimizer<T>::update;
     void update(int, T* w, const T* g, std::int64_t n, double lr) override {
         axpy(static_cast<T>(-lr), g, w, n);
     }
 };
+
+enum class OptimizerKind { sgd, adagrad, rmsprop, adam, adamw, nadam, adamax, lamb, adafactor, lion };
+
+// Every hyperparameter of every rule; a rule reads the ones it has. for_kind() gives the
+// defaults of torch.optim (sgd ... adamax) or Optax (lamb, adafactor, lion; Lion's weight decay
+// defaults to 0 here).
+struct OptimizerSpec {
+    OptimizerKind kind = OptimizerKind::sgd;
+    double weight_decay = 0.0;
+    double momentum = 0.0;    // sgd, rmsprop; adafactor: EMA of updates (0: off)
+    double dampening = 0.0;   // sgd
+    bool nesterov = false;    // sgd
+    double lr_decay = 0.0;    // adagrad
+    double initial_accumulator_value = 0.0;  // adagrad
+    double alpha = 0.99;      // rmsprop smoothing constant
+    bool centered = false;    // rmsprop
+    double beta1 = 0.9;       // adam, adamw, nadam, adamax, lamb, lion
+    double beta2 = 0.999;
+    double eps = 1e-8;        // adagrad 1e-10, lamb 1e-6, adafactor 1e-30 (added to g^2)
+    bool amsgrad = false;     // adam, adamw
+    double momentum_decay = 4e-3;         // nadam
+    bool decoupled_weight_decay = false;  // nadam
+    double decay_rate = 0.8;              // adafactor
+    double clipping_threshold = 1.0;      // adafactor; inf: no update clipping
+    bool multiply_by_parameter_scale = true;  // adafactor
+    double eps_scale = 1e-3;                  // adafactor: floor of RMS(w)
+    std::int64_t min_dim_size_to_factor = 128;  // adafactor
+    bool factored = true;                     // adafactor
+    bool relative_step = false;               // adafactor: lr_t = min(1e-2, 1 / sqrt(t))
+
+    static OptimizerSpec for_kind(OptimizerKind kind) {
+        OptimizerSpec s;
+        s.kind = kind;
+        switch (kind) {
+            case OptimizerKind::adagrad: s.eps = 1e-10; break;
+            case OptimizerKind::adamw: s.weight_decay = 1e-2; break;
+            case OptimizerKind::lamb: s.eps = 1e-6; break;
+            case OptimizerKind::adafactor: s.eps = 1e-30; break;
+            case OptimizerKind::lion: s.beta2 = 0.99; break;
+            default: break;
+        }
+        return s;
+    }
+
+    // Throws std::invalid_argument naming the first bad hyperparameter (torch.optim's checks).
+    void validate() const {
+        auto fail = [](const std::string& what, double v) {
+            throw std::invalid_argument("Invalid " + what + ": " + std::to_string(v));
+        };
+        auto ok = [](double v) { return v == v; };  // not NaN
+        if (!ok(weight_decay) || weight_decay < 0) fail("weight_decay value", weight_decay);
+        if (!ok(momentum) || momentum < 0) fail("momentum value", momentum);
+        if (!ok(eps) || eps < 0) fail("epsilon value", eps);
+        if (!ok(beta1) || beta1 < 0 || beta1 >= 1) fail("beta parameter at index 0", beta1);
+        if (!ok(beta2) || beta2 < 0 || beta2 >= 1) fail("beta parameter at index 1", beta2);
+        switch (kind) {
+            case OptimizerKind::sgd:
+                if (nesterov && (momentum <= 0 || dampening != 0))
+                    throw std::invalid_argument("Nesterov momentum requires a momentum and zero dampening");
+                break;
+            case OptimizerKind::adagrad:
+                if (lr_decay < 0) fail("lr_decay value", lr_decay);
+                if (initial_accumulator_value < 0) fail("initial_accumulator_value value", initial_accumulator_value);
+                break;
+            case OptimizerKind::rmsprop:
+                if (!ok(alpha) || alpha < 0) fail("alpha value", alpha);
+                break;
+            case OptimizerKind::nadam:
+                if (momentum_decay < 0) fail("momentum_decay value", momentum_decay);
+                break;
+            case OptimizerKind::adafactor:
+                if (!(decay_rate > 0)) fail("decay_rate value", decay_rate);
+                if (!(clipping_threshold > 0)) fail("clipping_threshold value", clipping_threshold);
+                if (eps_scale < 0) fail("eps_scale value", eps_scale);
+                if (momentum >= 1) fail("momentum value", momentum);
+                break;
+            default: break;
+        }
+    }
+
+    AdafactorParams adafactor_params() const {
+        AdafactorParams p;
+        p.decay_rate = decay_rate;
+        p.eps = eps;
+        p.clipping_threshold = clipping_threshold;
+        p.multiply_by_parameter_scale = multiply_by_parameter_scale;
+        p.eps_scale = eps_scale;
+        p.momentum = momentum;
+        p.weight_decay = weight_decay;
+        return p;
+    }
+};
+
+namespace detail {
+
+struct SlotBase {
+    std::int64_t n = -1;  // size of the array, fixed on first use
+    std::int64_t step = 0;
+};
+
+// Per-slot state, created on first use of a slot; counts the slot's updates.
+template <class Slot>
+class Slots {
+public:
+    template <class Init>
+    Slot& next(int slot, std::int64_t n, Init&& init) {
+        if (slot < 0) throw std::invalid_argument("optimizer slot must be >= 0");
+        if (std::size_t(slot) >= slots_.size()) slots_.resize(std::size_t(slot) + 1);
+        Slot& s = slots_[std::size_t(slot)];
+        if (s.n < 0) {
+            s.n = n;
+            init(s);
+        } else if (s.n != n) {
+            throw std::invalid_argument("optimizer slot " + std::to_string(slot) + " holds state for " +
+                                        std::to_string(s.n) + " parameters, got " + std::to_string(n));
+        }
+        ++s.step;
+        return s;
+    }
+
+private:
+    std::vector<Slot> slots_;
+};
+
+template <class T>
+T* data_or_null(std::vector<T>& v) {
+    return v.empty() ? nullptr : v.data();
+}
+
+template <class T>
+std::vector<T> filled(std::int64_t n, double value) {
+    return std::vector<T>(std::size_t(n), T(value));
+}
+
+}  // namespace detail
+
+// Shared by the stateful rules: the spec and the thread count.
+template <class T>
+class SpecOptimizer : public Optimizer<T> {
+public:
+    SpecOptimizer(const OptimizerSpec& spec, int n_threads) : spec_(spec), n_threads_(n_threads) {
+        spec_.validate();
+    }
+    using Optimizer<T>::update;
+
+protected:
+    OptimizerSpec spec_;
+    int n_threads_;
+};
+
+template <class T>
+class Sgd final : public SpecOptimizer<T> {
+public:
+    using SpecOptimizer<T>::SpecOptimizer;
+    using Optimizer<T>::update;
+    void update(int slot, T* w, const T* g, std::int64_t n, double lr) override {
+        const auto& p = this->spec_;
+        auto& s = slots_.next(slot, n, [&](State& st) {
+            if (p.momentum != 0) st.momentum_buffer = detail::filled<T>(n, 0.0);
+        });
+        sgd_update(w, g, detail::data_or_null(s.momentum_buffer), n, s.step, lr, p.momentum,
+                   p.dampening, p.nesterov, p.weight_decay, this->n_threads_);
+    }
+
+private:
+    struct State : detail::SlotBase { std::vector<T> momentum_buffer; };
+    detail::Slots<State> slots_;
+};
+
+template <class T>
+class Adagrad final : public SpecOptimizer<T> {
+public:
+    using SpecOptimizer<T>::SpecOptimizer;
+    using Optimizer<T>::update;
+    void update(int slot, T* w, const T* g, std::int64_t n, double lr) override {
+        const auto& p = this->spec_;
+        auto& s = slots_.next(slot, n, [&](State& st) {
+            st.sum = detail::filled<T>(n, p.initial_accumulator_value);
+        });
+        adagrad_update(w, g, s.sum.data(), n, s.step, lr, p.lr_decay, p.weight_decay, p.eps,
+                       this->n_threads_);
+    }
+
+private:
+    struct State : detail::SlotBase { std::vector<T> sum; };
+    detail::Slots<State> slots_;
+};
+
+template <class T>
+class RmsProp final : public SpecOptimizer<T> {
+public:
+    using SpecOptimizer<T>::SpecOptimizer;
+    using Optimizer<T>::update;
+    void update(int slot, T* w, const T* g, std::int64_t n, double lr) override {
+        const auto& p = this->spec_;
+        auto& s = slots_.next(slot, n, [&](State& st) {
+            st.square_avg = detail::filled<T>(n, 0.0);
+            if (p.centered) st.grad_avg = detail::filled<T>(n, 0.0);
+            if (p.momentum > 0) st.momentum_buffer = detail::filled<T>(n, 0.0);
+        });
+        rmsprop_update(w, g, s.square_avg.data(), detail::data_or_null(s.grad_avg),
+                       detail::data_or_null(s.momentum_buffer), n, lr, p.alpha, p.eps,
+                       p.weight_decay, p.momentum, p.centered, this->n_threads_);
+    }
+
+private:
+    struct State : detail::SlotBase { std::vector<T> square_avg, grad_avg, momentum_buffer; };
+    detail::Slots<State> slots_;
+};
+
+// Adam, or AdamW when the spec's kind is adamw.
+template <class T>
+class Adam final : public SpecOptimizer<T> {
+public:
+    using SpecOptimizer<T>::SpecOptimizer;
+    using Optimizer<T>::update;
+    void update(int slot, T* w, const T* g, std::int64_t n, double lr) override {
+        const auto& p = this->spec_;
+        auto& s = slots_.next(slot, n, [&](State& st) {
+            st.exp_avg = detail::filled<T>(n, 0.0);
+            st.exp_avg_sq = detail::filled<T>(n, 0.0);
+            if (p.amsgrad) st.max_exp_avg_sq = detail::filled<T>(n, 0.0);
+        });
+        adam_update(w, g, s.exp_avg.data(), s.exp_avg_sq.data(),
+                    detail::data_or_null(s.max_exp_avg_sq), n, s.step, lr, p.beta1, p.beta2,
+                    p.eps, p.weight_decay, p.amsgrad, p.kind == OptimizerKind::adamw,
+                    this->n_threads_);
+    }
+
+private:
+    struct State : detail::SlotBase { std::vector<T> exp_avg, exp_avg_sq, max_exp_avg_sq; };
+    detail::Slots<State> slots_;
+};
+
+template <class T>
+class NAdam final : public SpecOptimizer<T> {
+public:
+    using SpecOptimizer<T>::SpecOptimizer;
+    using Optimizer<T>::update;
+    void update(int slot, T* w, const T* g, std::int64_t n, double lr) override {
+        const auto& p = this->spec_;
+        auto& s = slots_.next(slot, n, [&](State& st) {
+            st.exp_avg = detail::filled<T>(n, 0.0);
+            st.exp_avg_sq = detail::filled<T>(n, 0.0);
+        });
+        nadam_update(w, g, s.exp_avg.data(), s.exp_avg_sq.data(), n, s.step, s.mu_product, lr,
+                     p.beta1, p.beta2, p.eps, p.weight_decay, p.momentum_decay,
+                     p.decoupled_weight_decay, this->n_threads_);
+    }
+
+private:
+    struct State : detail::SlotBase {
+        std::vector<T> exp_avg, exp_avg_sq;
+        double mu_product = 1.0;
+    };
+    detail::Slots<State> slots_;
+};
+
+template <class T>
+class Adamax final : public SpecOptimizer<T> {
+public:
+    using SpecOptimizer<T>::SpecOptimizer;
+    using Optimizer<T>::update;
+    void update(int slot, T* w, const T* g, std::int64_t n, double lr) override {
+        const auto& p = this->spec_;
+        auto& s = slots_.next(slot, n, [&](State& st) {
+            st.exp_avg = detail::filled<T>(n, 0.0);
+            st.exp_inf = detail::filled<T>(n, 0.0);
+        });
+        adamax_update(w, g, s.exp_avg.data(), s.exp_inf.data(), n, s.step, lr, p.beta1, p.beta2,
+                      p.eps, p.weight_decay, this->n_threads_);
+    }
+
+private:
+    struct State : detail::SlotBase { std::vector<T> exp_avg, exp_inf; };
+    detail::Slots<State> slots_;
+};
+
+// LAMB: the trust ratio is taken per slot (the whole coefficient matrix, the intercepts).
+template <class T>
+class Lamb final : public SpecOptimizer<T> {
+public:
+    using SpecOptimizer<T>::SpecOptimizer;
+    using Optimizer<T>::update;
+    void update(int slot, T* w, const T* g, std::int64_t n, double lr) override {
+        const auto& p = this->spec_;
+        auto& s = slots_.next(slot, n, [&](State& st) {
+            st.exp_avg = detail::filled<T>(n, 0.0);
+            st.exp_avg_sq = detail::filled<T>(n, 0.0);
+        });
+        lamb_update(w, g, s.exp_avg.data(), s.exp_avg_sq.data(), n, s.step, lr, p.beta1, p.beta2,
+                    p.eps, p.weight_decay, this->n_threads_);
+    }
+
+private:
+    struct State : detail::SlotBase { std::vector<T> exp_avg, exp_avg_sq; };
+    detail::Slots<State> slots_;
+};
+
+template <class T>
+class Adafactor final : public SpecOptimizer<T> {
+public:
+    using SpecOptimizer<T>::SpecOptimizer;
+    void update(int slot, T* w, const T* g, std::int64_t n, double lr) override {
+        update(slot, w, g, n, lr, 1);
+    }
+    void update(int slot, T* w, const T* g, std::int64_t n, double lr, std::int64_t rows) override {
+        const auto& p = this->spec_;
+        if (rows < 1 || n % rows != 0)
+            throw std::invalid_argument("Adafactor: " + std::to_string(n) +
+                                        " parameters do not form a matrix of " +
+                                        std::to_string(rows) + " rows");
+        const std::int64_t cols = n / rows;
+        auto& s = slots_.next(slot, n, [&](State& st) {
+            st.rows = rows;
+            if (factors(p, rows, cols)) {
+                st.v_row = detail::filled<T>(rows, 0.0);
+                st.v_col = detail::filled<T>(cols, 0.0);
+            } else {
+                st.v = detail::filled<T>(n, 0.0);
+            }
+            if (p.momentum != 0) st.momentum_buffer = detail::filled<T>(n, 0.0);
+        });
+        if (s.rows != rows)
+            throw std::invalid_argument("Adafactor: slot " + std::to_string(slot) +
+                                        " changed its number of rows");
+        const double step_size = p.relative_step ? std::min(1e-2, 1.0 / std::sqrt(double(s.step))) : lr;
+        adafactor_update(w, g, rows, cols, detail::data_or_null(s.v_row),
+                         detail::data_or_null(s.v_col), detail::data_or_null(s.v),
+                         detail::data_or_null(s.momentum_buffer), s.step, step_size,
+                         p.adafactor_params(), this->n_threads_);
+    }
+
+    // Optax's rule for a 2-D array: factor when its smaller side reaches min_dim_size_to_factor.
+    static bool factors(const OptimizerSpec& p, std::int64_t rows, std::int64_t cols) {
+        return p.factored && rows >= 2 && cols >= 2 &&
+               std::min(rows, cols) >= p.min_dim_size_to_factor;
+    }
+
+private:
+    struct State : detail::SlotBase {
+        std::int64_t rows = 1;
+        std::vector<T> v_row, v_col, v, momentum_buffer;
+    };
+    detail::Slots<State> slots_;
+};
+
+template <class T>
+class Lion final : public SpecOptimizer<T> {
+public:
+    using SpecOptimizer<T>::SpecOptimizer;
+    using Optimizer<T>::update;
+    void update(int slot, T* w, const T* g, std::int64_t n, double lr) override {
+        const auto& p = this->spec_;
+        auto& s = slots_.next(slot, n, [&](State& st) { st.exp_avg = detail::filled<T>(n, 0.0); });
+        lion_update(w, g, s.exp_avg.data(), n, lr, p.beta1, p.beta2, p.weight_decay,
+                    this->n_threads_);
+    }
+
+private:
+    struct State : detail::SlotBase { std::vector<T> exp_avg; };
+    detail::Slots<State> slots_;
+};
+
+// The stateful optimizer a spec describes; n_threads <= 0 uses all threads. Throws
+// std::invalid_argument on a bad hyperparameter.
+template <class T>
+std::unique_ptr<Optimizer<T>> make_optimizer(const OptimizerSpec& spec, int n_threads) {
+    switch (spec.kind) {
+        case OptimizerKind::sgd: return std::make_unique<Sgd<T>>(spec, n_threads);
+        case OptimizerKind::adagrad: return std::make_unique<Adagrad<T>>(spec, n_threads);
+        case OptimizerKind::rmsprop: return std::make_unique<RmsProp<T>>(spec, n_threads);
+        case OptimizerKind::adam:
+        case OptimizerKind::adamw: return std::make_unique<Adam<T>>(spec, n_threads);
+        case OptimizerKind::nadam: return std::make_unique<NAdam<T>>(spec, n_threads);
+        case OptimizerKind::adamax: return std::make_unique<Adamax<T>>(spec, n_threads);
+        case OptimizerKind::lamb: return std::make_unique<Lamb<T>>(spec, n_threads);
+        case OptimizerKind::adafactor: return std::make_unique<Adafactor<T>>(spec, n_threads);
+        case OptimizerKind::lion: return std::make_unique<Lion<T>>(spec, n_threads);
+    }
+    throw std::invalid_argument("unknown optimizer kind");
+}
 
 }  // namespace fastdescent

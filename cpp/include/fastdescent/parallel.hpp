@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #ifdef _OPENMP
@@ -24,9 +25,9 @@ inline int resolve_threads(int n_threads) {
 #endif
 }
 
-// Calls body(begin, end) on contiguous ranges that cover [0, n): one range per thread when n is
-// large, a single call otherwise. Range starts are multiples of 64 elements so that every thread
-// sees the same alignment.
+// Calls body(begin, end) on contiguous ranges that cover [0, n): blocks handed out to the
+// threads as they become free (a core busy with another process then costs its share, not the
+// whole step), or a single call when n is small. Block starts are multiples of 64 elements.
 template <class Body>
 void for_ranges(std::int64_t n, int n_threads, Body&& body) {
     const int nt = resolve_threads(n_threads);
@@ -34,27 +35,68 @@ void for_ranges(std::int64_t n, int n_threads, Body&& body) {
         body(std::int64_t(0), n);
         return;
     }
-    auto bound = [&](int t) { return t == nt ? n : (n / nt * t) & ~std::int64_t(63); };
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int t = 0; t < nt; ++t) body(bound(t), bound(t + 1));
+    const std::int64_t block = std::max<std::int64_t>(parallel_min_size / 2, (n / (8 * nt)) & ~std::int64_t(63));
+    const std::int64_t n_blocks = (n + block - 1) / block;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (std::int64_t b = 0; b < n_blocks; ++b) body(b * block, std::min(n, (b + 1) * block));
 }
 
-// Sums of K quantities over [0, n): body(begin, end) returns the K partial sums of a range.
-// Ranges are fixed blocks added in order, so the result does not depend on the thread count.
-template <std::size_t K, class Body>
-std::array<double, K> sum_ranges(std::int64_t n, int n_threads, Body&& body) {
+// Calls body(row_begin, row_end) on ranges of whole rows of a rows x cols matrix, split over
+// threads when the matrix is large.
+template <class Body>
+void for_row_ranges(std::int64_t rows, std::int64_t cols, int n_threads, Body&& body) {
+    const int nt = rows * cols > parallel_min_size
+                       ? int(std::min<std::int64_t>(resolve_threads(n_threads), rows))
+                       : 1;
+    if (nt <= 1) {
+        body(std::int64_t(0), rows);
+        return;
+    }
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int t = 0; t < nt; ++t) body(rows * t / nt, rows * (t + 1) / nt);
+}
+
+// Sum of f(i) over [begin, end) in 16 independent partial sums: one running sum would wait for
+// the previous addition at every element.
+template <class F>
+double lane_sum(std::int64_t begin, std::int64_t end, F&& f) {
+    constexpr int lanes = 16;
+    double acc[lanes] = {};
+    std::int64_t i = begin;
+    for (; i + lanes <= end; i += lanes) {
+#pragma omp simd
+        for (int k = 0; k < lanes; ++k) acc[k] += f(i + k);
+    }
+    double s = 0;
+    for (int k = 0; k < lanes; ++k) s += acc[k];
+    for (; i < end; ++i) s += f(i);
+    return s;
+}
+
+// Reduction of K quantities over [0, n): body(begin, end) returns the K partial results of a
+// range and combine(total, partial) folds one in. Ranges are fixed blocks folded in order, so
+// the result does not depend on the thread count.
+template <std::size_t K, class Body, class Combine>
+std::array<double, K> reduce_ranges(std::int64_t n, int n_threads, Body&& body, Combine&& combine) {
     constexpr std::int64_t block = std::int64_t(1) << 14;
     const std::int64_t n_blocks = (n + block - 1) / block;
     if (n_blocks <= 1) return body(std::int64_t(0), n);
     std::vector<std::array<double, K>> partial(static_cast<std::size_t>(n_blocks));
     const int nt = n > parallel_min_size ? resolve_threads(n_threads) : 1;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 4) if (nt > 1)
     for (std::int64_t b = 0; b < n_blocks; ++b)
         partial[std::size_t(b)] = body(b * block, std::min(n, (b + 1) * block));
-    std::array<double, K> total{};
-    for (const auto& p : partial)
-        for (std::size_t k = 0; k < K; ++k) total[k] += p[k];
+    std::array<double, K> total = partial[0];
+    for (std::size_t b = 1; b < partial.size(); ++b) combine(total, partial[b]);
     return total;
+}
+
+template <std::size_t K, class Body>
+std::array<double, K> sum_ranges(std::int64_t n, int n_threads, Body&& body) {
+    return reduce_ranges<K>(n, n_threads, std::forward<Body>(body),
+                            [](std::array<double, K>& total, const std::array<double, K>& part) {
+                                for (std::size_t k = 0; k < K; ++k) total[k] += part[k];
+                            });
 }
 
 }  // namespace fastdescent
