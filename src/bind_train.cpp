@@ -17,7 +17,8 @@ template <class T, class Rows>
 TrainResult run(const Rows& X, py::handle y, py::handle coef, py::handle intercept,
                 const TrainConfig& cfg, py::handle sample_weight, py::handle class_weight,
                 py::handle validation_mask, py::handle average_coef,
-                py::handle average_intercept, double t0, py::handle epoch_callback) {
+                py::handle average_intercept, double t0, py::handle epoch_callback,
+                py::handle optimizer) {
     const std::int64_t n = X.n_rows;
     auto y_a = vector_of<T>(y, n, "y");
     auto coef_a = typed<T>(coef, "coef");
@@ -79,11 +80,16 @@ TrainResult run(const Rows& X, py::handle y, py::handle coef, py::handle interce
             return py::bool_(fn(s.epoch, s.objective, s.validation_score, s.eta, s.t)).cast<bool>();
         };
     }
+    std::unique_ptr<Optimizer<T>> opt;
+    if (!optimizer.is_none()) {
+        auto spec = optimizer.cast<OptimizerSpec>();
+        spec.validate();
+        opt = make_optimizer<T>(spec, cfg.n_threads);
+    }
     TrainResult res;
     {
         py::gil_scoped_release release;
-        res = train(X, tg, model, cfg, static_cast<Optimizer<T>*>(nullptr), t0,
-                    keyboard_interrupt_pending, on_epoch);
+        res = train(X, tg, model, cfg, opt.get(), t0, keyboard_interrupt_pending, on_epoch);
     }
     if (res.interrupted) {
         if (PyErr_Occurred()) throw py::error_already_set();
@@ -96,7 +102,7 @@ TrainResult run(const Rows& X, py::handle y, py::handle coef, py::handle interce
 template <class T>
 TrainResult train_dense_t(py::array X, py::handle y, py::handle coef, py::handle intercept,
                           const TrainConfig& cfg, py::handle sw, py::handle cw, py::handle mask,
-                          py::handle avg_coef, py::handle avg_int, double t0, py::handle cb) {
+                          py::handle avg_coef, py::handle avg_int, double t0, py::handle cb, py::handle opt) {
     auto Xa = typed<T>(X, "X");
     if (Xa.ndim() != 2) throw py::value_error("X must be 2-D");
     const std::int64_t n = Xa.shape(0), d = Xa.shape(1);
@@ -106,14 +112,14 @@ TrainResult train_dense_t(py::array X, py::handle y, py::handle coef, py::handle
         throw py::value_error("X has an unsupported row stride");
     const std::int64_t row_stride = n > 1 ? Xa.strides(0) / std::int64_t(sizeof(T)) : d;
     DenseRows<T> rows{Xa.data(), n, d, row_stride};
-    return run<T>(rows, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb);
+    return run<T>(rows, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt);
 }
 
 template <class T, class I>
 TrainResult train_csr_t(py::array data, py::array indices, py::array indptr, std::int64_t n_cols,
                         py::handle y, py::handle coef, py::handle intercept,
                         const TrainConfig& cfg, py::handle sw, py::handle cw, py::handle mask,
-                        py::handle avg_coef, py::handle avg_int, double t0, py::handle cb) {
+                        py::handle avg_coef, py::handle avg_int, double t0, py::handle cb, py::handle opt) {
     auto ip = typed<I>(indptr, "indptr");
     if (ip.ndim() != 1 || ip.size() < 1) throw py::value_error("indptr must be 1-D and non-empty");
     const std::int64_t n = ip.size() - 1;
@@ -127,7 +133,7 @@ TrainResult train_csr_t(py::array data, py::array indices, py::array indptr, std
         if (ind.data()[k] < 0 || ind.data()[k] >= n_cols)
             throw py::value_error("a column index is out of range");
     CsrRows<T, I> rows{dat.data(), ind.data(), p, n, n_cols};
-    return run<T>(rows, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb);
+    return run<T>(rows, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt);
 }
 
 }  // namespace
@@ -181,6 +187,8 @@ void bind_train(py::module_& m) {
         .def_readwrite("seed", &TrainConfig::seed)
         .def_readwrite("batch_size", &TrainConfig::batch_size)
         .def_readwrite("average", &TrainConfig::average)
+        .def_readwrite("clip_value", &TrainConfig::clip_value)
+        .def_readwrite("clip_norm", &TrainConfig::clip_norm)
         .def_readwrite("n_threads", &TrainConfig::n_threads);
 
     py::class_<TrainResult>(m, "TrainResult")
@@ -197,37 +205,37 @@ void bind_train(py::module_& m) {
     m.def("train_dense",
           [](py::array X, py::handle y, py::handle coef, py::handle intercept,
              const TrainConfig& cfg, py::handle sw, py::handle cw, py::handle mask,
-             py::handle avg_coef, py::handle avg_int, double t0, py::handle cb) {
+             py::handle avg_coef, py::handle avg_int, double t0, py::handle cb, py::handle opt) {
               if (X.dtype().equal(py::dtype::of<float>()))
-                  return train_dense_t<float>(X, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb);
-              return train_dense_t<double>(X, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb);
+                  return train_dense_t<float>(X, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt);
+              return train_dense_t<double>(X, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt);
           },
           py::arg("X"), py::arg("y"), py::arg("coef"), py::arg("intercept"), py::arg("config"),
           py::arg("sample_weight") = py::none(), py::arg("class_weight") = py::none(),
           py::arg("validation_mask") = py::none(), py::arg("average_coef") = py::none(),
           py::arg("average_intercept") = py::none(), py::arg("t0") = 1.0,
-          py::arg("epoch_callback") = py::none(), doc);
+          py::arg("epoch_callback") = py::none(), py::arg("optimizer") = py::none(), doc);
     m.def("train_csr",
           [](py::array data, py::array indices, py::array indptr, std::int64_t n_cols,
              py::handle y, py::handle coef, py::handle intercept, const TrainConfig& cfg,
              py::handle sw, py::handle cw, py::handle mask, py::handle avg_coef,
-             py::handle avg_int, double t0, py::handle cb) {
+             py::handle avg_int, double t0, py::handle cb, py::handle opt) {
               const bool f32 = data.dtype().equal(py::dtype::of<float>());
               const bool i32 = indices.dtype().equal(py::dtype::of<std::int32_t>());
               if (f32 && i32)
-                  return train_csr_t<float, std::int32_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb);
+                  return train_csr_t<float, std::int32_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt);
               if (f32)
-                  return train_csr_t<float, std::int64_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb);
+                  return train_csr_t<float, std::int64_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt);
               if (i32)
-                  return train_csr_t<double, std::int32_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb);
-              return train_csr_t<double, std::int64_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb);
+                  return train_csr_t<double, std::int32_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt);
+              return train_csr_t<double, std::int64_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt);
           },
           py::arg("data"), py::arg("indices"), py::arg("indptr"), py::arg("n_cols"), py::arg("y"),
           py::arg("coef"), py::arg("intercept"), py::arg("config"),
           py::arg("sample_weight") = py::none(), py::arg("class_weight") = py::none(),
           py::arg("validation_mask") = py::none(), py::arg("average_coef") = py::none(),
           py::arg("average_intercept") = py::none(), py::arg("t0") = 1.0,
-          py::arg("epoch_callback") = py::none(), doc);
+          py::arg("epoch_callback") = py::none(), py::arg("optimizer") = py::none(), doc);
     m.def("shuffled_order", &shuffled_order, py::arg("rows"), py::arg("seed"), py::arg("epochs"),
           "Row order after `epochs` shuffles with `seed`, as the trainer visits them.");
 }

@@ -15,7 +15,7 @@ from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
-from . import _core
+from . import _core, optim
 
 MAX_INT = np.iinfo(np.int32).max
 
@@ -45,7 +45,27 @@ SCHEDULES = {
     "pa1": _core.ScheduleKind.pa1,
     "pa2": _core.ScheduleKind.pa2,
 }
-OPTIMIZERS = ("sgd",)
+
+def _named_optimizers():
+    """Optimizer names the estimators accept, with the optimizer each stands for (default
+    hyperparameters; "sgd" is scikit-learn's plain SGD)."""
+    return {
+        "sgd": None,
+        "momentum": optim.SGD(lr=0.01, momentum=0.9),
+        "nesterov": optim.SGD(lr=0.01, momentum=0.9, nesterov=True),
+        "adagrad": optim.Adagrad(),
+        "rmsprop": optim.RMSprop(),
+        "adam": optim.Adam(),
+        "adamw": optim.AdamW(),
+        "nadam": optim.NAdam(),
+        "adamax": optim.Adamax(),
+        "lamb": optim.LAMB(),
+        "adafactor": optim.Adafactor(),
+        "lion": optim.Lion(),
+    }
+
+
+OPTIMIZERS = tuple(_named_optimizers())
 
 
 class BaseSGD(BaseEstimator):
@@ -71,7 +91,9 @@ class BaseSGD(BaseEstimator):
         "warm_start": ["boolean"],
         "average": [Interval(Integral, 0, None, closed="neither"), "boolean"],
         "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"full"})],
-        "optimizer": [StrOptions(set(OPTIMIZERS))],
+        "optimizer": [StrOptions(set(OPTIMIZERS)), optim.Optimizer],
+        "clip_value": [Interval(Real, 0, None, closed="neither"), None],
+        "clip_norm": [Interval(Real, 0, None, closed="neither"), None],
         "n_jobs": [Integral, None],
     }
 
@@ -92,7 +114,7 @@ class BaseSGD(BaseEstimator):
                 raise ValueError(
                     f"Learning rate '{self.learning_rate}' only works with loss '{needed}'."
                 )
-            if self.batch_size != 1 or self.optimizer != "sgd":
+            if self.batch_size != 1 or not self._plain_sgd():
                 raise ValueError(
                     f"Learning rate '{self.learning_rate}' is a per-sample rule: it needs "
                     f"batch_size=1 and optimizer='sgd', got batch_size={self.batch_size!r} "
@@ -145,15 +167,32 @@ class BaseSGD(BaseEstimator):
 
     # ---- training -----------------------------------------------------------------------
 
-    def _config(self, loss, max_iter, seed, n_threads, n_train, learning_rate=None):
+    def _plain_sgd(self):
+        return (isinstance(self.optimizer, str) and self.optimizer == "sgd"
+                and self.clip_value is None and self.clip_norm is None)
+
+    def _optimizer(self):
+        """The optimizer spec for the trainer (None: scikit-learn's plain SGD) and the step
+        size rule: (schedule name, eta0) from the estimator, or from an optimizer object's lr.
+        """
+        if isinstance(self.optimizer, str):
+            opt = _named_optimizers()[self.optimizer]
+            return (None if opt is None else opt.to_spec()), self.learning_rate, self.eta0
+        # An optimizer object brings its own step size; Adafactor's lr=None is its relative
+        # step, which ignores the step size it is given.
+        lr = self.optimizer.lr
+        return self.optimizer.to_spec(), "constant", 1.0 if lr is None else lr
+
+    def _config(self, loss, max_iter, seed, n_threads, n_train):
+        _, schedule, eta0 = self._optimizer()
         cfg = _core.TrainConfig()
         cfg.loss = loss
         cfg.epsilon = float(self.epsilon)
         cfg.penalty = PENALTIES[self.penalty]
         cfg.alpha = float(self.alpha)
         cfg.l1_ratio = float(self.l1_ratio) if self.l1_ratio is not None else 0.0
-        cfg.schedule = SCHEDULES[learning_rate or self.learning_rate]
-        cfg.eta0 = float(self.eta0)
+        cfg.schedule = SCHEDULES[schedule]
+        cfg.eta0 = float(eta0)
         cfg.power_t = float(self.power_t)
         cfg.classification = is_classifier(self)
         cfg.fit_intercept = bool(self.fit_intercept)
@@ -165,6 +204,8 @@ class BaseSGD(BaseEstimator):
         cfg.seed = int(seed)
         cfg.batch_size = self._batch_size(n_train)
         cfg.average = int(self.average)
+        cfg.clip_value = float(self.clip_value or 0.0)
+        cfg.clip_norm = float(self.clip_norm or 0.0)
         cfg.n_threads = int(n_threads)
         return cfg
 
@@ -240,9 +281,10 @@ def _rows_readable(X):
 
 def train(X, y, coef, intercept, config, sample_weight=None, class_weight=None,
           validation_mask=None, average_coef=None, average_intercept=None, t0=1.0,
-          epoch_callback=None):
+          epoch_callback=None, optimizer=None):
     """Runs the C++ trainer on dense or CSR X; coef and intercept are updated in place."""
     kwargs = dict(
+        optimizer=optimizer,
         epoch_callback=epoch_callback,
         sample_weight=sample_weight,
         class_weight=class_weight,

@@ -34,7 +34,7 @@ class SGDClassifier(LinearClassifierMixin, BaseSGD):
         'epsilon_insensitive', 'squared_epsilon_insensitive') on -1/+1 targets.
     penalty, alpha, l1_ratio, fit_intercept, max_iter, tol, shuffle, verbose, epsilon, \
 random_state, learning_rate, eta0, power_t, early_stopping, validation_fraction, \
-n_iter_no_change, warm_start, average, batch_size, optimizer, n_jobs
+n_iter_no_change, warm_start, average, batch_size, optimizer, clip_value, clip_norm, n_jobs
         As in :class:`fastdescent.SGDRegressor`; ``learning_rate`` defaults to 'optimal' and
         ``power_t`` to 0.5 as in scikit-learn, and the early-stopping score is accuracy.
     class_weight : dict, 'balanced' or None, default=None
@@ -92,6 +92,8 @@ n_iter_no_change, warm_start, average, batch_size, optimizer, n_jobs
         average=False,
         batch_size=1,
         optimizer="sgd",
+        clip_value=None,
+        clip_norm=None,
         multi_class="ovr",
     ):
         self.loss = loss
@@ -117,6 +119,8 @@ n_iter_no_change, warm_start, average, batch_size, optimizer, n_jobs
         self.average = average
         self.batch_size = batch_size
         self.optimizer = optimizer
+        self.clip_value = clip_value
+        self.clip_norm = clip_norm
         self.multi_class = multi_class
 
     def _check_hyperparams(self, for_partial_fit=False):
@@ -234,6 +238,8 @@ n_iter_no_change, warm_start, average, batch_size, optimizer, n_jobs
         label = np.searchsorted(classes, y)
         n_threads = self._n_threads()
 
+        optimizer_spec = self._optimizer()[0]
+
         def fit_problem(rows, y_problem, weights, loss, seed, threads, label=""):
             cfg = self._config(loss, max_iter, seed, threads, n_train)
             return train(
@@ -245,6 +251,7 @@ n_iter_no_change, warm_start, average, batch_size, optimizer, n_jobs
                 average_intercept=None if avg_intercept is None else avg_intercept[rows],
                 t0=t0,
                 epoch_callback=self._epoch_reporter(label),
+                optimizer=optimizer_spec,
             )
 
         if multinomial:

@@ -61,8 +61,18 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         Rows per update: 1 is per-sample SGD, an integer B is mini-batch gradient descent on
         the sample-weighted mean gradient of B rows (a row of weight zero counts as absent),
         'full' is full-batch gradient descent.
-    optimizer : {'sgd'}, default='sgd'
-        Parameter-update rule.
+    optimizer : str or fastdescent.optim.Optimizer, default='sgd'
+        Parameter-update rule: 'sgd' (scikit-learn's plain SGD), 'momentum', 'nesterov',
+        'adagrad', 'rmsprop', 'adam', 'adamw', 'nadam', 'adamax', 'lamb', 'adafactor', 'lion'
+        (PyTorch's / the papers' default hyperparameters), or an optimizer object for other
+        hyperparameters. One rule sets the step size: with a name, ``learning_rate`` and
+        ``eta0`` give it; with an object, the object's ``lr`` gives it and ``learning_rate``
+        and ``eta0`` are ignored.
+    clip_value : float or None, default=None
+        Clamp every gradient entry to ``[-clip_value, clip_value]`` before the update.
+    clip_norm : float or None, default=None
+        Rescale the gradient (coefficients and intercept together) to at most this L2 norm,
+        as ``torch.nn.utils.clip_grad_norm_``.
     n_jobs : int or None, default=None
         Threads for the batch gradients (None means 1, -1 all cores).
 
@@ -118,6 +128,8 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         average=False,
         batch_size=1,
         optimizer="sgd",
+        clip_value=None,
+        clip_norm=None,
         n_jobs=None,
     ):
         self.loss = loss
@@ -141,6 +153,8 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         self.average = average
         self.batch_size = batch_size
         self.optimizer = optimizer
+        self.clip_value = clip_value
+        self.clip_norm = clip_norm
         self.n_jobs = n_jobs
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -225,6 +239,7 @@ class SGDRegressor(RegressorMixin, BaseSGD):
             average_intercept=avg_intercept,
             t0=t0,
             epoch_callback=self._epoch_reporter(),
+            optimizer=self._optimizer()[0],
         )
 
         self._standard_coef, self._standard_intercept = coef, intercept

@@ -14,6 +14,7 @@
 #include <omp.h>
 #endif
 
+#include "fastdescent/clipping.hpp"
 #include "fastdescent/data.hpp"
 #include "fastdescent/losses.hpp"
 #include "fastdescent/optimizers.hpp"
@@ -43,6 +44,8 @@ struct TrainConfig {
     std::uint64_t seed = 0;
     std::int64_t batch_size = 1;  // 0 means the whole training set (full-batch)
     std::int64_t average = 0;     // 0: off; else average from update number `average` on
+    double clip_value = 0.0;      // 0: off; else clamp every gradient entry to [-v, v]
+    double clip_norm = 0.0;       // 0: off; else scale the gradient to this global L2 norm
     int n_threads = 1;
 };
 
@@ -177,7 +180,10 @@ public:
     }
 
 private:
-    bool per_sample_sgd() const { return cfg_.batch_size == 1 && opt_ == nullptr; }
+    // scikit-learn's per-sample algorithm; any optimizer or clipping takes the general path.
+    bool per_sample_sgd() const {
+        return cfg_.batch_size == 1 && opt_ == nullptr && cfg_.clip_value == 0 && cfg_.clip_norm == 0;
+    }
 
     T* coef_row(int k) { return m_.coef + k * d_; }
 
@@ -308,8 +314,9 @@ private:
             last_eta_ = eta;
             if (has_penalty_ && l1_ratio_ < 1)
                 axpy(T(cfg_.alpha * (1.0 - l1_ratio_)), m_.coef, grad_.data(), P);
+            clip_gradient();
             opt->begin_step();
-            opt->update(0, m_.coef, grad_.data(), P, eta);
+            opt->update(0, m_.coef, grad_.data(), P, eta, K_);
             if (cfg_.fit_intercept) {
                 scale(T(cfg_.intercept_decay), grad_b_.data(), K_);
                 opt->update(1, m_.intercept, grad_b_.data(), K_, eta);
@@ -336,6 +343,22 @@ private:
         work_since_poll_ = 0;
         if (stop_ && stop_()) interrupted_ = true;
         return interrupted_;
+    }
+
+    // Gradient clipping over coefficients and intercepts together, as torch's
+    // clip_grad_value_ / clip_grad_norm_ would treat the two parameter arrays.
+    void clip_gradient() {
+        const std::int64_t P = K_ * d_;
+        const std::int64_t nb = cfg_.fit_intercept ? K_ : 0;
+        if (cfg_.clip_value > 0) {
+            clip_by_value(grad_.data(), P, cfg_.clip_value);
+            clip_by_value(grad_b_.data(), nb, cfg_.clip_value);
+        }
+        if (cfg_.clip_norm > 0) {
+            T* arrays[2] = {grad_.data(), grad_b_.data()};
+            std::int64_t sizes[2] = {P, nb};
+            clip_by_global_norm(arrays, sizes, 2, cfg_.clip_norm, 2.0);
+        }
     }
 
     void soft_threshold(double lambda) {
@@ -450,6 +473,8 @@ private:
             throw std::invalid_argument("averaging needs average_coef and average_intercept buffers");
         if (cfg_.batch_size < 0) throw std::invalid_argument("batch_size must be >= 0");
         if (cfg_.n_threads < 1) throw std::invalid_argument("n_threads must be >= 1");
+        if (!(cfg_.clip_value >= 0) || !(cfg_.clip_norm >= 0))
+            throw std::invalid_argument("clip_value and clip_norm must be >= 0 (0 disables)");
         if (cfg_.max_iter < 0) throw std::invalid_argument("max_iter must be >= 0");
         const bool pa = cfg_.schedule.kind == ScheduleKind::pa1 || cfg_.schedule.kind == ScheduleKind::pa2;
         if (pa && (!per_sample_sgd() || m_.K != 1))
