@@ -782,7 +782,7 @@ INVALID_PARAMS = [
     (SGDClassifier, dict(learning_rate="pa1", batch_size=16), "per-sample rule"),
     (SGDClassifier, dict(batch_size=0), "'batch_size' parameter"),
     (SGDClassifier, dict(batch_size="half"), "'batch_size' parameter"),
-    (SGDClassifier, dict(optimizer="adam"), "'optimizer' parameter"),
+    (SGDClassifier, dict(optimizer="adamm"), "'optimizer' parameter"),
     (SGDClassifier, dict(eta0=0.0, learning_rate="constant"), "'eta0' parameter"),
     (SGDRegressor, dict(max_iter=0), "'max_iter' parameter"),
     (SGDClassifier, dict(validation_fraction=1.0, early_stopping=True),
