@@ -60,7 +60,9 @@ def _named_optimizers():
         "nadam": optim.NAdam(),
         "adamax": optim.Adamax(),
         "lamb": optim.LAMB(),
-        "adafactor": optim.Adafactor(),
+        # A float lr (its value is not used): with a name, learning_rate / eta0 give the step
+        # size; Adafactor(lr=None) would mean the relative step, which ignores them.
+        "adafactor": optim.Adafactor(lr=0.01),
         "lion": optim.Lion(),
     }
 
