@@ -161,7 +161,15 @@ void bind_train(py::module_& m) {
         .value("invscaling", ScheduleKind::invscaling)
         .value("adaptive", ScheduleKind::adaptive)
         .value("pa1", ScheduleKind::pa1)
-        .value("pa2", ScheduleKind::pa2);
+        .value("pa2", ScheduleKind::pa2)
+        .value("exponential", ScheduleKind::exponential)
+        .value("step", ScheduleKind::step)
+        .value("multistep", ScheduleKind::multistep)
+        .value("cosine", ScheduleKind::cosine)
+        .value("cosine_restarts", ScheduleKind::cosine_restarts)
+        .value("onecycle", ScheduleKind::onecycle)
+        .value("polynomial", ScheduleKind::polynomial)
+        .value("plateau", ScheduleKind::plateau);
 
     py::class_<TrainConfig>(m, "TrainConfig")
         .def(py::init<>())

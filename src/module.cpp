@@ -4,6 +4,7 @@ namespace fastdescent::bindings {
 void bind_train(py::module_& m);
 void bind_info(py::module_& m);
 void bind_optim(py::module_& m);
+void bind_schedule(py::module_& m);
 }  // namespace fastdescent::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -11,4 +12,5 @@ PYBIND11_MODULE(_core, m) {
     fastdescent::bindings::bind_train(m);
     fastdescent::bindings::bind_info(m);
     fastdescent::bindings::bind_optim(m);
+    fastdescent::bindings::bind_schedule(m);
 }

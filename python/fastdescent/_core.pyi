@@ -1,6 +1,6 @@
 """Type stubs for the compiled core (internal; use the fastdescent package)."""
 
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -30,6 +30,14 @@ class ScheduleKind:
     adaptive: ScheduleKind
     pa1: ScheduleKind
     pa2: ScheduleKind
+    exponential: ScheduleKind
+    step: ScheduleKind
+    multistep: ScheduleKind
+    cosine: ScheduleKind
+    cosine_restarts: ScheduleKind
+    onecycle: ScheduleKind
+    polynomial: ScheduleKind
+    plateau: ScheduleKind
 
 class TrainConfig:
     loss: LossKind
@@ -183,3 +191,61 @@ def lion_step(param: _Array, grad: _Array, exp_avg: _Array, lr: float = 1e-4, be
 def clip_grad_value(grads: _Array | list[_Array], clip_value: float, n_threads: int = -1) -> None: ...
 def clip_grad_norm(grads: _Array | list[_Array], max_norm: float, norm_type: float = 2.0,
                    error_if_nonfinite: bool = False, n_threads: int = -1) -> float: ...
+
+# ---- step-size schedules (src/bind_schedule.cpp) ----
+
+class AnnealStrategy:
+    cos: AnnealStrategy
+    linear: AnnealStrategy
+
+class PlateauMode:
+    min: PlateauMode
+    max: PlateauMode
+
+class ThresholdMode:
+    rel: ThresholdMode
+    abs: ThresholdMode
+
+class Schedule:
+    kind: ScheduleKind
+    eta0: float
+    power_t: float
+    alpha: float
+    optimal_init: float
+    gamma: float
+    step_size: int
+    milestones: list[float]
+    T_max: int
+    eta_min: float
+    T_0: int
+    T_mult: int
+    total_steps: int
+    pct_start: float
+    anneal_strategy: AnnealStrategy
+    div_factor: float
+    final_div_factor: float
+    three_phase: bool
+    total_iters: int
+    power: float
+    mode: PlateauMode
+    factor: float
+    patience: int
+    threshold: float
+    threshold_mode: ThresholdMode
+    cooldown: int
+    min_lr: float
+    eps: float
+    best: float
+    num_bad_epochs: int
+    cooldown_counter: int
+    warmup_steps: int
+    warmup_start_factor: float
+    def __init__(self, kind: ScheduleKind = ..., **fields: object) -> None: ...
+    def eta(self, t: float, current: Optional[float] = None) -> float: ...
+    def end_epoch(self, metric: float) -> None: ...
+    def validate(self) -> None: ...
+    def to_dict(self) -> dict[str, object]: ...
+
+def schedule_values(schedule: Schedule, t0: float, n: int,
+                    metrics: Optional[Sequence[float]] = None,
+                    updates_per_epoch: int = 1) -> NDArray[np.float64]: ...

@@ -14,6 +14,11 @@ Two schedules react to a metric instead: :class:`ReduceLROnPlateau` and :class:`
 Values follow the definitions of ``torch.optim.lr_scheduler`` (closed forms where PyTorch has
 one) and, for :class:`OptimalLR`, :class:`InvScalingLR` and :class:`AdaptiveLR`, scikit-learn's
 ``SGDClassifier``, whose update counter ``t_`` is ``t + 1`` here.
+
+Every schedule has a native twin: ``schedule.to_core()`` returns the equivalent
+``fastdescent._core.Schedule``, which the C++ trainer evaluates per update (its ``eta(t)``, with
+``t = 1`` for the first update, equals ``value(t - 1)``). :func:`schedule_from_name` builds the
+one an estimator's ``learning_rate`` names (:data:`ESTIMATOR_SCHEDULES`).
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ __all__ = [
     "OptimalLR",
     "InvScalingLR",
     "AdaptiveLR",
+    "ESTIMATOR_SCHEDULES",
+    "schedule_from_name",
 ]
 
 
@@ -67,6 +74,20 @@ def _int(name, value, *, low):
 
 def _lr(name, value):
     return _real(name, value, low=0.0)
+
+
+def _core_module():
+    from . import _core  # lazily: the pure-Python schedules work without the compiled module
+
+    return _core
+
+
+def _core_schedule(kind, **fields):
+    """A validated ``_core.Schedule`` of the named kind with the given fields."""
+    core = _core_module()
+    sched = core.Schedule(getattr(core.ScheduleKind, kind), **fields)
+    sched.validate()
+    return sched
 
 
 def _step_count(t):
@@ -97,6 +118,26 @@ class Schedule:
 
     def __call__(self, t):
         return self.value(t)
+
+    def to_core(self):
+        """The equivalent native schedule, evaluated by the C++ trainer without Python.
+
+        Its ``eta(t)`` (``t = 1`` for the first update) equals ``self.value(t - 1)``; a
+        metric-driven schedule is copied with its current state.
+
+        Returns
+        -------
+        fastdescent._core.Schedule
+
+        Raises
+        ------
+        TypeError
+            If the schedule has no native equivalent (a user-defined subclass).
+        ValueError
+            If a parameter is outside what the native schedule supports.
+        """
+        raise TypeError(f"{type(self).__name__} has no native (C++) equivalent; the estimators "
+                        "accept only the schedules of fastdescent.schedules")
 
     def values(self, n):
         """The first ``n`` step sizes.
@@ -154,6 +195,10 @@ class Constant(Schedule):
         _step_count(t)
         return self.lr
 
+    def to_core(self):
+        """The equivalent ``_core.Schedule`` (see :meth:`Schedule.to_core`)."""
+        return _core_schedule("constant", eta0=self.lr)
+
 
 class ExponentialLR(Schedule):
     """``lr * gamma**t`` (``torch.optim.lr_scheduler.ExponentialLR``).
@@ -172,6 +217,10 @@ class ExponentialLR(Schedule):
 
     def value(self, t):
         return self.lr * self.gamma ** _step_count(t)
+
+    def to_core(self):
+        """The equivalent ``_core.Schedule`` (see :meth:`Schedule.to_core`)."""
+        return _core_schedule("exponential", eta0=self.lr, gamma=self.gamma)
 
 
 class StepLR(Schedule):
@@ -195,6 +244,10 @@ class StepLR(Schedule):
     def value(self, t):
         return self.lr * self.gamma ** (_step_count(t) // self.step_size)
 
+    def to_core(self):
+        """The equivalent ``_core.Schedule`` (see :meth:`Schedule.to_core`)."""
+        return _core_schedule("step", eta0=self.lr, step_size=self.step_size, gamma=self.gamma)
+
 
 class MultiStepLR(Schedule):
     """``lr * gamma**(number of milestones <= t)`` (``torch.optim.lr_scheduler.MultiStepLR``).
@@ -217,6 +270,11 @@ class MultiStepLR(Schedule):
 
     def value(self, t):
         return self.lr * self.gamma ** bisect.bisect_right(self.milestones, _step_count(t))
+
+    def to_core(self):
+        """The equivalent ``_core.Schedule`` (see :meth:`Schedule.to_core`)."""
+        return _core_schedule("multistep", eta0=self.lr, gamma=self.gamma,
+                              milestones=[float(m) for m in self.milestones])
 
 
 class CosineAnnealingLR(Schedule):
@@ -243,6 +301,10 @@ class CosineAnnealingLR(Schedule):
     def value(self, t):
         t = _step_count(t)
         return self.eta_min + (self.lr - self.eta_min) * (1 + math.cos(math.pi * t / self.T_max)) / 2
+
+    def to_core(self):
+        """The equivalent ``_core.Schedule`` (see :meth:`Schedule.to_core`)."""
+        return _core_schedule("cosine", eta0=self.lr, T_max=self.T_max, eta_min=self.eta_min)
 
 
 class CosineAnnealingWarmRestarts(Schedule):
@@ -280,6 +342,11 @@ class CosineAnnealingWarmRestarts(Schedule):
                 t_i *= self.T_mult
         return self.eta_min + (self.lr - self.eta_min) * (1 + math.cos(math.pi * t_cur / t_i)) / 2
 
+    def to_core(self):
+        """The equivalent ``_core.Schedule`` (see :meth:`Schedule.to_core`)."""
+        return _core_schedule("cosine_restarts", eta0=self.lr, T_0=self.T_0, T_mult=self.T_mult,
+                              eta_min=self.eta_min)
+
 
 class LinearWarmup(Schedule):
     """A linear warmup followed by another schedule.
@@ -314,6 +381,23 @@ class LinearWarmup(Schedule):
             return float(self.after(t - self.warmup_steps))
         factor = self.start_factor + (1.0 - self.start_factor) * t / self.warmup_steps
         return float(self.after(0)) * factor
+
+    def to_core(self):
+        """The equivalent ``_core.Schedule`` (see :meth:`Schedule.to_core`).
+
+        ``after.to_core()`` with ``warmup_steps`` and ``warmup_start_factor`` set.
+        """
+        if not isinstance(self.after, Schedule):
+            raise TypeError("LinearWarmup.to_core needs `after` to be a fastdescent.schedules "
+                            f"Schedule, got {type(self.after).__name__}")
+        sched = self.after.to_core()
+        if sched.warmup_steps > 0:
+            raise ValueError("a LinearWarmup of a LinearWarmup has no native equivalent; "
+                             "use one warmup")
+        sched.warmup_steps = self.warmup_steps
+        sched.warmup_start_factor = self.start_factor
+        sched.validate()
+        return sched
 
 
 class OneCycleLR(Schedule):
@@ -388,6 +472,19 @@ class OneCycleLR(Schedule):
             start_step = end_step
         raise AssertionError("unreachable")
 
+    def to_core(self):
+        """The equivalent ``_core.Schedule`` (see :meth:`Schedule.to_core`).
+
+        With ``eta0 = max_lr``; past ``total_steps`` (where :meth:`value` raises) it stays at
+        the minimum.
+        """
+        core = _core_module()
+        return _core_schedule("onecycle", eta0=self.max_lr, total_steps=self.total_steps,
+                              pct_start=self.pct_start,
+                              anneal_strategy=getattr(core.AnnealStrategy, self.anneal_strategy),
+                              div_factor=self.div_factor, final_div_factor=self.final_div_factor,
+                              three_phase=self.three_phase)
+
 
 class PolynomialLR(Schedule):
     """``lr * (1 - min(t, total_iters) / total_iters)**power`` (``PolynomialLR``).
@@ -410,6 +507,11 @@ class PolynomialLR(Schedule):
     def value(self, t):
         t = _step_count(t)
         return self.lr * (1.0 - min(self.total_iters, t) / self.total_iters) ** self.power
+
+    def to_core(self):
+        """The equivalent ``_core.Schedule`` (see :meth:`Schedule.to_core`)."""
+        return _core_schedule("polynomial", eta0=self.lr, total_iters=self.total_iters,
+                              power=self.power)
 
 
 class ReduceLROnPlateau(Schedule):
@@ -503,6 +605,20 @@ class ReduceLROnPlateau(Schedule):
             self.num_bad_epochs = 0
         return self.lr
 
+    def to_core(self):
+        """The equivalent ``_core.Schedule`` (see :meth:`Schedule.to_core`).
+
+        With ``eta0`` the current step size and the current state; ``end_epoch(metric)`` is
+        :meth:`step`.
+        """
+        core = _core_module()
+        return _core_schedule("plateau", eta0=self.lr, mode=getattr(core.PlateauMode, self.mode),
+                              factor=self.factor, patience=self.patience, threshold=self.threshold,
+                              threshold_mode=getattr(core.ThresholdMode, self.threshold_mode),
+                              cooldown=self.cooldown, min_lr=self.min_lr, eps=self.eps,
+                              best=float(self.best), num_bad_epochs=self.num_bad_epochs,
+                              cooldown_counter=self.cooldown_counter)
+
 
 class OptimalLR(Schedule):
     """scikit-learn's ``learning_rate="optimal"``: ``1 / (alpha (t0 + t))``.
@@ -525,6 +641,13 @@ class OptimalLR(Schedule):
     def value(self, t):
         return 1.0 / (self.alpha * (self.t0 + _step_count(t)))
 
+    def to_core(self):
+        """The equivalent ``_core.Schedule`` (see :meth:`Schedule.to_core`).
+
+        ``optimal_init`` is ``t0``; the trainer recomputes it (and ``alpha``) from the model.
+        """
+        return _core_schedule("optimal", alpha=self.alpha, optimal_init=self.t0)
+
 
 class InvScalingLR(Schedule):
     """scikit-learn's ``learning_rate="invscaling"``: ``eta0 / (t + 1)**power_t``.
@@ -543,6 +666,10 @@ class InvScalingLR(Schedule):
 
     def value(self, t):
         return self.eta0 / (_step_count(t) + 1) ** self.power_t
+
+    def to_core(self):
+        """The equivalent ``_core.Schedule`` (see :meth:`Schedule.to_core`)."""
+        return _core_schedule("invscaling", eta0=self.eta0, power_t=self.power_t)
 
 
 class AdaptiveLR(Schedule):
@@ -603,3 +730,99 @@ class AdaptiveLR(Schedule):
             self.lr /= 5.0
             self.no_improvement = 0
         return self.lr
+
+    def to_core(self):
+        """The equivalent ``_core.Schedule`` (see :meth:`Schedule.to_core`).
+
+        Only the current step size (``eta0``): the trainer lowers it with its own ``tol`` and
+        ``n_iter_no_change``.
+        """
+        return _core_schedule("adaptive", eta0=self.lr)
+
+
+#: The ``learning_rate`` names an estimator accepts, each a native schedule built by
+#: :func:`schedule_from_name`: scikit-learn's, then PyTorch-style ones counted in epochs.
+ESTIMATOR_SCHEDULES = (
+    "constant",
+    "optimal",
+    "invscaling",
+    "adaptive",
+    "pa1",
+    "pa2",
+    "exponential",
+    "step",
+    "multistep",
+    "cosine",
+    "cosine_restarts",
+    "onecycle",
+    "polynomial",
+    "plateau",
+    "warmup",
+)
+
+
+def schedule_from_name(name, eta0, updates_per_epoch, max_iter):
+    """The native schedule an estimator's ``learning_rate=name`` stands for.
+
+    Epoch counts below are converted to updates with ``updates_per_epoch``.
+
+    ==================  ===========================================================================
+    name                schedule
+    ==================  ===========================================================================
+    constant, optimal,  scikit-learn's (only the kind and ``eta0``: the caller sets ``power_t``,
+    invscaling,         and the trainer ``alpha`` and the adaptive / passive-aggressive rules)
+    adaptive, pa1, pa2
+    exponential         ``eta0 * 0.9**epochs``, decaying smoothly per update
+    step                x 0.1 every ``max(1, max_iter // 3)`` epochs
+    multistep           x 0.1 after ``max_iter // 2`` and again after ``3 * max_iter // 4`` epochs
+    cosine              cosine annealing from ``eta0`` to 0 over ``max_iter`` epochs
+    cosine_restarts     cosine annealing restarted after 10, 20, 40, ... epochs (SGDR)
+    onecycle            1cycle policy peaking at ``eta0`` over ``max_iter`` epochs
+    polynomial          linear decay from ``eta0`` to 0 over ``max_iter`` epochs
+    plateau             x 0.1 after 10 epochs without improving the epoch objective by 1e-4
+                        (relative); the trainer calls ``end_epoch(objective)``
+    warmup              linear warmup from ``eta0 / 3`` over the first epoch, then ``eta0``
+    ==================  ===========================================================================
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`ESTIMATOR_SCHEDULES`.
+    eta0 : float
+        Base step size (the peak for "onecycle").
+    updates_per_epoch : int
+        Parameter updates in one epoch (``ceil(n_samples / batch_size)``).
+    max_iter : int
+        Maximal number of epochs.
+
+    Returns
+    -------
+    fastdescent._core.Schedule
+    """
+    if name not in ESTIMATOR_SCHEDULES:
+        raise ValueError(f"unknown schedule {name!r}; expected one of "
+                         f"{', '.join(ESTIMATOR_SCHEDULES)}")
+    eta0 = _lr("eta0", eta0)
+    upe = _int("updates_per_epoch", updates_per_epoch, low=1)
+    max_iter = _int("max_iter", max_iter, low=1)
+    total = max_iter * upe
+    if name in ("constant", "optimal", "invscaling", "adaptive", "pa1", "pa2"):
+        return _core_schedule(name, eta0=eta0)
+    if name == "exponential":
+        return _core_schedule(name, eta0=eta0, gamma=0.9 ** (1.0 / upe))
+    if name == "step":
+        return _core_schedule(name, eta0=eta0, step_size=max(1, max_iter // 3) * upe, gamma=0.1)
+    if name == "multistep":
+        milestones = [float(max_iter // 2 * upe), float(3 * max_iter // 4 * upe)]
+        return _core_schedule(name, eta0=eta0, milestones=milestones, gamma=0.1)
+    if name == "cosine":
+        return _core_schedule(name, eta0=eta0, T_max=total, eta_min=0.0)
+    if name == "cosine_restarts":
+        return _core_schedule(name, eta0=eta0, T_0=10 * upe, T_mult=2, eta_min=0.0)
+    if name == "onecycle":
+        return _core_schedule(name, eta0=eta0, total_steps=total)
+    if name == "polynomial":
+        return _core_schedule(name, eta0=eta0, total_iters=total, power=1.0)
+    if name == "plateau":
+        return _core_schedule(name, eta0=eta0, factor=0.1, patience=10)
+    return _core_schedule("constant", eta0=eta0, warmup_steps=upe)  # "warmup"
