@@ -178,12 +178,7 @@ void bind_train(py::module_& m) {
         .def_readwrite("penalty", &TrainConfig::penalty)
         .def_readwrite("alpha", &TrainConfig::alpha)
         .def_readwrite("l1_ratio", &TrainConfig::l1_ratio)
-        .def_property("schedule", [](const TrainConfig& c) { return c.schedule.kind; },
-                      [](TrainConfig& c, ScheduleKind k) { c.schedule.kind = k; })
-        .def_property("eta0", [](const TrainConfig& c) { return c.schedule.eta0; },
-                      [](TrainConfig& c, double v) { c.schedule.eta0 = v; })
-        .def_property("power_t", [](const TrainConfig& c) { return c.schedule.power_t; },
-                      [](TrainConfig& c, double v) { c.schedule.power_t = v; })
+        .def_readwrite("schedule", &TrainConfig::schedule)
         .def_readwrite("classification", &TrainConfig::classification)
         .def_readwrite("fit_intercept", &TrainConfig::fit_intercept)
         .def_readwrite("intercept_decay", &TrainConfig::intercept_decay)

@@ -379,7 +379,12 @@ def test_validate_rejects(kind, fields, match):
 
 def test_validate_accepts_defaults_of_every_kind():
     for name in K.__members__:
-        _core.Schedule(getattr(K, name)).validate()
+        if name != "optimal":
+            _core.Schedule(getattr(K, name)).validate()
+    # optimal_init = 0 (the default) asks the trainer to derive it; on its own it is incomplete.
+    with pytest.raises(ValueError, match="optimal_init"):
+        _core.Schedule(K.optimal).validate()
+    _core.Schedule(K.optimal, optimal_init=10.0).validate()
     # Parameters that matter to one kind only are not checked for the others.
     _core.Schedule(K.constant, step_size=0, T_max=0, milestones=[3.0, 1.0]).validate()
 
@@ -395,12 +400,16 @@ def from_name(name, eta0=0.1, upe=UPE, max_iter=MAX_ITER):
 
 
 def test_estimator_schedules_cover_the_estimators_names():
-    from fastdescent import _base
+    from fastdescent import SGDClassifier
 
-    assert set(_base.SCHEDULES) <= set(S.ESTIMATOR_SCHEDULES)
+    names = SGDClassifier._parameter_constraints["learning_rate"][0].options
+    assert names == set(S.ESTIMATOR_SCHEDULES)
     assert len(set(S.ESTIMATOR_SCHEDULES)) == len(S.ESTIMATOR_SCHEDULES)
     for name in S.ESTIMATOR_SCHEDULES:
         core = S.schedule_from_name(name, 0.1, UPE, MAX_ITER)
+        if name == "optimal":  # left for the trainer to complete from the model
+            assert core.optimal_init == 0
+            core.optimal_init = 1.0
         core.validate()
         expected_kind = "constant" if name == "warmup" else name
         assert core.kind == getattr(K, expected_kind)
@@ -493,6 +502,8 @@ def test_from_name_warmup():
 @pytest.mark.parametrize("name", S.ESTIMATOR_SCHEDULES)
 def test_from_name_one_update_per_epoch_one_epoch(name):
     core = S.schedule_from_name(name, 0.1, 1, 1)
+    if name == "optimal":
+        core.optimal_init = 1.0
     v = _core.schedule_values(core, 1, 3)
     assert np.all(np.isfinite(v)) and np.all(v >= 0)
 

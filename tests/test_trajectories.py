@@ -97,9 +97,8 @@ def core_config(cfg: ref.Config, shuffle=False, seed=0):
     c.penalty = _core.PenaltyKind.none if cfg.penalty is None else getattr(_core.PenaltyKind, cfg.penalty)
     c.alpha = cfg.alpha
     c.l1_ratio = cfg.l1_ratio
-    c.schedule = getattr(_core.ScheduleKind, cfg.schedule)
-    c.eta0 = cfg.eta0
-    c.power_t = cfg.power_t
+    c.schedule = _core.Schedule(getattr(_core.ScheduleKind, cfg.schedule), eta0=cfg.eta0,
+                                power_t=cfg.power_t)
     c.fit_intercept = cfg.fit_intercept
     c.intercept_decay = cfg.intercept_decay
     c.max_iter = cfg.max_iter

@@ -15,7 +15,7 @@ from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
-from . import _core, optim
+from . import _core, optim, schedules
 
 MAX_INT = np.iinfo(np.int32).max
 
@@ -37,15 +37,6 @@ PENALTIES = {
     "l1": _core.PenaltyKind.l1,
     "elasticnet": _core.PenaltyKind.elasticnet,
 }
-SCHEDULES = {
-    "constant": _core.ScheduleKind.constant,
-    "optimal": _core.ScheduleKind.optimal,
-    "invscaling": _core.ScheduleKind.invscaling,
-    "adaptive": _core.ScheduleKind.adaptive,
-    "pa1": _core.ScheduleKind.pa1,
-    "pa2": _core.ScheduleKind.pa2,
-}
-
 def _named_optimizers():
     """Optimizer names the estimators accept, with the optimizer each stands for (default
     hyperparameters; "sgd" is scikit-learn's plain SGD)."""
@@ -84,7 +75,7 @@ class BaseSGD(BaseEstimator):
         "verbose": ["verbose"],
         "epsilon": [Interval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],
-        "learning_rate": [StrOptions(set(SCHEDULES))],
+        "learning_rate": [StrOptions(set(schedules.ESTIMATOR_SCHEDULES)), schedules.Schedule],
         "eta0": [Interval(Real, 0, None, closed="neither")],
         "power_t": [Interval(Real, None, None, closed="neither")],
         "early_stopping": ["boolean"],
@@ -173,29 +164,52 @@ class BaseSGD(BaseEstimator):
         return (isinstance(self.optimizer, str) and self.optimizer == "sgd"
                 and self.clip_value is None and self.clip_norm is None)
 
-    def _optimizer(self):
-        """The optimizer spec for the trainer (None: scikit-learn's plain SGD) and the step
-        size rule: (schedule name, eta0) from the estimator, or from an optimizer object's lr.
-        """
+    def _optimizer_spec(self):
+        """The optimizer for the trainer; None means scikit-learn's plain SGD."""
         if isinstance(self.optimizer, str):
             opt = _named_optimizers()[self.optimizer]
-            return (None if opt is None else opt.to_spec()), self.learning_rate, self.eta0
-        # An optimizer object brings its own step size; Adafactor's lr=None is its relative
-        # step, which ignores the step size it is given.
-        lr = self.optimizer.lr
-        return self.optimizer.to_spec(), "constant", 1.0 if lr is None else lr
+            return None if opt is None else opt.to_spec()
+        return self.optimizer.to_spec()
+
+    def _schedule(self, n_train):
+        """The step-size schedule for the trainer, by the one rule of the docstring: an
+        optimizer object's ``lr`` (float or schedule) gives the step size; otherwise
+        ``learning_rate`` (a name, with ``eta0``, or a schedule object) does."""
+        if isinstance(self.optimizer, optim.Optimizer):
+            lr = self.optimizer.lr
+            if lr is None:  # Adafactor's relative step: the step size it is given is unused
+                lr = 1.0
+            if isinstance(lr, schedules.Schedule):
+                return lr.to_core()
+            if callable(lr):
+                raise TypeError(
+                    f"The optimizer's lr is a {type(lr).__name__}; the estimators run their "
+                    "schedule in C++ and accept a float or a fastdescent.schedules schedule."
+                )
+            return schedules.Constant(lr).to_core()
+        if isinstance(self.learning_rate, schedules.Schedule):
+            if getattr(self.learning_rate, "mode", "min") != "min":
+                raise ValueError(
+                    "The estimators step a metric-driven schedule with the training objective, "
+                    "which should decrease: use mode='min'."
+                )
+            return self.learning_rate.to_core()
+        batch = n_train if self.batch_size == "full" else min(int(self.batch_size), n_train)
+        updates_per_epoch = -(-n_train // batch)
+        sched = schedules.schedule_from_name(
+            self.learning_rate, float(self.eta0), updates_per_epoch, int(self.max_iter)
+        )
+        sched.power_t = float(self.power_t)
+        return sched
 
     def _config(self, loss, max_iter, seed, n_threads, n_train):
-        _, schedule, eta0 = self._optimizer()
         cfg = _core.TrainConfig()
         cfg.loss = loss
         cfg.epsilon = float(self.epsilon)
         cfg.penalty = PENALTIES[self.penalty]
         cfg.alpha = float(self.alpha)
         cfg.l1_ratio = float(self.l1_ratio) if self.l1_ratio is not None else 0.0
-        cfg.schedule = SCHEDULES[schedule]
-        cfg.eta0 = float(eta0)
-        cfg.power_t = float(self.power_t)
+        cfg.schedule = self._schedule(n_train)
         cfg.classification = is_classifier(self)
         cfg.fit_intercept = bool(self.fit_intercept)
         cfg.max_iter = int(max_iter)

@@ -238,7 +238,7 @@ n_iter_no_change, warm_start, average, batch_size, optimizer, clip_value, clip_n
         label = np.searchsorted(classes, y)
         n_threads = self._n_threads()
 
-        optimizer_spec = self._optimizer()[0]
+        optimizer_spec = self._optimizer_spec()
 
         def fit_problem(rows, y_problem, weights, loss, seed, threads, label=""):
             cfg = self._config(loss, max_iter, seed, threads, n_train)

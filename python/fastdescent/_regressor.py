@@ -42,10 +42,23 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         Width of the huber / epsilon-insensitive zones.
     random_state : int, RandomState instance or None
         Seeds shuffling and the validation split.
-    learning_rate : {'invscaling', 'constant', 'optimal', 'adaptive', 'pa1', 'pa2'}
-        Step-size schedule (scikit-learn's definitions).
+    learning_rate : str or fastdescent.schedules.Schedule, default='invscaling'
+        Step-size schedule, evaluated per update in C++. scikit-learn's names ('constant',
+        'optimal', 'invscaling', 'adaptive', 'pa1', 'pa2', same definitions) or PyTorch-style
+        ones scaled to the fit: 'exponential' (x 0.9 per epoch), 'step' (x 0.1 every
+        max_iter // 3 epochs), 'multistep' (x 0.1 at 1/2 and 3/4 of max_iter), 'cosine' (to 0
+        over max_iter epochs), 'cosine_restarts' (restarts after 10, 20, 40, ... epochs),
+        'onecycle' (peak eta0 over max_iter epochs), 'polynomial' (linear to 0 over max_iter
+        epochs), 'plateau' (x 0.1 after 10 epochs without a 1e-4 relative improvement of the
+        training objective), 'warmup' (linear warmup over the first epoch, then eta0); see
+        :func:`fastdescent.schedules.schedule_from_name`. A schedule object (e.g.
+        ``schedules.LinearWarmup(schedules.CosineAnnealingLR(0.1, T_max=5000), 500)``) gives
+        the step size of every update itself, counted in updates; ``eta0`` is then unused.
+        The count continues across ``partial_fit`` calls and warm starts (each call is one
+        epoch of a ``max_iter``-epoch schedule); a plateau's state does not.
     eta0 : float, default=0.01
-        Initial step size (aggressiveness C for 'pa1' / 'pa2').
+        Initial (peak, for 'onecycle') step size of a named schedule; the aggressiveness C
+        for 'pa1' / 'pa2'.
     power_t : float, default=0.25
         Exponent of 'invscaling'.
     early_stopping : bool, default=False
@@ -66,8 +79,8 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         'adagrad', 'rmsprop', 'adam', 'adamw', 'nadam', 'adamax', 'lamb', 'adafactor', 'lion'
         (PyTorch's / the papers' default hyperparameters), or an optimizer object for other
         hyperparameters. One rule sets the step size: with a name, ``learning_rate`` and
-        ``eta0`` give it; with an object, the object's ``lr`` gives it and ``learning_rate``
-        and ``eta0`` are ignored.
+        ``eta0`` give it; with an object, the object's ``lr`` (a float or a schedule object)
+        gives it and ``learning_rate`` and ``eta0`` are ignored.
     clip_value : float or None, default=None
         Clamp every gradient entry to ``[-clip_value, clip_value]`` before the update.
     clip_norm : float or None, default=None
@@ -239,7 +252,7 @@ class SGDRegressor(RegressorMixin, BaseSGD):
             average_intercept=avg_intercept,
             t0=t0,
             epoch_callback=self._epoch_reporter(),
-            optimizer=self._optimizer()[0],
+            optimizer=self._optimizer_spec(),
         )
 
         self._standard_coef, self._standard_intercept = coef, intercept

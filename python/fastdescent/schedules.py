@@ -86,7 +86,8 @@ def _core_schedule(kind, **fields):
     """A validated ``_core.Schedule`` of the named kind with the given fields."""
     core = _core_module()
     sched = core.Schedule(getattr(core.ScheduleKind, kind), **fields)
-    sched.validate()
+    if not (kind == "optimal" and sched.optimal_init == 0):  # 0: the trainer completes it
+        sched.validate()
     return sched
 
 
@@ -644,7 +645,9 @@ class OptimalLR(Schedule):
     def to_core(self):
         """The equivalent ``_core.Schedule`` (see :meth:`Schedule.to_core`).
 
-        ``optimal_init`` is ``t0``; the trainer recomputes it (and ``alpha``) from the model.
+        ``optimal_init`` is ``t0``, used as it is (the estimators' ``learning_rate="optimal"``
+        instead leaves it 0, which asks the trainer for scikit-learn's rule on the model's
+        ``alpha`` and loss).
         """
         return _core_schedule("optimal", alpha=self.alpha, optimal_init=self.t0)
 

@@ -66,8 +66,10 @@ struct Schedule {
     // step size of plateau (end_epoch lowers it); C of pa1 / pa2.
     double eta0 = 0.01;
     double power_t = 0.25;      // invscaling
-    double alpha = 1e-4;        // optimal (the trainer sets it from the model's alpha)
-    double optimal_init = 1.0;  // t0 of 'optimal', set by init_optimal()
+    // optimal: 1 / (alpha (optimal_init + t - 1)). optimal_init = 0 asks the trainer to take
+    // alpha from the model and optimal_init from init_optimal() (scikit-learn's rule).
+    double alpha = 1e-4;
+    double optimal_init = 0.0;
 
     // exponential: eta0 gamma^s; step: eta0 gamma^(s / step_size); multistep: eta0 gamma^(number
     // of milestones <= s), where s = t - 1 counts the updates made before this one.
@@ -196,7 +198,8 @@ struct Schedule {
                 if (!(std::isfinite(alpha) && alpha > 0))
                     fail("alpha must be > 0 for the 'optimal' schedule, got " + num(alpha));
                 if (!(std::isfinite(optimal_init) && optimal_init > 0))
-                    fail("optimal_init must be > 0, got " + num(optimal_init));
+                    fail("optimal_init must be > 0 (0 is only a request to the trainer to "
+                         "derive it from the model), got " + num(optimal_init));
                 break;
             case ScheduleKind::invscaling:
                 if (!std::isfinite(power_t)) fail("power_t must be finite, got " + num(power_t));

@@ -117,13 +117,14 @@ public:
         if (cfg_.early_stopping && val_rows_.empty())
             throw std::invalid_argument("early stopping needs at least one validation row");
         schedule_ = cfg_.schedule;
-        schedule_.alpha = cfg_.alpha;
-        if (schedule_.kind == ScheduleKind::optimal) {
+        if (schedule_.kind == ScheduleKind::optimal && schedule_.optimal_init == 0) {
+            schedule_.alpha = cfg_.alpha;
             LossKind k = cfg_.loss == LossKind::multinomial ? LossKind::log_loss : cfg_.loss;
             schedule_.init_optimal([&](double typw) {
                 return visit_scalar_loss(k, cfg_.epsilon, [&](auto L) { return L.deriv(-typw, 1.0); });
             });
         }
+        schedule_.validate();
         l1_ratio_ = cfg_.penalty == PenaltyKind::l2 ? 0.0
                   : cfg_.penalty == PenaltyKind::l1 ? 1.0
                   : cfg_.penalty == PenaltyKind::elasticnet ? cfg_.l1_ratio : 0.0;
@@ -152,6 +153,7 @@ public:
             }
             double objective = sumloss / train_weight_ + penalty_value();
             res.loss_curve.push_back(objective);
+            schedule_.end_epoch(objective);  // reduce-on-plateau watches the training objective
             double score = std::numeric_limits<double>::quiet_NaN();
             if (cfg_.early_stopping) {
                 score = validation_score();
