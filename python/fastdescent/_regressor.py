@@ -73,7 +73,11 @@ class SGDRegressor(RegressorMixin, BaseSGD):
     batch_size : int or 'full', default=1
         Rows per update: 1 is per-sample SGD, an integer B is mini-batch gradient descent on
         the sample-weighted mean gradient of B rows (a row of weight zero counts as absent),
-        'full' is full-batch gradient descent.
+        'full' is full-batch gradient descent. Sample weights therefore set the relative
+        importance of rows within a batch; scikit-learn's per-sample SGD (batch_size=1 with
+        optimizer='sgd' and no clipping) instead scales each step by the row's weight. With
+        batch_size=1 and any other optimizer or clipping, a batch is one row and its weight
+        cancels, so weights only matter in the reported objective: use a mini-batch there.
     optimizer : str or fastdescent.optim.Optimizer, default='sgd'
         Parameter-update rule: 'sgd' (scikit-learn's plain SGD), 'momentum', 'nesterov',
         'adagrad', 'rmsprop', 'adam', 'adamw', 'nadam', 'adamax', 'lamb', 'adafactor', 'lion'
