@@ -160,6 +160,10 @@ n_iter_no_change, warm_start, average, batch_size, optimizer, clip_value, clip_n
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch of training on (X, y), continuing from the current state.
 
+        The coefficients, the averaged model and the update count ``t_`` (so the step-size
+        schedule) carry over between calls; an optimizer's internal state (momentum, moment
+        estimates) does not: each call starts it afresh.
+
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)

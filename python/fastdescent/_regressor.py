@@ -201,6 +201,10 @@ class SGDRegressor(RegressorMixin, BaseSGD):
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch of training on (X, y), continuing from the current state.
 
+        The coefficients, the averaged model and the update count ``t_`` (so the step-size
+        schedule) carry over between calls; an optimizer's internal state (momentum, moment
+        estimates) does not: each call starts it afresh.
+
         Returns
         -------
         self
