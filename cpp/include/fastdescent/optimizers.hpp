@@ -30,10 +30,15 @@
 
 namespace fastdescent {
 
+struct OptimizerSpec;
+
 template <class T>
 class Optimizer {
 public:
     virtual ~Optimizer() = default;
+    // The hyperparameters of a stateful rule (null for plain SGD): the trainer's lazy sparse
+    // updates read them to run the rule on the touched features only.
+    virtual const OptimizerSpec* spec() const { return nullptr; }
     // Called once per update, before the per-array calls of that update.
     virtual void begin_step() {}
     // w <- update of w given its gradient g and the step size lr.
@@ -197,6 +202,7 @@ public:
     SpecOptimizer(const OptimizerSpec& spec, int n_threads) : spec_(spec), n_threads_(n_threads) {
         spec_.validate();
     }
+    const OptimizerSpec* spec() const override { return &spec_; }
     using Optimizer<T>::update;
 
 protected:

@@ -8,6 +8,7 @@
 #include <limits>
 #include <memory>
 #include <stdexcept>
+#include <type_traits>
 #include <vector>
 
 #ifdef _OPENMP
@@ -16,6 +17,7 @@
 
 #include "fastdescent/clipping.hpp"
 #include "fastdescent/data.hpp"
+#include "fastdescent/lazy_average.hpp"
 #include "fastdescent/losses.hpp"
 #include "fastdescent/optimizers.hpp"
 #include "fastdescent/rng.hpp"
@@ -221,6 +223,8 @@ private:
         if (l1 && q_.empty()) q_.assign(std::size_t(K_ * d_), T(0));
         double sumloss = 0.0;
         double wscale = 1.0;
+        const bool averaging = cfg_.average > 0;
+        if (averaging) avg_.start(m_.average_coef, K_ * d_);
         const std::int64_t n = std::int64_t(order_.size());
         for (std::int64_t r = 0; r < n; ++r) {
             const std::int64_t i = order_[std::size_t(r)];
@@ -235,6 +239,7 @@ private:
                 wscale *= std::fmax(0.0, 1.0 - (1.0 - l1_ratio_) * eta * cfg_.alpha);
                 if (wscale < 1e-9) {
                     scale(T(wscale), m_.coef, K_ * d_);
+                    if (averaging) avg_.rescaled(wscale);
                     wscale = 1.0;
                 }
             }
@@ -257,14 +262,15 @@ private:
                     update = -eta * g * sw;
                 }
                 if (update != 0.0) {
-                    X_.axpy(i, T(update / wscale), coef_row(k));
+                    const T step = T(update / wscale);
+                    if (averaging) avg_.record_axpy(X_, i, step, coef_row(k) - m_.coef);
+                    X_.axpy(i, step, coef_row(k));
                     if (cfg_.fit_intercept) m_.intercept[k] += T(update * cfg_.intercept_decay);
                 }
             }
-            if (cfg_.average > 0 && double(cfg_.average) <= t) {
+            if (averaging && double(cfg_.average) <= t) {
                 double mu = 1.0 / (t - double(cfg_.average) + 1.0);
-                for (std::int64_t j = 0; j < K_ * d_; ++j)
-                    m_.average_coef[j] += T(mu * (wscale * double(m_.coef[j]) - double(m_.average_coef[j])));
+                avg_.step(mu, wscale, m_.coef);
                 for (int k = 0; k < K_; ++k)
                     m_.average_intercept[k] += T(mu * (double(m_.intercept[k]) - double(m_.average_intercept[k])));
             }
@@ -275,6 +281,7 @@ private:
             t += 1.0;
             if (poll_stop(K_ * d_ + 1)) break;
         }
+        if (averaging) avg_.finish(m_.coef, m_.average_coef);
         if (wscale != 1.0) scale(T(wscale), m_.coef, K_ * d_);
         return sumloss;
     }
@@ -284,11 +291,14 @@ private:
     void truncate_l1(std::int64_t i, int k, double wscale) {
         T* w = coef_row(k);
         T* q = q_.data() + k * d_;
+        const std::int64_t offset = k * d_;
+        const bool averaging = cfg_.average > 0;
         X_.for_each(i, [&](std::int64_t j, T) {
             double z = w[j];
             if (wscale * z > 0) w[j] = T(std::fmax(0.0, z - (u_ + q[j]) / wscale));
             else if (wscale * z < 0) w[j] = T(std::fmin(0.0, z + (u_ - q[j]) / wscale));
             q[j] += T(wscale * (double(w[j]) - z));
+            if (averaging) avg_.record(offset + j, double(w[j]) - z);
         });
     }
 
@@ -297,6 +307,7 @@ private:
     double epoch_batched(double& t, double eta_adaptive) {
         const std::int64_t n = std::int64_t(order_.size());
         const std::int64_t B = cfg_.batch_size > 0 ? std::min(cfg_.batch_size, n) : n;
+        if (const LazyRule rule = lazy_rule(); rule != LazyRule::none) return epoch_lazy(t, eta_adaptive, rule);
         const std::int64_t P = K_ * d_;
         grad_.resize(std::size_t(P));
         grad_b_.resize(std::size_t(K_));
@@ -334,6 +345,210 @@ private:
             t += 1.0;
             if (poll_stop((stop - start) * (P + 1))) break;
         }
+        return sumloss;
+    }
+
+    // ---- Lazy sparse mini-batches --------------------------------------------------------
+    // On CSR rows a mini-batch touches few features. Where the rule's step on a feature with zero
+    // data gradient has a closed form over any number of steps, only the batch's features are
+    // updated, each first brought up to date for the steps it skipped; the result equals the
+    // dense update's (to rounding). Per skipped step every rule below maps an untouched weight
+    // through w <- soft_threshold(a_s w, c_s), a_s = 1 - eta_s (l2 + weight_decay) (SGD without
+    // momentum; 1 for Adagrad and RMSprop, which need l2 = weight_decay = 0), c_s = eta_s alpha
+    // l1_ratio; with a_s > 0 k such steps compose into w <- sign(w) max(0, A |w| - C), from the
+    // prefix products P_t = prod a_s and sums S_t = sum c_s / P_s. RMSprop's averages also decay
+    // by alpha^k. Other rules (momentum, the Adam family, LAMB, Adafactor, Lion), averaging and
+    // clipping keep the dense update: they have no exact catch-up.
+    enum class LazyRule { none, sgd, adagrad, rmsprop };
+
+    LazyRule lazy_rule() const {
+        if constexpr (std::is_same<Rows, DenseRows<T>>::value) {
+            return LazyRule::none;
+        } else {
+            if (cfg_.batch_size == 0 || cfg_.average > 0 || cfg_.clip_value > 0 || cfg_.clip_norm > 0)
+                return LazyRule::none;
+            if (!opt_) return LazyRule::sgd;
+            const OptimizerSpec* s = opt_->spec();
+            if (!s) return LazyRule::none;
+            const bool no_decay = lazy_l2() == 0 && s->weight_decay == 0;
+            switch (s->kind) {
+                case OptimizerKind::sgd: return s->momentum == 0 ? LazyRule::sgd : LazyRule::none;
+                case OptimizerKind::adagrad: return no_decay ? LazyRule::adagrad : LazyRule::none;
+                case OptimizerKind::rmsprop:
+                    return no_decay && s->momentum == 0 ? LazyRule::rmsprop : LazyRule::none;
+                default: return LazyRule::none;
+            }
+        }
+    }
+
+    double lazy_l2() const { return has_penalty_ ? cfg_.alpha * (1.0 - l1_ratio_) : 0.0; }
+
+    // Brings weight (and state) idx from prefix step last_[idx] to step tau.
+    void catch_up(std::int64_t idx, std::int64_t tau, LazyRule rule, double rms_alpha) {
+        const std::int64_t s0 = lazy_last_[std::size_t(idx)];
+        if (s0 == tau) return;
+        const double A = prefix_scale_[std::size_t(tau)] / prefix_scale_[std::size_t(s0)];
+        const double C = prefix_scale_[std::size_t(tau)] *
+                         (prefix_shift_[std::size_t(tau)] - prefix_shift_[std::size_t(s0)]);
+        const double w = m_.coef[idx];
+        if (w > 0) m_.coef[idx] = T(std::fmax(0.0, A * w - C));
+        else if (w < 0) m_.coef[idx] = T(std::fmin(0.0, A * w + C));
+        if (rule == LazyRule::rmsprop) {
+            const T f = T(std::pow(rms_alpha, double(tau - s0)));
+            lazy_state_a_[std::size_t(idx)] *= f;
+            if (!lazy_state_b_.empty()) lazy_state_b_[std::size_t(idx)] *= f;
+        }
+        lazy_last_[std::size_t(idx)] = tau;
+    }
+
+    // Brings every weight up to date and restarts the prefix products.
+    void lazy_flush(LazyRule rule, double rms_alpha) {
+        const std::int64_t tau = std::int64_t(prefix_scale_.size()) - 1;
+        for (std::int64_t idx = 0; idx < K_ * d_; ++idx) catch_up(idx, tau, rule, rms_alpha);
+        std::fill(lazy_last_.begin(), lazy_last_.end(), std::int64_t(0));
+        prefix_scale_.assign(1, 1.0);
+        prefix_shift_.assign(1, 0.0);
+    }
+
+    double epoch_lazy(double& t, double eta_adaptive, LazyRule rule) {
+        const std::int64_t n = std::int64_t(order_.size());
+        const std::int64_t B = std::min(cfg_.batch_size, n);
+        const std::int64_t P = K_ * d_;
+        const OptimizerSpec* spec = opt_ ? opt_->spec() : nullptr;
+        const double l2 = lazy_l2();
+        const double l1 = has_penalty_ ? cfg_.alpha * l1_ratio_ : 0.0;
+        const double wd = spec ? spec->weight_decay : 0.0;
+        const double rms_alpha = spec ? spec->alpha : 1.0;
+        if (lazy_grad_.empty()) {  // first epoch of this run: state as a fresh optimizer's
+            lazy_grad_.assign(std::size_t(P), T(0));
+            lazy_last_.assign(std::size_t(P), 0);
+            lazy_stamp_.assign(std::size_t(d_), -1);
+            if (rule == LazyRule::adagrad)
+                lazy_state_a_.assign(std::size_t(P), T(spec->initial_accumulator_value));
+            if (rule == LazyRule::rmsprop) {
+                lazy_state_a_.assign(std::size_t(P), T(0));
+                if (spec->centered) lazy_state_b_.assign(std::size_t(P), T(0));
+            }
+        }
+        prefix_scale_.assign(1, 1.0);
+        prefix_shift_.assign(1, 0.0);
+        std::fill(lazy_last_.begin(), lazy_last_.end(), std::int64_t(0));
+        grad_b_.resize(std::size_t(K_));
+        std::vector<T> p(static_cast<std::size_t>(K_)), dp(static_cast<std::size_t>(K_));
+        PlainSgd<T> plain;
+        Optimizer<T>* opt = opt_ ? opt_ : &plain;
+        double sumloss = 0.0;
+        for (std::int64_t start = 0; start < n; start += B) {
+            const std::int64_t stop = std::min(n, start + B);
+            // The batch's features, each once (stamped with the batch number).
+            ++lazy_batch_;
+            touched_.clear();
+            for (std::int64_t r = start; r < stop; ++r)
+                X_.for_each(order_[std::size_t(r)], [&](std::int64_t j, T) {
+                    if (lazy_stamp_[std::size_t(j)] != lazy_batch_) {
+                        lazy_stamp_[std::size_t(j)] = lazy_batch_;
+                        touched_.push_back(j);
+                    }
+                });
+            const double eta = schedule_.eta(t, eta_adaptive);
+            const double a = rule == LazyRule::sgd ? 1.0 - eta * (l2 + wd) : 1.0;
+            const bool dense_step = !(a > 0);  // the closed form needs a > 0: update everything
+            if (dense_step || prefix_scale_.back() < 1e-30) lazy_flush(rule, rms_alpha);
+            if (dense_step) {
+                touched_.resize(std::size_t(d_));
+                for (std::int64_t j = 0; j < d_; ++j) touched_[std::size_t(j)] = j;
+            }
+            const std::int64_t tau = std::int64_t(prefix_scale_.size()) - 1;
+            for (std::int64_t j : touched_)
+                for (int k = 0; k < K_; ++k) catch_up(k * d_ + j, tau, rule, rms_alpha);
+            // Weighted sums of the loss gradients, in row order (deterministic).
+            std::fill(grad_b_.begin(), grad_b_.end(), T(0));
+            double batch_weight = 0.0;
+            for (std::int64_t r = start; r < stop; ++r) {
+                const std::int64_t i = order_[std::size_t(r)];
+                if (r + prefetch_distance < stop) X_.prefetch(order_[std::size_t(r + prefetch_distance)]);
+                for (int k = 0; k < K_; ++k) p[std::size_t(k)] = X_.dot(i, coef_row(k)) + m_.intercept[k];
+                const double sw = sample_weight(i);
+                batch_weight += sw;
+                sumloss += sw * loss_and_deriv(i, p.data(), dp.data());
+                for (int k = 0; k < K_; ++k) {
+                    const T c = T(sw * double(dp[std::size_t(k)]));
+                    if (c != T(0)) {
+                        X_.axpy(i, c, lazy_grad_.data() + k * d_);
+                        grad_b_[std::size_t(k)] += c;
+                    }
+                }
+            }
+            if (batch_weight == 0.0) {  // no update, as in the dense path
+                for (std::int64_t j : touched_)
+                    for (int k = 0; k < K_; ++k) lazy_grad_[std::size_t(k * d_ + j)] = T(0);
+                continue;
+            }
+            last_eta_ = eta;
+            ++lazy_steps_;
+            const T inv = T(1.0 / batch_weight);
+            const T lr = T(eta), tl2 = T(l2), twd = T(wd);
+            const double lambda = eta * l1;
+            T clr = lr, eps = T(0), al = T(0), one_minus = T(0);
+            if (rule == LazyRule::adagrad) {
+                clr = T(eta / (1.0 + double(lazy_steps_ - 1) * spec->lr_decay));
+                eps = T(spec->eps);
+            } else if (rule == LazyRule::rmsprop) {
+                eps = T(spec->eps);
+                al = T(spec->alpha);
+                one_minus = T(1.0 - spec->alpha);
+            }
+            for (std::int64_t j : touched_) {
+                for (int k = 0; k < K_; ++k) {
+                    const std::size_t idx = std::size_t(k * d_ + j);
+                    T g = lazy_grad_[idx] * inv;
+                    lazy_grad_[idx] = T(0);
+                    T w = m_.coef[idx];
+                    if (rule == LazyRule::sgd) {
+                        g += tl2 * w;
+                        if (spec) w -= lr * (g + twd * w);
+                        else w += -lr * g;
+                    } else if (rule == LazyRule::adagrad) {
+                        const T s = lazy_state_a_[idx] + g * g;
+                        lazy_state_a_[idx] = s;
+                        w -= clr * g / (std::sqrt(s) + eps);
+                    } else {
+                        const T v = al * lazy_state_a_[idx] + one_minus * g * g;
+                        lazy_state_a_[idx] = v;
+                        T den;
+                        if (!lazy_state_b_.empty()) {
+                            const T ga = lazy_state_b_[idx] + one_minus * (g - lazy_state_b_[idx]);
+                            lazy_state_b_[idx] = ga;
+                            den = std::sqrt(v - ga * ga) + eps;
+                        } else {
+                            den = std::sqrt(v) + eps;
+                        }
+                        w -= lr * g / den;
+                    }
+                    if (l1 > 0) {
+                        const double z = w;
+                        w = T(z > lambda ? z - lambda : (z < -lambda ? z + lambda : 0.0));
+                    }
+                    m_.coef[idx] = w;
+                    lazy_last_[idx] = tau + 1;
+                }
+            }
+            if (dense_step) {  // every weight is at the new step: restart the prefix there
+                std::fill(lazy_last_.begin(), lazy_last_.end(), std::int64_t(0));
+            } else {
+                const double scale_next = prefix_scale_.back() * a;
+                prefix_scale_.push_back(scale_next);
+                prefix_shift_.push_back(prefix_shift_.back() + lambda / scale_next);
+            }
+            if (cfg_.fit_intercept) {
+                for (int k = 0; k < K_; ++k) grad_b_[std::size_t(k)] *= inv * T(cfg_.intercept_decay);
+                opt->begin_step();
+                opt->update(1, m_.intercept, grad_b_.data(), K_, eta);
+            }
+            t += 1.0;
+            if (poll_stop((stop - start) * K_ + std::int64_t(touched_.size()) * K_)) break;
+        }
+        lazy_flush(rule, rms_alpha);
         return sumloss;
     }
 
@@ -502,6 +717,13 @@ private:
     double train_weight_ = 0.0;    // sum of the training rows' weights
     double u_ = 0.0;               // total L1 shrinkage so far (per-sample path)
     std::vector<T> q_;             // L1 shrinkage each weight has received
+    LazyAverage<T> avg_;           // ASGD average of the per-sample path
+    // Lazy sparse mini-batches: dense gradient buffer (zero outside the batch's features), the
+    // prefix step each weight is up to date with, per-feature batch stamps, the rule's state.
+    std::vector<T> lazy_grad_, lazy_state_a_, lazy_state_b_;
+    std::vector<std::int64_t> lazy_last_, lazy_stamp_, touched_;
+    std::vector<double> prefix_scale_, prefix_shift_;
+    std::int64_t lazy_batch_ = 0, lazy_steps_ = 0;
     std::vector<std::int64_t> order_, val_rows_;
     std::vector<double> p_, dp_;
     std::vector<T> grad_, grad_b_;
