@@ -57,6 +57,43 @@ n_iter_no_change, warm_start, average, batch_size, optimizer, clip_value, clip_n
         class that stopped early keeps contributing its final value).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
+
+    Notes
+    -----
+    Sparse input: X may be a scipy.sparse matrix. CSR is read in place (no copy) with int32 or
+    int64 indices (scikit-learn's SGD estimators reject int64 indices, which
+    ``load_svmlight_file`` returns for large files); CSC, COO and the other formats are
+    converted to CSR once per ``fit`` (a copy of X). No sparse input is ever densified.
+    Unlike scikit-learn, which shrinks the intercept's steps by ``intercept_decay=0.01`` on
+    sparse input, the intercept takes full steps here, so that a sparse X trains exactly as
+    its dense twin.
+
+    Cost per update on CSR input, with nnz the stored entries of the row or batch:
+
+    - ``batch_size=1``, ``optimizer='sgd'`` (scikit-learn's algorithm): O(nnz), including L2
+      (weight scale), L1 / elastic net (cumulative truncation of the row's features, as
+      scikit-learn: it differs from the dense result, which truncates every feature), averaging
+      (kept as ``A * a + B * w``, scalars A and B) and the intercept.
+    - Mini-batches (and ``batch_size=1`` with an optimizer) update only the batch's features
+      where the skipped steps of the others have a closed form, and the result equals the
+      dense one (to rounding):
+
+      * 'sgd', ``SGD(momentum=0)`` (any penalty, any ``weight_decay``): lazy, exact. A weight
+        idle for k steps is scaled by prod(1 - eta (l2 + weight_decay)) and L1-shrunk by the
+        composition of the k soft thresholds (prefix products and sums over the steps).
+      * ``Adagrad`` (penalty None or 'l1', ``weight_decay=0``): lazy, exact; an idle weight's
+        accumulator does not change.
+      * ``RMSprop(momentum=0)``, centered or not (penalty None or 'l1', ``weight_decay=0``):
+        lazy, exact; an idle weight's averages decay by ``alpha**k``.
+      * Momentum / Nesterov, Adam, AdamW, NAdam, Adamax, LAMB, Adafactor, Lion, Adagrad and
+        RMSprop with an L2 term, averaging, clipping: the dense update, O(n_features) per step
+        (exact too). Their idle weights keep moving (momentum, L2 decay inside an adaptive
+        step) or their step has no closed form over k idle steps (Adam's bias corrections and
+        eps); a lazy SparseAdam-style rule would change the result, so it is not used.
+
+      A step with ``eta * (l2 + weight_decay) >= 1`` updates every weight (it flips signs).
+      The lazy path accumulates the batch gradient in row order on one thread (deterministic);
+      full-batch epochs use the threaded dense-buffer reduction.
     """
 
     _parameter_constraints: dict = {
