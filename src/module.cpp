@@ -5,6 +5,7 @@ void bind_train(py::module_& m);
 void bind_info(py::module_& m);
 void bind_optim(py::module_& m);
 void bind_schedule(py::module_& m);
+void bind_gradient(py::module_& m);
 }  // namespace fastdescent::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -13,4 +14,5 @@ PYBIND11_MODULE(_core, m) {
     fastdescent::bindings::bind_info(m);
     fastdescent::bindings::bind_optim(m);
     fastdescent::bindings::bind_schedule(m);
+    fastdescent::bindings::bind_gradient(m);
 }

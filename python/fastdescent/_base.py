@@ -321,3 +321,13 @@ def train(X, y, coef, intercept, config, sample_weight=None, class_weight=None,
             "data with StandardScaler or MinMaxScaler might help, or lower eta0."
         )
     return res
+
+
+def _computed(*values):
+    """Dask collections among values computed to NumPy / pandas / SciPy (one compute)."""
+    from . import _dask
+
+    if not any(_dask.is_dask_collection(v) for v in values):
+        return values
+    dask, _ = _dask._import_dask()
+    return dask.compute(*values)

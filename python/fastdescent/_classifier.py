@@ -14,8 +14,8 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, check_random_state
 
-from . import _core
-from ._base import LOSSES, MAX_INT, BaseSGD, train
+from . import _core, _dask
+from ._base import LOSSES, MAX_INT, BaseSGD, _computed, train
 
 
 class SGDClassifier(LinearClassifierMixin, BaseSGD):
@@ -173,7 +173,10 @@ n_iter_no_change, warm_start, average, batch_size, optimizer, clip_value, clip_n
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask array, dask DataFrame} of shape \
+(n_samples, n_features)
+            A dask collection trains data-parallel on its chunks (see the User Guide's Dask
+            section); y and sample_weight may then be dask collections too.
         y : array-like of shape (n_samples,)
         coef_init : array-like of shape (n_classes, n_features), optional
         intercept_init : array-like of shape (n_classes,), optional
@@ -184,12 +187,15 @@ n_iter_no_change, warm_start, average, batch_size, optimizer, clip_value, clip_n
         self
         """
         self._check_hyperparams()
-        X, y = self._check_X_y(X, y, reset=True, y_numeric=False)
-        check_classification_targets(y)
-        classes = np.unique(y)
         if self.warm_start and hasattr(self, "coef_"):
             coef_init = self.coef_ if coef_init is None else coef_init
             intercept_init = self.intercept_ if intercept_init is None else intercept_init
+        if _dask.is_dask_collection(X):
+            return _dask.fit(self, X, y, sample_weight=sample_weight, coef_init=coef_init,
+                             intercept_init=intercept_init, classifier=True)
+        X, y = self._check_X_y(X, y, reset=True, y_numeric=False)
+        check_classification_targets(y)
+        classes = np.unique(y)
         return self._fit(X, y, classes, sample_weight, coef_init, intercept_init,
                          self.max_iter, resume=False)
 
@@ -203,7 +209,8 @@ n_iter_no_change, warm_start, average, batch_size, optimizer, clip_value, clip_n
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            A dask chunk is computed first (as `dask_ml.wrappers.Incremental` passes them).
         y : array-like of shape (n_samples,)
         classes : array-like of shape (n_classes,)
             All classes; required on the first call, ignored after.
@@ -220,6 +227,7 @@ n_iter_no_change, warm_start, average, batch_size, optimizer, clip_value, clip_n
                 "frequencies of the whole data are unknown. Compute the weights with "
                 "sklearn.utils.compute_class_weight and pass them as a dict."
             )
+        X, y, classes, sample_weight = _computed(X, y, classes, sample_weight)
         # Validate before _check_partial_fit_first_call sets classes_, and resume only from a
         # trained state, so that a failed call never leaves a half-initialized estimator.
         X, y = self._check_X_y(X, y, reset=not hasattr(self, "classes_"), y_numeric=False)
@@ -347,6 +355,8 @@ n_iter_no_change, warm_start, average, batch_size, optimizer, clip_value, clip_n
         ndarray of shape (n_samples, n_classes)
         """
         check_is_fitted(self)
+        if _dask.is_dask_collection(X):
+            return _dask.blockwise(self, "predict_proba", X)
         scores = self.decision_function(X)
         if scores.ndim == 1:
             p = expit(scores) if self.loss == "log_loss" else (np.clip(scores, -1, 1) + 1) / 2
@@ -371,12 +381,62 @@ n_iter_no_change, warm_start, average, batch_size, optimizer, clip_value, clip_n
         -------
         ndarray of shape (n_samples, n_classes)
         """
+        if _dask.is_dask_collection(X):
+            check_is_fitted(self)
+            return _dask.blockwise(self, "predict_log_proba", X)
         if self.loss == "log_loss" and self.multi_class == "multinomial":
             scores = self.decision_function(X)
             if scores.ndim == 2:
                 return log_softmax(scores, axis=1)
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
+
+    def decision_function(self, X):
+        """Confidence scores: ``X @ coef_.T + intercept_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, dask array, dask DataFrame} of shape \
+(n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_classes)
+            A dask array computed blockwise when X is a dask collection.
+        """
+        if _dask.is_dask_collection(X):
+            check_is_fitted(self)
+            return _dask.blockwise(self, "decision_function", X)
+        return super().decision_function(X)
+
+    def predict(self, X):
+        """Predicted class labels.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, dask array, dask DataFrame} of shape \
+(n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            A dask array computed blockwise when X is a dask collection.
+        """
+        if _dask.is_dask_collection(X):
+            check_is_fitted(self)
+            return _dask.blockwise(self, "predict", X)
+        return super().predict(X)
+
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy on (X, y), weighted by sample_weight.
+
+        With dask X, a 0-d dask array computed blockwise (``float(clf.score(X, y))``
+        computes it); otherwise scikit-learn's ``accuracy_score``.
+        """
+        if _dask.is_dask_collection(X):
+            check_is_fitted(self)
+            return _dask.score(self, X, y, sample_weight, classifier=True)
+        return super().score(X, y, sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

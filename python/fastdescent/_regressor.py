@@ -8,7 +8,8 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, check_random_state
 
-from ._base import LOSSES, MAX_INT, REGRESSION_LOSSES, BaseSGD, train
+from . import _dask
+from ._base import LOSSES, MAX_INT, REGRESSION_LOSSES, BaseSGD, _computed, train
 
 
 class SGDRegressor(RegressorMixin, BaseSGD):
@@ -215,7 +216,10 @@ class SGDRegressor(RegressorMixin, BaseSGD):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask array, dask DataFrame} of shape \
+(n_samples, n_features)
+            A dask collection trains data-parallel on its chunks (see ``Notes``); y and
+            sample_weight may then be dask collections too.
         y : array-like of shape (n_samples,)
         coef_init : array-like of shape (n_features,), optional
         intercept_init : array-like of shape (1,), optional
@@ -229,6 +233,9 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         if self.warm_start and hasattr(self, "coef_"):
             coef_init = self.coef_ if coef_init is None else coef_init
             intercept_init = self.intercept_ if intercept_init is None else intercept_init
+        if _dask.is_dask_collection(X):
+            return _dask.fit(self, X, y, sample_weight=sample_weight, coef_init=coef_init,
+                             intercept_init=intercept_init, classifier=False)
         return self._fit(X, y, sample_weight, coef_init, intercept_init, self.max_iter,
                          reset=True, resume=False)
 
@@ -240,11 +247,14 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         schedule) carry over between calls; an optimizer's internal state (momentum, moment
         estimates) does not: each call starts it afresh.
 
+        A dask chunk is computed first (as `dask_ml.wrappers.Incremental` passes them).
+
         Returns
         -------
         self
         """
         self._check_hyperparams(for_partial_fit=True)
+        X, y, sample_weight = _computed(X, y, sample_weight)
         first = not hasattr(self, "coef_")
         return self._fit(X, y, sample_weight, None, None, 1, reset=first, resume=not first)
 
@@ -321,7 +331,21 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         Returns
         -------
         ndarray of shape (n_samples,)
+            A dask array computed blockwise when X is a dask collection.
         """
         check_is_fitted(self)
+        if _dask.is_dask_collection(X):
+            return _dask.blockwise(self, "predict", X)
         X = self._check_X(X, reset=False)
         return safe_sparse_dot(X, self.coef_.T, dense_output=True) + self.intercept_
+
+    def score(self, X, y, sample_weight=None):
+        """Coefficient of determination R^2 of the prediction.
+
+        With dask X, a 0-d dask array computed blockwise (``float(est.score(X, y))``
+        computes it); otherwise scikit-learn's ``r2_score``.
+        """
+        if _dask.is_dask_collection(X):
+            check_is_fitted(self)
+            return _dask.score(self, X, y, sample_weight, classifier=False)
+        return super().score(X, y, sample_weight)

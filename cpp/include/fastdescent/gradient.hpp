@@ -1,0 +1,137 @@
+// Loss and gradient sums over a set of rows at fixed parameters: the fused pass of the batched
+// trainer (one read of each row for the scores, the loss derivative and the gradient), exposed
+// for callers that combine partial sums themselves, e.g. data-parallel training where every
+// worker sums over its own rows and the sums are added up elsewhere.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <stdexcept>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "fastdescent/data.hpp"
+#include "fastdescent/losses.hpp"
+#include "fastdescent/simd.hpp"
+
+namespace fastdescent {
+
+// How the K outputs relate to the targets y:
+// - single: K = 1, y is a real target or -1/+1; class_weight (if any) is [negative, positive];
+// - multinomial: softmax over K outputs, y is the class index; class_weight is per class;
+// - one_vs_rest: K independent binary problems, y is the class index, output k has target +1
+//   on class k and -1 elsewhere; its positives weigh class_weight[k], its negatives 1.
+enum class OutputMode { single, multinomial, one_vs_rest };
+
+template <class T>
+struct GradientInput {
+    const T* y = nullptr;
+    const T* sample_weight = nullptr;      // null: all ones
+    const double* class_weight = nullptr;  // null: all ones
+    LossKind loss = LossKind::squared_error;
+    double epsilon = 0.1;
+    OutputMode mode = OutputMode::single;
+    const T* coef = nullptr;       // K x d, row-major
+    const T* intercept = nullptr;  // K
+    int K = 1;
+    const std::int64_t* rows = nullptr;  // the rows to visit, in this order; null: all rows
+    std::int64_t n_rows = 0;             // how many rows (entries of `rows`, or of X)
+};
+
+// Outputs, all written (not accumulated): loss[p] and weight[p] are the sums of w_i * loss_i
+// and of w_i per problem (one problem, or K for one-vs-rest); grad (K x d) and grad_b (K) the
+// sums of w_i * dloss_i/dp_k * x_i and of w_i * dloss_i/dp_k. The arithmetic is the batched
+// trainer's (scores and derivatives in T, weights in double), and rows are split into
+// contiguous blocks, one per thread, whose sums are added in block order: deterministic for
+// a given thread count.
+template <class Rows>
+void loss_gradient_sums(const Rows& X, const GradientInput<typename Rows::value_type>& in,
+                        int n_threads, double* loss, double* weight,
+                        typename Rows::value_type* grad, typename Rows::value_type* grad_b) {
+    using T = typename Rows::value_type;
+    const int K = in.K;
+    const std::int64_t d = X.n_cols;
+    const std::int64_t P = K * d;
+    const int n_problems = in.mode == OutputMode::one_vs_rest ? K : 1;
+    if (K < 1) throw std::invalid_argument("K must be >= 1");
+    if (in.mode == OutputMode::single && K != 1)
+        throw std::invalid_argument("a scalar loss with one problem needs K = 1");
+    if (n_threads < 1) n_threads = 1;
+    if (in.n_rows * P < (1 << 16)) n_threads = 1;  // not worth waking threads
+    // Per thread: gradient (P), intercept gradient (K), loss and weight sums (n_problems each).
+    std::vector<std::vector<T>> grads(static_cast<std::size_t>(n_threads));
+    std::vector<double> sums(std::size_t(n_threads) * std::size_t(2 * n_problems), 0.0);
+#pragma omp parallel num_threads(n_threads) if (n_threads > 1)
+    {
+        int tid = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        std::vector<T>& g = grads[std::size_t(tid)];
+        g.assign(std::size_t(P + 3 * K), T(0));
+        T* p = g.data() + P + K;
+        T* dp = p + K;
+        double* s = sums.data() + std::size_t(tid) * std::size_t(2 * n_problems);
+        const std::int64_t lo = in.n_rows * tid / n_threads;
+        const std::int64_t hi = in.n_rows * (tid + 1) / n_threads;
+        constexpr std::int64_t prefetch_distance = 4;
+        for (std::int64_t r = lo; r < hi; ++r) {
+            const std::int64_t i = in.rows ? in.rows[r] : r;
+            if (in.rows && r + prefetch_distance < hi) X.prefetch(in.rows[r + prefetch_distance]);
+            for (int k = 0; k < K; ++k) p[k] = X.dot(i, in.coef + k * d) + in.intercept[k];
+            const double sw = in.sample_weight ? double(in.sample_weight[i]) : 1.0;
+            const double y = double(in.y[i]);
+            if (in.mode == OutputMode::multinomial) {
+                const double w = in.class_weight ? sw * in.class_weight[int(y)] : sw;
+                s[1] += w;
+                s[0] += w * softmax_cross_entropy(p, K, int(y), dp);
+                for (int k = 0; k < K; ++k) dp[k] = T(w * double(dp[k]));
+            } else {
+                for (int k = 0; k < K; ++k) {
+                    double target = y, w = sw;
+                    if (in.mode == OutputMode::one_vs_rest) {
+                        const bool positive = int(y) == k;
+                        target = positive ? 1.0 : -1.0;
+                        if (in.class_weight && positive) w *= in.class_weight[k];
+                    } else if (in.class_weight) {
+                        w *= in.class_weight[y > 0 ? 1 : 0];
+                    }
+                    double dl;
+                    const double v = visit_scalar_loss(in.loss, in.epsilon, [&](auto L) {
+                        return value_and_deriv(L, double(p[k]), target, dl);
+                    });
+                    s[2 * k] += w * v;
+                    s[2 * k + 1] += w;
+                    dp[k] = T(w * double(T(dl)));
+                }
+            }
+            for (int k = 0; k < K; ++k) {
+                const T c = dp[k];
+                if (c != T(0)) {
+                    X.axpy(i, c, g.data() + k * d);
+                    g[std::size_t(P + k)] += c;
+                }
+            }
+        }
+    }
+    std::copy(grads[0].begin(), grads[0].begin() + P, grad);
+    std::copy(grads[0].begin() + P, grads[0].begin() + P + K, grad_b);
+    for (int q = 0; q < n_problems; ++q) {
+        loss[q] = sums[std::size_t(2 * q)];
+        weight[q] = sums[std::size_t(2 * q + 1)];
+    }
+    for (int tid = 1; tid < n_threads; ++tid) {
+        const std::vector<T>& g = grads[std::size_t(tid)];
+        axpy(T(1), g.data(), grad, P);
+        axpy(T(1), g.data() + P, grad_b, K);
+        const double* s = sums.data() + std::size_t(tid) * std::size_t(2 * n_problems);
+        for (int q = 0; q < n_problems; ++q) {
+            loss[q] += s[2 * q];
+            weight[q] += s[2 * q + 1];
+        }
+    }
+}
+
+}  // namespace fastdescent

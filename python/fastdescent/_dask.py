@@ -1,0 +1,681 @@
+"""Data-parallel training and blockwise prediction on dask collections.
+
+Imported only when an estimator receives a dask array or DataFrame; works with any Dask
+scheduler (a ``distributed`` cluster when a Client is active, else dask's default).
+
+How ``fit`` trains, by ``batch_size``:
+
+- ``"full"`` and an integer B (full-batch and mini-batch gradient descent): the row chunks are
+  prepared (converted, checked) and persisted on the workers once. Every update, each chunk
+  sums the sample-weighted loss and gradient of its share of the batch with the C++ kernel of
+  the in-memory trainer, the sums are combined by a tree reduction, and the client makes the
+  in-memory trainer's step: weighted mean gradient, L2 gradient, clipping, the optimizer update,
+  the L1 proximal step, averaging, the schedule, stopping. A full-batch fit therefore follows
+  the in-memory fit up to floating-point summation order. A mini-batch update takes from every
+  chunk its proportional share of B rows (the chunk's rows in a fresh random order per epoch
+  when ``shuffle``), so an epoch is ceil(n / B) updates that together visit every row once, as
+  in memory; each update is one round trip to the cluster, so choose B large.
+- ``1`` with plain SGD (scikit-learn's per-sample algorithm): every epoch, each chunk runs one
+  local epoch of the C++ trainer starting from the current model, and the client averages the
+  chunk models weighted by the chunks' total sample weight (parameter averaging, Zinkevich et
+  al. 2010). The step-size counter continues across epochs as on the largest chunk, and the
+  epoch objective is the weighted mean of the chunks' local objectives.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from functools import partial
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_feature_names, check_random_state
+
+from . import _core
+from ._base import LOSSES, MAX_INT, _rows_readable, train
+
+INSTALL_HINT = "pip install fastdescent[dask]"
+_FAN_IN = 8  # partial sums added per task of the tree reduction
+
+
+def is_dask_collection(obj):
+    """Whether obj is a dask collection (never imports dask itself)."""
+    if "dask" not in sys.modules:
+        return False
+    return sys.modules["dask"].is_dask_collection(obj)
+
+
+def _import_dask():
+    try:
+        import dask
+        import dask.array as da
+    except ImportError as exc:
+        raise ImportError(
+            f"Training and predicting on dask collections needs dask[array]; install it with "
+            f"`{INSTALL_HINT}`."
+        ) from exc
+    return dask, da
+
+
+# ---- inputs ---------------------------------------------------------------------------------
+
+
+def _as_rows(X, da, what):
+    """X as a dask array with known row chunks and (2-D) a single column chunk."""
+    if hasattr(X, "to_dask_array"):  # dask DataFrame or Series
+        X = X.to_dask_array(lengths=True)
+    if not isinstance(X, da.Array):
+        raise TypeError(f"{what} must be a dask array or dask DataFrame, got {type(X).__name__}")
+    if any(math.isnan(c) for c in X.chunks[0]):
+        X = X.compute_chunk_sizes()
+    if X.ndim == 2 and X.numblocks[1] > 1:
+        X = X.rechunk({1: -1})  # each task needs whole rows
+    return X
+
+
+def _aligned(v, X, da, what):
+    """A per-row vector (dask or array-like) as a dask array chunked like X's rows."""
+    if v is None:
+        return None
+    if is_dask_collection(v):
+        v = _as_rows(v, da, what)
+    else:
+        v = np.asarray(v)
+        if v.ndim == 0:
+            v = np.full(X.shape[0], v)
+        if v.shape[0] != X.shape[0]:
+            raise ValueError(
+                "Found input variables with inconsistent numbers of samples: "
+                f"[{X.shape[0]}, {v.shape[0]}]"
+            )
+        v = da.from_array(v, chunks=(X.chunks[0],) + v.shape[1:])
+    if v.ndim == 2 and v.shape[1] == 1:
+        v = v[:, 0]
+    if v.ndim != 1:
+        raise ValueError(f"{what} should be a 1d array, got an array of shape {v.shape} instead.")
+    if v.shape[0] != X.shape[0]:
+        raise ValueError(
+            "Found input variables with inconsistent numbers of samples: "
+            f"[{X.shape[0]}, {v.shape[0]}]"
+        )
+    if v.chunks[0] != X.chunks[0]:
+        v = v.rechunk((X.chunks[0],))
+    return v
+
+
+def _prepare_chunk(X, y, sample_weight, dtype, classes, binary):
+    """One row chunk as the kernels read it: (X, targets, sample_weight) in `dtype`.
+
+    Runs on a worker, once per fit. Makes a copy only where the in-memory estimators would
+    (other dtypes, Fortran order, non-CSR sparse formats); checks for NaN and infinity.
+    """
+    if sp.issparse(X):
+        X = sp.csr_matrix(X, dtype=dtype)
+        values = X.data
+    else:
+        X = np.asarray(X)
+        if X.dtype != dtype:
+            X = X.astype(dtype)
+        values = X
+    X = _rows_readable(X)
+    if not np.isfinite(values).all():
+        bad = "NaN" if np.isnan(values).any() else "infinity or a value too large"
+        raise ValueError(f"Input X contains {bad}.")
+    y = np.asarray(y)
+    if classes is not None:
+        label = np.searchsorted(classes, y)
+        target = np.where(label == 1, 1.0, -1.0) if binary else label
+        target = np.ascontiguousarray(target, dtype=dtype)
+    else:
+        target = np.ascontiguousarray(y, dtype=dtype)
+        if not np.isfinite(target).all():
+            raise ValueError("Input y contains NaN or infinity.")
+    if sample_weight is not None:
+        sample_weight = np.ascontiguousarray(sample_weight, dtype=dtype)
+    return X, target, sample_weight
+
+
+def _chunk_labels_count(chunk, n_classes):
+    """Rows per class in a chunk (classification targets are class indices or -1/+1)."""
+    target = chunk[1]
+    if n_classes == 2:
+        return np.array([np.sum(target < 0), np.sum(target > 0)], dtype=np.int64)
+    return np.bincount(target.astype(np.int64), minlength=n_classes)
+
+
+# ---- kernels on the workers -------------------------------------------------------------------
+
+
+def _chunk_sums(chunk, order, lo, hi, params, K, loss, epsilon, class_weight, one_vs_rest):
+    """Loss and gradient sums of rows order[lo:hi] of a chunk (all rows when order is None)."""
+    X, target, sample_weight = chunk
+    d = X.shape[1]
+    coef = params[: K * d].reshape(K, d)
+    intercept = params[K * d:]
+    rows = None
+    if order is not None:
+        rows = order[lo:hi]
+    elif (lo, hi) != (0, X.shape[0]):
+        rows = np.arange(lo, hi, dtype=np.int64)
+    kwargs = dict(epsilon=epsilon, sample_weight=sample_weight, class_weight=class_weight,
+                  one_vs_rest=one_vs_rest, rows=rows, n_threads=1)
+    if sp.issparse(X):
+        return _core.loss_gradient_csr(X.data, X.indices, X.indptr, d, target, coef, intercept,
+                                       loss, **kwargs)
+    return _core.loss_gradient_dense(X, target, coef, intercept, loss, **kwargs)
+
+
+def _add(*parts):
+    """Element-wise sum of tuples of arrays (one level of the tree reduction)."""
+    total = [np.array(a, copy=True) for a in parts[0]]
+    for part in parts[1:]:
+        for acc, a in zip(total, part):
+            acc += a
+    return tuple(total)
+
+
+def _chunk_order(n_rows, seed, epoch, index):
+    """A chunk's row order for one mini-batch epoch."""
+    rng = np.random.default_rng([seed, epoch, index])
+    return rng.permutation(n_rows).astype(np.int64)
+
+
+def _local_epoch(chunk, params, K, problems, config, t0, seed):
+    """One local epoch of the C++ trainer on a chunk, from the given model.
+
+    Returns weight-scaled sums for the parameter average: (weight * objective, weight,
+    weight * coef, weight * intercept[, weight * average_coef, weight * average_intercept]),
+    with the weights per problem.
+    """
+    X, target, sample_weight = chunk
+    d = X.shape[1]
+    averaging = len(params) > 1
+    coef = params[0][: K * d].reshape(K, d).copy()
+    intercept = params[0][K * d:].copy()
+    avg = params[1].copy() if averaging else None
+    avg_coef = avg[: K * d].reshape(K, d) if averaging else None
+    avg_intercept = avg[K * d:] if averaging else None
+    n_problems = len(problems)
+    objective = np.zeros(n_problems)
+    weight = np.zeros(n_problems)
+    row_weight = np.ones(X.shape[0]) if sample_weight is None else sample_weight.astype(np.float64)
+    out_coef = np.zeros_like(coef)
+    out_intercept = np.zeros_like(intercept)
+    out_avg = np.zeros_like(avg) if averaging else None
+    for q, (rows, y_fn, class_weight, loss) in enumerate(problems):
+        y_q = y_fn(target)
+        cfg = _make_config(config, loss, seed + q)
+        res = train(X, y_q, coef[rows], intercept[rows], cfg, sample_weight=sample_weight,
+                    class_weight=class_weight,
+                    average_coef=None if avg is None else avg_coef[rows],
+                    average_intercept=None if avg is None else avg_intercept[rows], t0=t0)
+        w = float(np.dot(row_weight, _row_class_weight(y_q, class_weight, loss)))
+        weight[q] = w
+        objective[q] = w * res.loss_curve[0] if res.loss_curve else 0.0
+        out_coef[rows] = w * coef[rows]
+        out_intercept[rows] = w * intercept[rows]
+        if averaging:
+            out_avg[: K * d].reshape(K, d)[rows] = w * avg_coef[rows]
+            out_avg[K * d:][rows] = w * avg_intercept[rows]
+    out = (objective, weight, out_coef, out_intercept)
+    return out + (out_avg,) if averaging else out
+
+
+def _row_class_weight(y, class_weight, loss):
+    if class_weight is None:
+        return np.ones(y.shape[0])
+    if loss == _core.LossKind.multinomial:
+        return class_weight[y.astype(np.int64)]
+    return np.where(y > 0, class_weight[1], class_weight[0])
+
+
+def _binary_target(target, k=None):
+    return target if k is None else np.where(target == k, 1.0, -1.0).astype(target.dtype)
+
+
+def _make_config(fields, loss, seed):
+    cfg = _core.TrainConfig()
+    for name, value in fields.items():
+        setattr(cfg, name, value)
+    cfg.loss = loss
+    cfg.seed = int(seed) % MAX_INT
+    return cfg
+
+
+# ---- the client's training loop ---------------------------------------------------------------
+
+
+class _Problem:
+    """One independent training problem (the model, one class of one-vs-rest): its rows of the
+    parameters, optimizer, schedule and stopping state, as the in-memory trainer keeps them."""
+
+    def __init__(self, est, rows, loss, spec, dtype, n_train, t0):
+        self.rows = rows
+        self.loss = loss
+        self.optimizer = None if spec is None else _core.CoreOptimizer(spec, dtype, est._n_threads())
+        self.schedule = _core.prepare_schedule(est._schedule(n_train), loss, float(est.epsilon),
+                                               float(est.alpha))
+        self.eta_adaptive = self.schedule.eta0
+        self.last_eta = 0.0
+        self.t = float(t0)
+        self.best = np.inf
+        self.no_improvement = 0
+        self.curve = []
+        self.active = True
+        self.n_iter = 0
+
+
+class _Trainer:
+    """The in-memory trainer's step and epoch logic around distributed loss/gradient sums."""
+
+    def __init__(self, est, dask, chunks, sizes, K, d, dtype, problems, class_weight,
+                 one_vs_rest, coef, intercept, avg_coef, avg_intercept, max_iter, seed):
+        self.est, self.dask, self.chunks, self.sizes = est, dask, chunks, sizes
+        self.K, self.d, self.dtype = K, d, dtype
+        self.problems, self.class_weight, self.one_vs_rest = problems, class_weight, one_vs_rest
+        self.coef, self.intercept = coef, intercept
+        self.avg_coef, self.avg_intercept = avg_coef, avg_intercept
+        self.max_iter, self.seed = max_iter, seed
+        self.n = int(sum(sizes))
+        alpha = float(est.alpha)
+        penalty = est.penalty
+        self.l1_ratio = {"l2": 0.0, "l1": 1.0}.get(penalty, float(est.l1_ratio or 0.0))
+        self.has_penalty = penalty is not None and alpha > 0
+        self.alpha = alpha
+        self.reporter = est._epoch_reporter()
+
+    # -- shared pieces ----------------------------------------------------------------------
+
+    def _compute(self, *tasks):
+        return self.dask.compute(*tasks)
+
+    def _tree_sum(self, parts):
+        delayed = self.dask.delayed
+        while len(parts) > 1:
+            parts = [delayed(_add)(*parts[i:i + _FAN_IN]) if len(parts[i:i + _FAN_IN]) > 1
+                     else parts[i] for i in range(0, len(parts), _FAN_IN)]
+        return parts[0]
+
+    def _penalty_value(self, coef):
+        if not self.has_penalty:
+            return 0.0
+        v = 0.0
+        if self.l1_ratio < 1:
+            v += (1.0 - self.l1_ratio) * 0.5 * float(np.dot(coef.ravel().astype(np.float64),
+                                                            coef.ravel().astype(np.float64)))
+        if self.l1_ratio > 0:
+            v += self.l1_ratio * float(np.abs(coef.astype(np.float64)).sum())
+        return self.alpha * v
+
+    def _end_epoch(self, prob, sumloss, train_weight):
+        """The trainer's epoch end: divergence, objective, schedule, stopping (True: stop)."""
+        est = self.est
+        coef, intercept = self.coef[prob.rows], self.intercept[prob.rows]
+        prob.n_iter += 1
+        if not (math.isfinite(sumloss) and np.isfinite(coef).all() and np.isfinite(intercept).all()):
+            raise ValueError(
+                f"Floating-point under-/overflow occurred at epoch #{prob.n_iter}. Scaling input "
+                "data with StandardScaler or MinMaxScaler might help, or lower eta0."
+            )
+        if not train_weight > 0:
+            raise ValueError("the training rows have a total sample weight of zero")
+        objective = sumloss / train_weight + self._penalty_value(coef)
+        prob.curve.append(objective)
+        prob.schedule.end_epoch(objective)
+        tol = float(est.tol) if est.tol is not None else -np.inf
+        prob.no_improvement = prob.no_improvement + 1 if objective > prob.best - tol else 0
+        prob.best = min(prob.best, objective)
+        if self.reporter is not None:
+            self.reporter(prob.n_iter, objective, float("nan"), prob.last_eta, prob.t)
+        if prob.no_improvement >= int(est.n_iter_no_change):
+            if prob.schedule.kind == _core.ScheduleKind.adaptive and prob.eta_adaptive > 1e-6:
+                prob.eta_adaptive /= 5.0
+                prob.no_improvement = 0
+            else:
+                prob.active = False
+
+    # -- full-batch and mini-batch --------------------------------------------------------------
+
+    def _step(self, prob, grad, grad_b, batch_weight):
+        """The in-memory trainer's update from a batch's gradient sums (in place)."""
+        est, T = self.est, self.dtype.type
+        coef, intercept = self.coef[prob.rows], self.intercept[prob.rows]
+        grad *= T(1.0 / batch_weight)
+        grad_b *= T(1.0 / batch_weight)
+        eta = prob.schedule.eta(prob.t, prob.eta_adaptive)
+        prob.last_eta = eta
+        if self.has_penalty and self.l1_ratio < 1:
+            grad += T(self.alpha * (1.0 - self.l1_ratio)) * coef
+        clipped = [grad, grad_b] if est.fit_intercept else [grad]
+        if est.clip_value is not None:
+            _core.clip_grad_value(clipped, float(est.clip_value), 1)
+        if est.clip_norm is not None:
+            _core.clip_grad_norm(clipped, float(est.clip_norm), 2.0, False, 1)
+        if prob.optimizer is None:
+            coef += T(-eta) * grad
+            if est.fit_intercept:
+                intercept += T(-eta) * grad_b
+        else:
+            prob.optimizer.begin_step()
+            prob.optimizer.update(0, coef, grad, eta, coef.shape[0])
+            if est.fit_intercept:
+                prob.optimizer.update(1, intercept, grad_b, eta)
+        if self.has_penalty and self.l1_ratio > 0:
+            lam = eta * self.alpha * self.l1_ratio
+            c = coef.astype(np.float64)
+            coef[...] = np.sign(c) * np.maximum(np.abs(c) - lam, 0.0)
+        average = int(self.est.average)
+        if average > 0 and average <= prob.t:
+            mu = 1.0 / (prob.t - average + 1.0)
+            ac, ai = self.avg_coef[prob.rows], self.avg_intercept[prob.rows]
+            ac += (mu * (coef.astype(np.float64) - ac)).astype(ac.dtype)
+            ai += (mu * (intercept.astype(np.float64) - ai)).astype(ai.dtype)
+        prob.t += 1.0
+
+    def run_batched(self, batch_size):
+        dask, delayed = self.dask, self.dask.delayed
+        est = self.est
+        full = batch_size == 0
+        n_updates = 1 if full else -(-self.n // min(batch_size, self.n))
+        n_problems = len(self.problems)
+        static = dict(K=self.K, loss=self.problems[0].loss, epsilon=float(est.epsilon),
+                      class_weight=self.class_weight, one_vs_rest=self.one_vs_rest)
+        for epoch in range(self.max_iter):
+            active = [p for p in self.problems if p.active]
+            if not active:
+                break
+            orders = [None] * len(self.chunks)
+            if not full and est.shuffle:
+                orders = dask.persist(*[delayed(_chunk_order)(n_c, self.seed, epoch, c)
+                                        for c, n_c in enumerate(self.sizes)])
+            sumloss = np.zeros(n_problems)
+            sumweight = np.zeros(n_problems)
+            for j in range(n_updates):
+                params = delayed(np.concatenate([self.coef.ravel(), self.intercept]))
+                parts = []
+                for c, (chunk, n_c) in enumerate(zip(self.chunks, self.sizes)):
+                    lo, hi = (n_c * j) // n_updates, (n_c * (j + 1)) // n_updates
+                    if hi > lo:
+                        parts.append(delayed(_chunk_sums)(chunk, orders[c], lo, hi, params,
+                                                          **static))
+                loss, weight, grad, grad_b = self._compute(self._tree_sum(parts))[0]
+                sumloss += loss
+                sumweight += weight
+                for q, prob in enumerate(self.problems):
+                    if prob.active and weight[q] != 0.0:
+                        self._step(prob, grad[prob.rows], grad_b[prob.rows], weight[q])
+            for q, prob in enumerate(active):
+                q = self.problems.index(prob)
+                self._end_epoch(prob, float(sumloss[q]), float(sumweight[q]))
+
+    # -- per-sample SGD: local epochs and parameter averaging -----------------------------------
+
+    def run_local(self, config, problem_specs):
+        delayed = self.dask.delayed
+        K, d = self.K, self.d
+        longest = max(self.sizes)
+        averaging = self.avg_coef is not None
+        for epoch in range(self.max_iter):
+            active = [q for q, p in enumerate(self.problems) if p.active]
+            if not active:
+                break
+            specs = [problem_specs[q] for q in active]
+            prob0 = self.problems[active[0]]
+            fields = dict(config, schedule=self._local_schedule(prob0))
+            params = [np.concatenate([self.coef.ravel(), self.intercept])]
+            if averaging:
+                params.append(np.concatenate([self.avg_coef.ravel(), self.avg_intercept]))
+            params = delayed(params)
+            parts = [delayed(_local_epoch)(chunk, params, K, specs, fields, prob0.t,
+                                           self.seed + 7919 * (epoch * len(self.chunks) + c))
+                     for c, chunk in enumerate(self.chunks)]
+            result = self._compute(self._tree_sum(parts))[0]
+            objective, weight, wcoef, wintercept = result[:4]
+            for i, q in enumerate(active):
+                prob = self.problems[q]
+                w = weight[i]
+                if w > 0:
+                    self.coef[prob.rows] = (wcoef[prob.rows] / w).astype(self.dtype)
+                    self.intercept[prob.rows] = (wintercept[prob.rows] / w).astype(self.dtype)
+                    if averaging:
+                        wavg = result[4]
+                        self.avg_coef[prob.rows] = (wavg[: K * d].reshape(K, d)[prob.rows] / w
+                                                    ).astype(self.dtype)
+                        self.avg_intercept[prob.rows] = (wavg[K * d:][prob.rows] / w
+                                                         ).astype(self.dtype)
+                prob.last_eta = prob.schedule.eta(prob.t + longest - 1, prob.eta_adaptive)
+                prob.t += longest
+                # The chunks' objectives include their own penalties; report the weighted mean.
+                penalty = self._penalty_value(self.coef[prob.rows])
+                self._end_epoch(prob, float(objective[i]) - penalty * w, float(w))
+
+    def _local_schedule(self, prob):
+        schedule = _core.Schedule(**prob.schedule.to_dict())
+        if schedule.kind == _core.ScheduleKind.adaptive:
+            schedule.eta0 = prob.eta_adaptive
+        return schedule
+
+
+def fit(est, X, y, *, sample_weight=None, coef_init=None, intercept_init=None, classifier):
+    """Fit `est` (an SGDRegressor or SGDClassifier) data-parallel on dask X; see the module."""
+    dask, da = _import_dask()
+    if est.early_stopping:
+        raise ValueError(
+            "early_stopping=True is not supported with dask input; pass a validation set to "
+            "score yourself, or set early_stopping=False."
+        )
+    X_in = X
+    X = _as_rows(X, da, "X")
+    if X.ndim != 2:
+        raise ValueError(f"Expected 2D array, got {X.ndim}D array instead.")
+    n, d = X.shape
+    if n == 0 or d == 0:
+        raise ValueError(f"Found array with shape {X.shape}; at least 1 sample and 1 feature "
+                         "are required.")
+    _set_feature_names(est, X_in)
+    est.n_features_in_ = d
+    dtype = np.dtype(np.float32 if X.dtype == np.float32 else np.float64)
+    y = _aligned(y, X, da, "y")
+    if y is None:
+        raise ValueError("requires y to be passed, but the target y is None")
+    sample_weight = _aligned(sample_weight, X, da, "sample_weight")
+
+    classes = None
+    if classifier:
+        classes = np.unique(da.unique(y).compute())
+        check_classification_targets(classes)
+        if classes.shape[0] < 2:
+            raise ValueError(
+                "The number of classes has to be greater than one; got "
+                f"{classes.shape[0]} class"
+            )
+    n_classes = 0 if classes is None else classes.shape[0]
+    binary = n_classes == 2
+
+    sizes = [int(c) for c in X.chunks[0]]
+    delayed = dask.delayed
+    x_blocks = X.to_delayed().ravel()
+    y_blocks = y.to_delayed().ravel()
+    w_blocks = [None] * len(sizes) if sample_weight is None else sample_weight.to_delayed().ravel()
+    keep = [c for c, n_c in enumerate(sizes) if n_c > 0]
+    chunks = dask.persist(*[delayed(_prepare_chunk)(x_blocks[c], y_blocks[c], w_blocks[c], dtype,
+                                                    classes, binary) for c in keep])
+    sizes = [sizes[c] for c in keep]
+
+    # Problems, as the in-memory estimators set them up.
+    multinomial = classifier and est.multi_class == "multinomial" and n_classes > 2
+    K = n_classes if n_classes > 2 else 1
+    class_weight = None
+    if classifier:
+        if est.class_weight == "balanced":
+            counts = np.sum(dask.compute(*[delayed(_chunk_labels_count)(c, n_classes)
+                                           for c in chunks]), axis=0)
+            class_weight = n / (n_classes * counts.astype(np.float64))
+        else:
+            class_weight = compute_class_weight(est.class_weight, classes=classes, y=classes)
+        class_weight = np.ascontiguousarray(class_weight, dtype=np.float64)
+    one_vs_rest = classifier and K > 1 and not multinomial
+    if multinomial:
+        loss = _core.LossKind.multinomial
+        rows_of = [slice(None)]
+    elif one_vs_rest:
+        loss = LOSSES[est.loss]
+        rows_of = [slice(k, k + 1) for k in range(K)]
+    else:
+        loss = LOSSES[est.loss]
+        rows_of = [slice(0, 1)]
+
+    coef = np.zeros((K, d), dtype=dtype)
+    intercept = np.zeros(K, dtype=dtype)
+    if coef_init is not None:
+        coef_init = np.asarray(coef_init, dtype=dtype)
+        if coef_init.size != coef.size or coef_init.shape[-1] != d:
+            raise ValueError("Provided coef_init does not match dataset.")
+        coef[:] = coef_init.reshape(K, d)
+    if intercept_init is not None:
+        intercept_init = np.asarray(intercept_init, dtype=dtype).ravel()
+        if intercept_init.shape != (K,):
+            raise ValueError("Provided intercept_init does not match dataset.")
+        intercept[:] = intercept_init
+    averaging = est.average > 0
+    avg_coef = np.zeros_like(coef) if averaging else None
+    avg_intercept = np.zeros_like(intercept) if averaging else None
+
+    max_iter = int(est.max_iter)
+    seed = check_random_state(est.random_state).randint(0, MAX_INT)
+    spec = est._optimizer_spec()
+    batch_size = est._batch_size(n)
+    problems = [_Problem(est, rows, loss, spec, dtype, n, 1.0) for rows in rows_of]
+    trainer = _Trainer(est, dask, chunks, sizes, K, d, dtype, problems,
+                       class_weight, one_vs_rest, coef, intercept, avg_coef, avg_intercept,
+                       max_iter, seed)
+    if batch_size == 1 and est._plain_sgd():
+        config = _local_config(est)
+        if one_vs_rest:
+            specs = [(slice(k, k + 1), partial(_binary_target, k=k),
+                      np.array([1.0, class_weight[k]]), loss) for k in range(K)]
+        else:
+            cw = class_weight if classifier else None
+            specs = [(rows_of[0], _binary_target, cw, loss)]
+        trainer.run_local(config, specs)
+    else:
+        trainer.run_batched(batch_size)
+
+    est._standard_coef, est._standard_intercept = coef, intercept
+    est._average_coef, est._average_intercept = avg_coef, avg_intercept
+    est.n_iter_ = max(p.n_iter for p in problems)
+    est.t_ = max(p.t for p in problems)
+    curves = [p.curve for p in problems]
+    if len(curves) == 1:
+        est.loss_curve_ = list(curves[0])
+    else:
+        from ._classifier import _mean_curve
+
+        est.loss_curve_ = _mean_curve(curves)
+    est._warn_if_not_converged(est.n_iter_, max_iter)
+    use_average = averaging and est.average <= est.t_ - 1
+    if classifier:
+        est.classes_ = classes
+        est.coef_, est.intercept_ = (avg_coef, avg_intercept) if use_average else (coef, intercept)
+    else:
+        c, i = (avg_coef, avg_intercept) if use_average else (coef, intercept)
+        est._standard_coef = coef.reshape(-1)
+        est._average_coef = None if avg_coef is None else avg_coef.reshape(-1)
+        est.coef_, est.intercept_ = c.reshape(-1), i
+    return est
+
+
+def _set_feature_names(est, X):
+    """feature_names_in_ from a dask DataFrame's string column names, as for pandas input."""
+    columns = getattr(X, "columns", None)
+    if columns is not None and len(columns) and all(isinstance(c, str) for c in columns):
+        est.feature_names_in_ = np.asarray(list(columns), dtype=object)
+    elif hasattr(est, "feature_names_in_"):
+        del est.feature_names_in_
+
+
+def _local_config(est):
+    """TrainConfig fields (picklable) for one local per-sample epoch on a worker."""
+    return dict(
+        epsilon=float(est.epsilon),
+        penalty=_core.PenaltyKind.none if est.penalty is None else
+        {"l2": _core.PenaltyKind.l2, "l1": _core.PenaltyKind.l1,
+         "elasticnet": _core.PenaltyKind.elasticnet}[est.penalty],
+        alpha=float(est.alpha),
+        l1_ratio=float(est.l1_ratio) if est.l1_ratio is not None else 0.0,
+        fit_intercept=bool(est.fit_intercept),
+        max_iter=1,
+        tol=-np.inf,
+        n_iter_no_change=1,
+        early_stopping=False,
+        shuffle=bool(est.shuffle),
+        batch_size=1,
+        average=int(est.average),
+        n_threads=1,
+    )
+
+
+# ---- prediction -------------------------------------------------------------------------------
+
+
+def _apply(block, est, method, columns):
+    if columns is not None and not sp.issparse(block):
+        import pandas as pd
+
+        block = pd.DataFrame(block, columns=columns, copy=False)
+    return getattr(est, method)(block)
+
+
+def blockwise(est, method, X):
+    """est.method on every row chunk of dask X, as a dask array (nothing is computed)."""
+    _, da = _import_dask()
+    columns = None
+    if hasattr(X, "to_dask_array"):
+        _check_feature_names(est, X, reset=False)
+        columns = getattr(est, "feature_names_in_", None)
+        X = X.to_dask_array(lengths=True)
+    X = _as_rows(X, da, "X")
+    if X.ndim != 2:
+        raise ValueError(f"Expected 2D array, got {X.ndim}D array instead.")
+    if X.shape[1] != est.n_features_in_:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {type(est).__name__} is expecting "
+            f"{est.n_features_in_} features as input."
+        )
+    n_outputs = {
+        "decision_function": 0 if est.coef_.ndim == 1 or est.coef_.shape[0] == 1
+        else est.coef_.shape[0],
+        "predict": 0,
+        "predict_proba": len(getattr(est, "classes_", ())),
+        "predict_log_proba": len(getattr(est, "classes_", ())),
+    }[method]
+    if method == "predict":
+        dtype = est.classes_.dtype if hasattr(est, "classes_") else est.coef_.dtype
+    else:
+        dtype = est.coef_.dtype if method == "decision_function" else np.float64
+    fn = partial(_apply, est=est, method=method, columns=columns)
+    if n_outputs == 0:
+        return X.map_blocks(fn, drop_axis=1, dtype=dtype, meta=np.empty(0, dtype=dtype))
+    return X.map_blocks(fn, chunks=(X.chunks[0], (n_outputs,)), dtype=dtype,
+                        meta=np.empty((0, 0), dtype=dtype))
+
+
+def score(est, X, y, sample_weight=None, *, classifier):
+    """Accuracy (classifier) or R^2 (regressor) as a 0-d dask array, computed blockwise."""
+    _, da = _import_dask()
+    pred = blockwise(est, "predict", X)
+    y = _aligned(y, pred[:, None], da, "y")
+    w = _aligned(sample_weight, pred[:, None], da, "sample_weight")
+    w = da.ones_like(pred, dtype=np.float64) if w is None else w.astype(np.float64)
+    if classifier:
+        return (w * (pred == y)).sum() / w.sum()
+    y = y.astype(np.float64)
+    total = w.sum()
+    mean = (w * y).sum() / total
+    sse = (w * (y - pred) ** 2).sum()
+    sst = (w * (y - mean) ** 2).sum()
+    return da.where(sst > 0, 1.0 - sse / da.where(sst > 0, sst, 1.0),
+                    da.where(sse == 0, 1.0, 0.0))
