@@ -152,7 +152,7 @@ REGRESSOR_CASES = [
 def test_full_batch_regressor_equals_in_memory(client, dtype, params):
     X, y = _regression(dtype=dtype)
     sw = np.random.default_rng(5).uniform(0.5, 1.5, X.shape[0]).astype(dtype)
-    est = dict(batch_size="full", max_iter=25, tol=None, **params)
+    est = dict(batch_size="full", max_iter=12, tol=None, **params)
     ref = fd.SGDRegressor(**est).fit(X, y, sample_weight=sw)
     Xd = da.from_array(X, chunks=(170, 4))  # uneven row chunks, split columns
     got = fd.SGDRegressor(**est).fit(Xd, da.from_array(y, chunks=100), sample_weight=sw)
@@ -164,20 +164,21 @@ def test_full_batch_regressor_equals_in_memory(client, dtype, params):
 
 
 CLASSIFIER_CASES = [
-    dict(loss="log_loss", learning_rate="constant", eta0=0.5, n_classes=2, class_weight={0: 2.0}),
+    dict(loss="log_loss", learning_rate="constant", eta0=0.5, n_classes=2, class_weight={0: 2.0},
+         sparse=False),
     dict(loss="log_loss", multi_class="multinomial", optimizer="momentum", learning_rate="constant",
-         eta0=0.1, class_weight="balanced"),
+         eta0=0.1, class_weight="balanced", sparse=True),
     dict(loss="hinge", optimizer="rmsprop", learning_rate="constant", eta0=0.01, n_classes=4,
-         tol=1e-3, n_iter_no_change=3),
+         tol=1e-3, n_iter_no_change=3, sparse=True),
 ]
 
 
-@pytest.mark.parametrize("params", CLASSIFIER_CASES, ids=["binary", "multinomial", "ovr"])
-@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
-def test_full_batch_classifier_equals_in_memory(client, dtype, params, sparse):
+@pytest.mark.parametrize("params", CLASSIFIER_CASES, ids=["binary", "multinomial-csr", "ovr-csr"])
+def test_full_batch_classifier_equals_in_memory(client, dtype, params):
     params = dict(params)
+    sparse = params.pop("sparse")
     X, y = _classification(n_classes=params.pop("n_classes", 3), dtype=dtype)
-    est = dict(dict(tol=None), batch_size="full", max_iter=30, **params)
+    est = dict(dict(tol=None), batch_size="full", max_iter=15, **params)
     Xd = da.from_array(X, chunks=(200, 8))
     if sparse:
         X[X < 0.3] = 0
@@ -259,7 +260,7 @@ def test_dask_dataframe_input(client):
     np.testing.assert_allclose(pred.compute(), ref.predict(frame), rtol=1e-8)
 
 
-def test_partial_fit_with_dask_chunks_and_incremental(client):
+def test_partial_fit_with_dask_chunks(client):
     X, y = _classification()
     Xd, yd = da.from_array(X, chunks=(200, 8)), da.from_array(y, chunks=200)
     clf = fd.SGDClassifier(loss="log_loss", random_state=0)
@@ -269,7 +270,12 @@ def test_partial_fit_with_dask_chunks_and_incremental(client):
         clf.partial_fit(Xd[rows], yd[rows], classes=np.arange(3))
         ref.partial_fit(X[rows], y[rows], classes=np.arange(3))
     np.testing.assert_allclose(clf.coef_, ref.coef_)
-    wrappers = pytest.importorskip("dask_ml.wrappers")
+
+
+def test_dask_ml_incremental(client):
+    wrappers = pytest.importorskip("dask_ml.wrappers", reason="dask-ml is not installed")
+    X, y = _classification()
+    Xd, yd = da.from_array(X, chunks=(200, 8)), da.from_array(y, chunks=200)
     inc = wrappers.Incremental(fd.SGDClassifier(loss="log_loss", random_state=0),
                                scoring="accuracy")
     inc.fit(Xd, yd, classes=np.arange(3))
@@ -292,14 +298,14 @@ def test_bad_input_raises_clear_errors(client):
 
 def test_worker_lost_mid_fit_recovers(client):
     X, y = _regression(n=800)
-    est = dict(batch_size="full", learning_rate="constant", eta0=0.05, max_iter=150, tol=None)
+    est = dict(batch_size="full", learning_rate="constant", eta0=0.05, max_iter=40, tol=None)
     ref = fd.SGDRegressor(**est).fit(X, y)
     got = fd.SGDRegressor(**est)
     errors = []
 
     def fit():
         try:
-            got.fit(da.from_array(X, chunks=(100, 8)), da.from_array(y, chunks=100))
+            got.fit(da.from_array(X, chunks=(200, 8)), da.from_array(y, chunks=200))
         except Exception as exc:  # reported below
             errors.append(exc)
 

@@ -32,7 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_feature_names, check_random_state
+from sklearn.utils.validation import check_random_state
 
 from . import _core
 from ._base import LOSSES, MAX_INT, _rows_readable, train
@@ -634,8 +634,12 @@ def blockwise(est, method, X):
     _, da = _import_dask()
     columns = None
     if hasattr(X, "to_dask_array"):
-        _check_feature_names(est, X, reset=False)
         columns = getattr(est, "feature_names_in_", None)
+        if columns is not None and list(X.columns) != list(columns):
+            raise ValueError(
+                "The feature names should match those that were passed during fit; got "
+                f"{list(X.columns)}, expected {list(columns)}."
+            )
         X = X.to_dask_array(lengths=True)
     X = _as_rows(X, da, "X")
     if X.ndim != 2:
