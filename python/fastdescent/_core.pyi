@@ -249,3 +249,38 @@ class Schedule:
 def schedule_values(schedule: Schedule, t0: float, n: int,
                     metrics: Optional[Sequence[float]] = None,
                     updates_per_epoch: int = 1) -> NDArray[np.float64]: ...
+
+# ---- loss and gradient sums for data-parallel training (src/bind_gradient.cpp) ----
+
+_Sums = tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.floating], NDArray[np.floating]]
+
+def loss_gradient_dense(
+    X: NDArray[np.floating],
+    y: NDArray[np.floating],
+    coef: NDArray[np.floating],
+    intercept: NDArray[np.floating],
+    loss: LossKind,
+    epsilon: float = 0.1,
+    sample_weight: Optional[NDArray[np.floating]] = None,
+    class_weight: Optional[NDArray[np.float64]] = None,
+    one_vs_rest: bool = False,
+    rows: Optional[NDArray[np.int64]] = None,
+    n_threads: int = 1,
+) -> _Sums: ...
+def loss_gradient_csr(
+    data: NDArray[np.floating],
+    indices: NDArray[np.integer],
+    indptr: NDArray[np.integer],
+    n_cols: int,
+    y: NDArray[np.floating],
+    coef: NDArray[np.floating],
+    intercept: NDArray[np.floating],
+    loss: LossKind,
+    epsilon: float = 0.1,
+    sample_weight: Optional[NDArray[np.floating]] = None,
+    class_weight: Optional[NDArray[np.float64]] = None,
+    one_vs_rest: bool = False,
+    rows: Optional[NDArray[np.int64]] = None,
+    n_threads: int = 1,
+) -> _Sums: ...
+def prepare_schedule(schedule: Schedule, loss: LossKind, epsilon: float, alpha: float) -> Schedule: ...
