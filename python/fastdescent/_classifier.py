@@ -175,8 +175,9 @@ n_iter_no_change, warm_start, average, batch_size, optimizer, clip_value, clip_n
         ----------
         X : {array-like, sparse matrix, dask array, dask DataFrame} of shape \
 (n_samples, n_features)
-            A dask collection trains data-parallel on its chunks (see the User Guide's Dask
-            section); y and sample_weight may then be dask collections too.
+            A dask collection trains data-parallel on its chunks (see
+            :class:`fastdescent.SGDRegressor`'s Notes); y and sample_weight may then be dask
+            collections too.
         y : array-like of shape (n_samples,)
         coef_init : array-like of shape (n_classes, n_features), optional
         intercept_init : array-like of shape (n_classes,), optional

@@ -150,6 +150,17 @@ class SGDRegressor(RegressorMixin, BaseSGD):
       A step with ``eta * (l2 + weight_decay) >= 1`` updates every weight (it flips signs).
       The lazy path accumulates the batch gradient in row order on one thread (deterministic);
       full-batch epochs use the threaded dense-buffer reduction.
+
+    On a dask array or DataFrame (``pip install fastdescent[dask]``), ``fit`` trains
+    data-parallel on the row chunks, persisted on the workers once. Full-batch and mini-batch
+    fits sum each chunk's loss and gradient on the workers (C++ kernels), add the sums by a tree
+    reduction and make the in-memory update on the client, so a full-batch fit equals the
+    in-memory fit up to summation order; a mini-batch update takes each chunk's share of
+    ``batch_size`` rows (one round trip per update: use large batches). With ``batch_size=1``
+    and plain SGD, each chunk runs a local per-sample epoch from the current model and the
+    models are averaged, weighted by the chunks' sample weight; ``t_`` then counts the updates
+    of the largest chunk. ``early_stopping`` is not supported there. Predictions and ``score``
+    on dask input are dask arrays computed blockwise.
     """
 
     _parameter_constraints: dict = {
