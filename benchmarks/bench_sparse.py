@@ -5,8 +5,9 @@
   tol=None, both libraries; fastdescent also with a mini-batch Adagrad (lazy sparse updates).
 * synthetic: FASTDESCENT_BENCH_SPARSE_ROWS x FASTDESCENT_BENCH_SPARSE_COLS (default
   1,000,000 x 1,000,000) with 50 nonzeros per row (float64 data, int32 indices, ~600 MB):
-  one epoch of per-sample SGD (log_loss, l2, averaging off and on), and of mini-batch Adagrad
-  and plain SGD (batch_size=32) with L1, which update only the batch's features.
+  one epoch of per-sample SGD (log_loss, l2, averaging off and on), and of mini-batch plain
+  SGD, Adagrad (exact lazy updates) and Adam (sparse_updates='lazy', SparseAdam rule) with
+  batch_size=32 and L1, which update only the batch's features.
 
 Ratios (scikit-learn time / fastdescent time, min over rounds) are printed after the timing
 table. Run:
@@ -155,10 +156,10 @@ def test_synthetic_fastdescent(benchmark, synthetic, average):
     assert est.score(X[:10_000], y[:10_000]) > 0.5
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "adagrad"])
+@pytest.mark.parametrize("optimizer", ["sgd", "adagrad", "adam"])
 def test_synthetic_fastdescent_minibatch(benchmark, synthetic, optimizer):
     X, y = synthetic
     est = SGDClassifier(optimizer=optimizer, batch_size=32, penalty="l1", learning_rate="constant",
-                        eta0=0.05, **{k: v for k, v in ONE_EPOCH.items()})
+                        eta0=0.05, sparse_updates="lazy", **ONE_EPOCH)
     _time(benchmark, _problem(), f"fastdescent {optimizer} batch 32 l1 (lazy)",
           lambda: _fit(est, X, y), 1)

@@ -192,7 +192,8 @@ void bind_train(py::module_& m) {
         .def_readwrite("average", &TrainConfig::average)
         .def_readwrite("clip_value", &TrainConfig::clip_value)
         .def_readwrite("clip_norm", &TrainConfig::clip_norm)
-        .def_readwrite("n_threads", &TrainConfig::n_threads);
+        .def_readwrite("n_threads", &TrainConfig::n_threads)
+        .def_readwrite("sparse_lazy", &TrainConfig::sparse_lazy);
 
     py::class_<TrainResult>(m, "TrainResult")
         .def_readonly("n_iter", &TrainResult::n_iter)

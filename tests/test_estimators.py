@@ -1000,5 +1000,7 @@ def test_public_api():
     # Every scikit-learn parameter with the same default, plus the documented extras.
     assert {k: ours_clf[k] for k in sk_clf} == sk_clf
     assert {k: ours_reg[k] for k in sk_reg} == sk_reg
-    assert set(ours_clf) - set(sk_clf) == {"batch_size", "optimizer", "clip_value", "clip_norm", "multi_class"}
-    assert set(ours_reg) - set(sk_reg) == {"batch_size", "optimizer", "clip_value", "clip_norm", "n_jobs"}
+    assert set(ours_clf) - set(sk_clf) == {"batch_size", "optimizer", "clip_value", "clip_norm", "multi_class",
+                                             "sparse_updates"}
+    assert set(ours_reg) - set(sk_reg) == {"batch_size", "optimizer", "clip_value", "clip_norm", "n_jobs",
+                                             "sparse_updates"}

@@ -273,3 +273,88 @@ def test_a9a_averaged_and_lazy_minibatch_not_worse_than_sklearn(a9a_data):
                          penalty="l1", alpha=1e-6, max_iter=10, tol=None, random_state=0)
     default = SklearnSGDClassifier(random_state=0).fit(X32_tr, y_tr).score(X32_te, y_te)
     assert lazy.fit(Xl_tr, y_tr).score(X_te, y_te) >= default - 1e-3
+
+
+# ---- sparse_updates='lazy': Adam / AdamW as torch's SparseAdam -------------------------------
+
+
+def lazy_adam_reference(Xs, y, *, lr, betas, eps, weight_decay, decoupled, amsgrad, l2, l1,
+                        batch_size, epochs):
+    """squared_error regression, rows in order, from the SparseAdam rule: per batch, with U the
+    batch's stored features and t the global step count, the features in U take the Adam step
+    (gradient + l2 w, coupled or decoupled weight decay), then the L1 step; the other features
+    keep their weights and moments. The intercept takes the dense Adam step."""
+    X = Xs.toarray().astype(np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    n, d = X.shape
+    w, m, v, vmax = np.zeros(d), np.zeros(d), np.zeros(d), np.zeros(d)
+    b, mb, vb, vbmax = 0.0, 0.0, 0.0, 0.0
+    b1, b2 = betas
+    t = 0
+    for _ in range(epochs):
+        for start in range(0, n, batch_size):
+            rows = np.arange(start, min(n, start + batch_size))
+            U = np.unique(np.concatenate([Xs.indices[Xs.indptr[i]:Xs.indptr[i + 1]] for i in rows]))
+            r = X[rows] @ w + b - y[rows]
+            g = X[rows].T @ r / len(rows)
+            gb = r.mean()
+            t += 1
+
+            def adam(p, grad, m_, v_, vmax_):
+                if decoupled:
+                    p = p * (1 - lr * weight_decay)
+                else:
+                    grad = grad + weight_decay * p
+                m_ = b1 * m_ + (1 - b1) * grad
+                v_ = b2 * v_ + (1 - b2) * grad**2
+                vhat = np.maximum(vmax_, v_) if amsgrad else v_
+                step = lr / (1 - b1**t) * m_ / (np.sqrt(vhat) / np.sqrt(1 - b2**t) + eps)
+                return p - step, m_, v_, vhat
+
+            wU, m[U], v[U], vmax[U] = adam(w[U], g[U] + l2 * w[U], m[U], v[U], vmax[U])
+            w[U] = np.sign(wU) * np.maximum(0.0, np.abs(wU) - lr * l1)
+            b, mb, vb, vbmax = adam(b, gb, mb, vb, vbmax)
+    return w, b
+
+
+@pytest.mark.parametrize(
+    "opt, decoupled",
+    [(optim.Adam(lr=0.02), False), (optim.Adam(lr=0.02, weight_decay=0.05, amsgrad=True), False),
+     (optim.AdamW(lr=0.02, weight_decay=0.1), True)],
+    ids=["adam", "adam-wd-amsgrad", "adamw"],
+)
+@pytest.mark.parametrize("penalty", ["l2", "l1", "elasticnet"])
+@pytest.mark.parametrize("batch_size", [1, 5])
+def test_lazy_adam_matches_sparse_adam_reference(opt, decoupled, penalty, batch_size, dtype):
+    Xs, X, y = sparse_data(dtype, seed=41, index_dtype=np.int64)
+    alpha, l1_ratio = 0.02, 0.3
+    est = SGDRegressor(optimizer=opt, penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
+                       batch_size=batch_size, sparse_updates="lazy", shuffle=False, max_iter=3,
+                       tol=None).fit(Xs, y)
+    share = {"l2": 0.0, "l1": 1.0, "elasticnet": l1_ratio}[penalty]
+    w, b = lazy_adam_reference(
+        Xs, y, lr=opt.lr, betas=opt.betas, eps=opt.eps, weight_decay=opt.weight_decay,
+        decoupled=decoupled, amsgrad=getattr(opt, "amsgrad", False), l2=alpha * (1 - share),
+        l1=alpha * share, batch_size=batch_size, epochs=3)
+    t = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-9, atol=1e-11)
+    assert_allclose(est.coef_, w, **t)
+    assert_allclose(est.intercept_, [b], **t)
+    # The lazy rule is a different algorithm: on the same data densified it is not used.
+    dense = SGDRegressor(**est.get_params()).fit(X, y)
+    assert np.abs(dense.coef_ - est.coef_).max() > 1e-4
+
+
+def test_lazy_does_not_change_exact_rules(dtype):
+    Xs, _, y = sparse_data(dtype, seed=43)
+    for optimizer in ["sgd", "adagrad", "rmsprop", "momentum", "lamb"]:
+        kw = dict(optimizer=optimizer, penalty="l1", alpha=0.01, batch_size=4, max_iter=2,
+                  tol=None, random_state=0)
+        exact = SGDRegressor(**kw).fit(Xs, y)
+        lazy = SGDRegressor(sparse_updates="lazy", **kw).fit(Xs, y)
+        assert_allclose(lazy.coef_, exact.coef_, rtol=0, atol=0)
+
+
+def test_sparse_updates_is_validated():
+    Xs, _, y = sparse_data(np.float64)
+    with pytest.raises(ValueError, match="sparse_updates"):
+        SGDRegressor(sparse_updates="fast").fit(Xs, y)

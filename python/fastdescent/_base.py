@@ -87,6 +87,7 @@ class BaseSGD(BaseEstimator):
         "optimizer": [StrOptions(set(OPTIMIZERS)), optim.Optimizer],
         "clip_value": [Interval(Real, 0, None, closed="neither"), None],
         "clip_norm": [Interval(Real, 0, None, closed="neither"), None],
+        "sparse_updates": [StrOptions({"exact", "lazy"})],
         "n_jobs": [Integral, None],
     }
 
@@ -223,6 +224,7 @@ class BaseSGD(BaseEstimator):
         cfg.clip_value = float(self.clip_value or 0.0)
         cfg.clip_norm = float(self.clip_norm or 0.0)
         cfg.n_threads = int(n_threads)
+        cfg.sparse_lazy = self.sparse_updates == "lazy"
         return cfg
 
     def _n_threads(self):

@@ -34,7 +34,8 @@ class SGDClassifier(LinearClassifierMixin, BaseSGD):
         'epsilon_insensitive', 'squared_epsilon_insensitive') on -1/+1 targets.
     penalty, alpha, l1_ratio, fit_intercept, max_iter, tol, shuffle, verbose, epsilon, \
 random_state, learning_rate, eta0, power_t, early_stopping, validation_fraction, \
-n_iter_no_change, warm_start, average, batch_size, optimizer, clip_value, clip_norm, n_jobs
+n_iter_no_change, warm_start, average, batch_size, optimizer, clip_value, clip_norm, \
+sparse_updates, n_jobs
         As in :class:`fastdescent.SGDRegressor`; ``learning_rate`` defaults to 'optimal' and
         ``power_t`` to 0.5 as in scikit-learn, and the early-stopping score is accuracy.
     class_weight : dict, 'balanced' or None, default=None
@@ -89,7 +90,9 @@ n_iter_no_change, warm_start, average, batch_size, optimizer, clip_value, clip_n
         RMSprop with an L2 term, averaging, clipping: the dense update, O(n_features) per step
         (exact too). Their idle weights keep moving (momentum, L2 decay inside an adaptive
         step) or their step has no closed form over k idle steps (Adam's bias corrections and
-        eps); a lazy SparseAdam-style rule would change the result, so it is not used.
+        eps). With ``sparse_updates='lazy'``, Adam and AdamW instead take the SparseAdam rule
+        on the batch's features only (O(nnz) per step; a different result, tested against a
+        NumPy reference of that rule).
 
       A step with ``eta * (l2 + weight_decay) >= 1`` updates every weight (it flips signs).
       The lazy path accumulates the batch gradient in row order on one thread (deterministic);
@@ -131,6 +134,7 @@ n_iter_no_change, warm_start, average, batch_size, optimizer, clip_value, clip_n
         optimizer="sgd",
         clip_value=None,
         clip_norm=None,
+        sparse_updates="exact",
         multi_class="ovr",
     ):
         self.loss = loss
@@ -158,6 +162,7 @@ n_iter_no_change, warm_start, average, batch_size, optimizer, clip_value, clip_n
         self.optimizer = optimizer
         self.clip_value = clip_value
         self.clip_norm = clip_norm
+        self.sparse_updates = sparse_updates
         self.multi_class = multi_class
 
     def _check_hyperparams(self, for_partial_fit=False):

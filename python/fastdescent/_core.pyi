@@ -60,6 +60,7 @@ class TrainConfig:
     batch_size: int
     average: int
     n_threads: int
+    sparse_lazy: bool
     def __init__(self) -> None: ...
 
 class TrainResult:

@@ -49,6 +49,9 @@ struct TrainConfig {
     double clip_value = 0.0;      // 0: off; else clamp every gradient entry to [-v, v]
     double clip_norm = 0.0;       // 0: off; else scale the gradient to this global L2 norm
     int n_threads = 1;
+    // CSR mini-batches with Adam / AdamW: update only the batch's features (torch's SparseAdam rule)
+    // instead of every weight.
+    bool sparse_lazy = false;
 };
 
 struct TrainResult {
@@ -359,7 +362,10 @@ private:
     // prefix products P_t = prod a_s and sums S_t = sum c_s / P_s. RMSprop's averages also decay
     // by alpha^k. Other rules (momentum, the Adam family, LAMB, Adafactor, Lion), averaging and
     // clipping keep the dense update: they have no exact catch-up.
-    enum class LazyRule { none, sgd, adagrad, rmsprop };
+    // With cfg.sparse_lazy, Adam and AdamW take torch's SparseAdam rule instead: the batch's
+    // features take the Adam step (with the L2 gradient, weight decay and L1 step) and the other
+    // features do not change at all; not the dense result, a documented choice.
+    enum class LazyRule { none, sgd, adagrad, rmsprop, adam };
 
     LazyRule lazy_rule() const {
         if constexpr (std::is_same<Rows, DenseRows<T>>::value) {
@@ -376,6 +382,8 @@ private:
                 case OptimizerKind::adagrad: return no_decay ? LazyRule::adagrad : LazyRule::none;
                 case OptimizerKind::rmsprop:
                     return no_decay && s->momentum == 0 ? LazyRule::rmsprop : LazyRule::none;
+                case OptimizerKind::adam:
+                case OptimizerKind::adamw: return cfg_.sparse_lazy ? LazyRule::adam : LazyRule::none;
                 default: return LazyRule::none;
             }
         }
@@ -428,6 +436,11 @@ private:
             if (rule == LazyRule::rmsprop) {
                 lazy_state_a_.assign(std::size_t(P), T(0));
                 if (spec->centered) lazy_state_b_.assign(std::size_t(P), T(0));
+            }
+            if (rule == LazyRule::adam) {
+                lazy_state_a_.assign(std::size_t(P), T(0));
+                lazy_state_b_.assign(std::size_t(P), T(0));
+                if (spec->amsgrad) lazy_state_c_.assign(std::size_t(P), T(0));
             }
         }
         prefix_scale_.assign(1, 1.0);
@@ -490,6 +503,20 @@ private:
             const T lr = T(eta), tl2 = T(l2), twd = T(wd);
             const double lambda = eta * l1;
             T clr = lr, eps = T(0), al = T(0), one_minus = T(0);
+            // Adam: as adam_update, with the global step count.
+            T keep_w = T(1), adam_wd = T(0), inv_bc2_sqrt = T(1), b1c = T(0), b2 = T(0), b2c = T(0);
+            if (rule == LazyRule::adam) {
+                const double st = double(lazy_steps_);
+                const bool decoupled = spec->kind == OptimizerKind::adamw;
+                clr = T(eta / (1.0 - std::pow(spec->beta1, st)));
+                inv_bc2_sqrt = T(1.0 / std::sqrt(1.0 - std::pow(spec->beta2, st)));
+                keep_w = T(decoupled ? 1.0 - eta * spec->weight_decay : 1.0);
+                adam_wd = T(decoupled ? 0.0 : spec->weight_decay);
+                b1c = T(1.0 - spec->beta1);
+                b2 = T(spec->beta2);
+                b2c = T(1.0 - spec->beta2);
+                eps = T(spec->eps);
+            }
             if (rule == LazyRule::adagrad) {
                 clr = T(eta / (1.0 + double(lazy_steps_ - 1) * spec->lr_decay));
                 eps = T(spec->eps);
@@ -508,6 +535,19 @@ private:
                         g += tl2 * w;
                         if (spec) w -= lr * (g + twd * w);
                         else w += -lr * g;
+                    } else if (rule == LazyRule::adam) {
+                        g += tl2 * w;
+                        w *= keep_w;
+                        const T dd = g + adam_wd * w;
+                        const T mm = lazy_state_a_[idx] + b1c * (dd - lazy_state_a_[idx]);
+                        T vv = b2 * lazy_state_b_[idx] + b2c * dd * dd;
+                        lazy_state_a_[idx] = mm;
+                        lazy_state_b_[idx] = vv;
+                        if (!lazy_state_c_.empty()) {
+                            vv = std::max(lazy_state_c_[idx], vv);
+                            lazy_state_c_[idx] = vv;
+                        }
+                        w -= clr * mm / (std::sqrt(vv) * inv_bc2_sqrt + eps);
                     } else if (rule == LazyRule::adagrad) {
                         const T s = lazy_state_a_[idx] + g * g;
                         lazy_state_a_[idx] = s;
@@ -536,9 +576,11 @@ private:
             if (dense_step) {  // every weight is at the new step: restart the prefix there
                 std::fill(lazy_last_.begin(), lazy_last_.end(), std::int64_t(0));
             } else {
+                // SparseAdam: idle features take no L1 step either.
+                const double shift = rule == LazyRule::adam ? 0.0 : lambda;
                 const double scale_next = prefix_scale_.back() * a;
                 prefix_scale_.push_back(scale_next);
-                prefix_shift_.push_back(prefix_shift_.back() + lambda / scale_next);
+                prefix_shift_.push_back(prefix_shift_.back() + shift / scale_next);
             }
             if (cfg_.fit_intercept) {
                 for (int k = 0; k < K_; ++k) grad_b_[std::size_t(k)] *= inv * T(cfg_.intercept_decay);
@@ -720,7 +762,7 @@ private:
     LazyAverage<T> avg_;           // ASGD average of the per-sample path
     // Lazy sparse mini-batches: dense gradient buffer (zero outside the batch's features), the
     // prefix step each weight is up to date with, per-feature batch stamps, the rule's state.
-    std::vector<T> lazy_grad_, lazy_state_a_, lazy_state_b_;
+    std::vector<T> lazy_grad_, lazy_state_a_, lazy_state_b_, lazy_state_c_;
     std::vector<std::int64_t> lazy_last_, lazy_stamp_, touched_;
     std::vector<double> prefix_scale_, prefix_shift_;
     std::int64_t lazy_batch_ = 0, lazy_steps_ = 0;
