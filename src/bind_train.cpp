@@ -77,7 +77,7 @@ TrainResult run(const Rows& X, py::handle y, py::handle coef, py::handle interce
         py::handle fn = epoch_callback;
         on_epoch = [fn](const EpochStats& s) {
             py::gil_scoped_acquire gil;
-            return py::bool_(fn(s.epoch, s.objective, s.validation_score, s.eta, s.t)).cast<bool>();
+            return py::bool_(fn(s.epoch, s.objective, s.validation_score, s.eta, s.t, s.grad_norm)).cast<bool>();
         };
     }
     std::unique_ptr<Optimizer<T>> opt;

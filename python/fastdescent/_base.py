@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import time
 import warnings
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -16,8 +16,10 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from . import _core, optim, schedules
+from ._monitor import FitMonitor
 
 MAX_INT = np.iinfo(np.int32).max
+_MISSING = object()
 
 LOSSES = {
     "squared_error": _core.LossKind.squared_error,
@@ -89,6 +91,7 @@ class BaseSGD(BaseEstimator):
         "clip_norm": [Interval(Real, 0, None, closed="neither"), None],
         "sparse_updates": [StrOptions({"exact", "lazy"})],
         "n_jobs": [Integral, None],
+        "callbacks": [list, tuple, None],
     }
 
     # ---- checks -------------------------------------------------------------------------
@@ -116,6 +119,14 @@ class BaseSGD(BaseEstimator):
                 )
         if self.penalty == "elasticnet" and self.l1_ratio is None:
             raise ValueError("l1_ratio must be set when penalty is 'elasticnet'")
+        from .callbacks import Callback
+
+        for cb in self.callbacks or ():
+            if not isinstance(cb, Callback):
+                raise TypeError(
+                    "callbacks must be a list of fastdescent.callbacks.Callback objects; got "
+                    f"an object of type {type(cb).__name__}."
+                )
 
     def _check_X(self, X, reset):
         """Validated X, float32 kept as float32, anything else as float64.
@@ -253,24 +264,37 @@ class BaseSGD(BaseEstimator):
         mask[idx_val] = 1
         return mask
 
-    def _epoch_reporter(self, label=""):
-        """With verbose > 0, a callback that prints a line per epoch, as scikit-learn does."""
-        if not self.verbose:
-            return None
-        start = time.perf_counter()
+    @contextmanager
+    def _monitored(self, max_iter, labels, views, fitted):
+        """A :class:`FitMonitor` for one training call, with the fit's attributes exposed.
 
-        def report(epoch, objective, score, eta, t):
-            line = f"-- Epoch {epoch}{label}\nAvg. loss: {objective:.6f}, eta: {eta:.4g}, T: {int(t) - 1}"
-            if score == score:  # not NaN: early stopping is on
-                line += f", Validation score: {score:.6f}"
-            print(f"{line}\nTotal training time: {time.perf_counter() - start:.2f} seconds.",
-                  flush=True)
-            return False
+        With callbacks, ``coef_`` and ``intercept_`` (and the `fitted` attributes, e.g.
+        ``classes_``) are set to the live training buffers before the first epoch, so that a
+        callback can read or predict with the current weights. If training fails, the
+        estimator's previous attributes are put back and the progress bar is closed.
+        """
+        monitor = FitMonitor(self, max_iter, labels, views)
+        saved = {}
+        if monitor.callbacks:
+            coef, intercept = views[0](0.0)
+            exposed = dict(fitted, coef_=coef, intercept_=intercept)
+            saved = {name: getattr(self, name, _MISSING) for name in exposed}
+            for name, value in exposed.items():
+                setattr(self, name, value)
+        try:
+            monitor.begin()
+            yield monitor
+        except BaseException:
+            monitor.close()
+            for name, value in saved.items():
+                if value is _MISSING:
+                    self.__dict__.pop(name, None)
+                else:
+                    setattr(self, name, value)
+            raise
 
-        return report
-
-    def _warn_if_not_converged(self, n_iter, max_iter):
-        if self.tol is not None and max_iter > 1 and n_iter == max_iter:
+    def _warn_if_not_converged(self, n_iter, max_iter, stopped_by_callback=False):
+        if not stopped_by_callback and self.tol is not None and max_iter > 1 and n_iter == max_iter:
             warnings.warn(
                 "Maximum number of iteration reached before convergence. Consider increasing "
                 "max_iter to improve the fit.",

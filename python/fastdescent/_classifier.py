@@ -35,7 +35,7 @@ class SGDClassifier(LinearClassifierMixin, BaseSGD):
     penalty, alpha, l1_ratio, fit_intercept, max_iter, tol, shuffle, verbose, epsilon, \
 random_state, learning_rate, eta0, power_t, early_stopping, validation_fraction, \
 n_iter_no_change, warm_start, average, batch_size, optimizer, clip_value, clip_norm, \
-sparse_updates, n_jobs
+sparse_updates, n_jobs, callbacks
         As in :class:`fastdescent.SGDRegressor`; ``learning_rate`` defaults to 'optimal' and
         ``power_t`` to 0.5 as in scikit-learn, and the early-stopping score is accuracy.
     class_weight : dict, 'balanced' or None, default=None
@@ -56,6 +56,9 @@ sparse_updates, n_jobs
     loss_curve_ : list of float
         Mean training objective per epoch; for one-vs-rest, the mean over the classes (a
         class that stopped early keeps contributing its final value).
+    history_ : dict of list
+        Per-epoch metrics of the last ``fit`` / ``partial_fit`` call, as in
+        :class:`fastdescent.SGDRegressor` (aggregated over classes for one-vs-rest, see Notes).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
 
@@ -136,6 +139,7 @@ sparse_updates, n_jobs
         clip_norm=None,
         sparse_updates="exact",
         multi_class="ovr",
+        callbacks=None,
     ):
         self.loss = loss
         self.penalty = penalty
@@ -164,6 +168,7 @@ sparse_updates, n_jobs
         self.clip_norm = clip_norm
         self.sparse_updates = sparse_updates
         self.multi_class = multi_class
+        self.callbacks = callbacks
 
     def _check_hyperparams(self, for_partial_fit=False):
         super()._check_hyperparams(for_partial_fit)
@@ -295,7 +300,17 @@ sparse_updates, n_jobs
 
         optimizer_spec = self._optimizer_spec()
 
-        def fit_problem(rows, y_problem, weights, loss, seed, threads, label=""):
+        def view(t):  # what coef_ / intercept_ are after t - 1 updates
+            if average and self.average <= t - 1:
+                return avg_coef, avg_intercept
+            return coef, intercept
+
+        ovr = not multinomial and K > 1
+        labels = list(classes.tolist()) if ovr else [None]
+        monitor_cm = self._monitored(max_iter, labels, [view] * len(labels),
+                                     {"classes_": classes})
+
+        def fit_problem(problem, rows, y_problem, weights, loss, seed, threads):
             cfg = self._config(loss, max_iter, seed, threads, n_train)
             return train(
                 X, y_problem, coef[rows], intercept[rows], cfg,
@@ -305,31 +320,33 @@ sparse_updates, n_jobs
                 average_coef=None if avg_coef is None else avg_coef[rows],
                 average_intercept=None if avg_intercept is None else avg_intercept[rows],
                 t0=t0,
-                epoch_callback=self._epoch_reporter(label),
+                epoch_callback=monitor.epoch_callback(problem),
                 optimizer=optimizer_spec,
             )
 
-        if multinomial:
-            results = [fit_problem(slice(None), label.astype(dtype), class_weight,
-                                   _core.LossKind.multinomial, rng.randint(MAX_INT), n_threads)]
-        elif K == 1:
-            y_bin = np.where(label == 1, 1.0, -1.0).astype(dtype)
-            results = [fit_problem(slice(0, 1), y_bin, class_weight, LOSSES[self.loss],
-                                   rng.randint(MAX_INT), n_threads)]
-        else:
-            # One-vs-rest: class k against the rest, weight of the positives class_weight[k].
-            seeds = rng.randint(MAX_INT, size=n_classes)
-
-            def fit_class(k):
-                y_k = np.where(label == k, 1.0, -1.0).astype(dtype)
-                return fit_problem(slice(k, k + 1), y_k, [1.0, class_weight[k]],
-                                   LOSSES[self.loss], seeds[k], 1, f" (class {classes[k]!r})")
-
-            if n_threads > 1:
-                with ThreadPoolExecutor(max_workers=min(n_threads, n_classes)) as pool:
-                    results = list(pool.map(fit_class, range(n_classes)))
+        with monitor_cm as monitor:
+            if multinomial:
+                results = [fit_problem(0, slice(None), label.astype(dtype), class_weight,
+                                       _core.LossKind.multinomial, rng.randint(MAX_INT),
+                                       n_threads)]
+            elif K == 1:
+                y_bin = np.where(label == 1, 1.0, -1.0).astype(dtype)
+                results = [fit_problem(0, slice(0, 1), y_bin, class_weight, LOSSES[self.loss],
+                                       rng.randint(MAX_INT), n_threads)]
             else:
-                results = [fit_class(k) for k in range(n_classes)]
+                # One-vs-rest: class k against the rest, weight of the positives class_weight[k].
+                seeds = rng.randint(MAX_INT, size=n_classes)
+
+                def fit_class(k):
+                    y_k = np.where(label == k, 1.0, -1.0).astype(dtype)
+                    return fit_problem(k, slice(k, k + 1), y_k, [1.0, class_weight[k]],
+                                       LOSSES[self.loss], seeds[k], 1)
+
+                if n_threads > 1:
+                    with ThreadPoolExecutor(max_workers=min(n_threads, n_classes)) as pool:
+                        results = list(pool.map(fit_class, range(n_classes)))
+                else:
+                    results = [fit_class(k) for k in range(n_classes)]
 
         self.classes_ = classes
         self._standard_coef, self._standard_intercept = coef, intercept
@@ -337,12 +354,12 @@ sparse_updates, n_jobs
         self.n_iter_ = max(r.n_iter for r in results)
         self.t_ = max(r.t for r in results)
         self.loss_curve_ = _mean_curve([list(r.loss_curve) for r in results])
+        self.history_ = monitor.history()
         if not resume:
-            self._warn_if_not_converged(self.n_iter_, max_iter)
-        if average and self.average <= self.t_ - 1:
-            self.coef_, self.intercept_ = avg_coef, avg_intercept
-        else:
-            self.coef_, self.intercept_ = coef, intercept
+            self._warn_if_not_converged(self.n_iter_, max_iter,
+                                        any(r.stopped_by_callback for r in results))
+        self.coef_, self.intercept_ = view(self.t_)
+        monitor.end()
         return self
 
     def _has_proba(self):

@@ -71,7 +71,8 @@ class TrainResult:
     diverged: bool
     stopped_by_callback: bool
 
-EpochCallback = Callable[[int, float, float, float, float], bool]
+# (epoch, objective, validation score, step size, t, gradient norm) -> stop training
+EpochCallback = Callable[[int, float, float, float, float, float], bool]
 
 def train_dense(
     X: NDArray[np.floating],

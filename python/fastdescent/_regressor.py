@@ -38,7 +38,10 @@ class SGDRegressor(RegressorMixin, BaseSGD):
     shuffle : bool, default=True
         Shuffle the rows before each epoch.
     verbose : int, default=0
-        With verbose > 0, print the objective and step size after every epoch.
+        0 prints nothing; 1 shows a progress bar per fit (tqdm, on stderr: epochs, current
+        loss, step size, epochs per second); 2 also prints a line per epoch to stdout, as
+        scikit-learn does (loss, step size, update count, gradient norm, validation score,
+        elapsed time).
     epsilon : float, default=0.1
         Width of the huber / epsilon-insensitive zones.
     random_state : int, RandomState instance or None
@@ -100,6 +103,11 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         batch). Other rules and dense input ignore it.
     n_jobs : int or None, default=None
         Threads for the batch gradients (None means 1, -1 all cores).
+    callbacks : list of fastdescent.callbacks.Callback or None, default=None
+        Objects called at the start of ``fit`` / ``partial_fit``, at the end of every epoch
+        (with the epoch's metrics, the keys of ``history_``; returning True stops training)
+        and at the end; see :mod:`fastdescent.callbacks`. Inside ``on_epoch_end``,
+        ``coef_`` and ``intercept_`` hold the current weights.
 
     Attributes
     ----------
@@ -114,6 +122,16 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         plus the penalty at the epoch's end. ``tol`` and ``n_iter_no_change`` test this value
         (scikit-learn uses the unweighted loss and averages the penalty over the epoch, so
         ``n_iter_`` can differ by a few epochs).
+    history_ : dict of list
+        Per epoch of the last ``fit`` / ``partial_fit`` call: ``"epoch"`` (1-based),
+        ``"loss"`` (as ``loss_curve_``), ``"val_score"`` (only with early stopping),
+        ``"lr"`` (step size of the epoch's last update), ``"grad_norm"`` and ``"time"``
+        (seconds since the call started). ``grad_norm`` is the L2 norm, over coefficients
+        and intercept, of the gradient of the epoch's last update: the weighted mean loss
+        gradient of that update's rows (one row per-sample, a batch otherwise) plus the L2
+        penalty's gradient, at the weights the update started from, before clipping (the L1
+        part is a proximal step and is left out). With ``batch_size='full'`` it is the
+        gradient norm of the training objective.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when X has feature names.
@@ -205,6 +223,7 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         clip_norm=None,
         sparse_updates="exact",
         n_jobs=None,
+        callbacks=None,
     ):
         self.loss = loss
         self.penalty = penalty
@@ -231,6 +250,7 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         self.clip_norm = clip_norm
         self.sparse_updates = sparse_updates
         self.n_jobs = n_jobs
+        self.callbacks = callbacks
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, coef_init=None, intercept_init=None, sample_weight=None):
@@ -319,28 +339,34 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         seed = check_random_state(self.random_state).randint(0, MAX_INT)
         n_train = n_samples - int(validation_mask.sum())
         cfg = self._config(LOSSES[self.loss], max_iter, seed, self._n_threads(), n_train)
-        res = train(
-            X, y, coef.reshape(1, -1), intercept, cfg,
-            sample_weight=sample_weight,
-            validation_mask=validation_mask,
-            average_coef=None if avg_coef is None else avg_coef.reshape(1, -1),
-            average_intercept=avg_intercept,
-            t0=t0,
-            epoch_callback=self._epoch_reporter(),
-            optimizer=self._optimizer_spec(),
-        )
+
+        def view(t):  # what coef_ / intercept_ are after t - 1 updates
+            if average and self.average <= t - 1:
+                return avg_coef, avg_intercept
+            return coef, intercept
+
+        with self._monitored(max_iter, [None], [view], {}) as monitor:
+            res = train(
+                X, y, coef.reshape(1, -1), intercept, cfg,
+                sample_weight=sample_weight,
+                validation_mask=validation_mask,
+                average_coef=None if avg_coef is None else avg_coef.reshape(1, -1),
+                average_intercept=avg_intercept,
+                t0=t0,
+                epoch_callback=monitor.epoch_callback(0),
+                optimizer=self._optimizer_spec(),
+            )
 
         self._standard_coef, self._standard_intercept = coef, intercept
         self._average_coef, self._average_intercept = avg_coef, avg_intercept
         self.n_iter_ = res.n_iter
         self.t_ = res.t
         self.loss_curve_ = list(res.loss_curve)
+        self.history_ = monitor.history()
         if not resume:
-            self._warn_if_not_converged(res.n_iter, max_iter)
-        if average and self.average <= self.t_ - 1:
-            self.coef_, self.intercept_ = avg_coef, avg_intercept
-        else:
-            self.coef_, self.intercept_ = coef, intercept
+            self._warn_if_not_converged(res.n_iter, max_iter, res.stopped_by_callback)
+        self.coef_, self.intercept_ = view(self.t_)
+        monitor.end()
         return self
 
     def predict(self, X):

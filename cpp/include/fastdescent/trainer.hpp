@@ -95,6 +95,12 @@ struct EpochStats {
     double validation_score;
     double eta;  // step size of the epoch's last update
     double t;
+    // L2 norm of the gradient of the epoch's last update, over coefficients and intercepts:
+    // the weighted mean loss gradient of that update's rows (one row per-sample, the batch
+    // otherwise) plus the L2-penalty gradient, at the weights the update started from, before
+    // clipping. The L1 part is a proximal step, not a gradient, and is left out. With
+    // batch_size 'full' this is the gradient norm of the training objective.
+    double grad_norm;
 };
 // Called at the end of every epoch; returning true stops training (e.g. a user callback).
 using EpochCallback = std::function<bool(const EpochStats&)>;
@@ -169,7 +175,7 @@ public:
                 no_improvement = objective > best_objective - cfg_.tol ? no_improvement + 1 : 0;
                 best_objective = std::fmin(best_objective, objective);
             }
-            if (on_epoch_ && on_epoch_(EpochStats{epoch + 1, objective, score, last_eta_, t})) {
+            if (on_epoch_ && on_epoch_(EpochStats{epoch + 1, objective, score, last_eta_, t, last_grad_norm_})) {
                 res.stopped_by_callback = true;
                 break;
             }
@@ -238,6 +244,7 @@ private:
             last_eta_ = eta;
             double sw = sample_weight(i);
             sumloss += sw * loss_and_deriv(i, p_.data(), dp_.data());
+            if (r == n - 1) last_grad_norm_ = row_gradient_norm(i, sw, wscale);
             if (has_penalty_ && l1_ratio_ < 1) {
                 wscale *= std::fmax(0.0, 1.0 - (1.0 - l1_ratio_) * eta * cfg_.alpha);
                 if (wscale < 1e-9) {
@@ -289,6 +296,26 @@ private:
         return sumloss;
     }
 
+    // Gradient norm of the per-sample update on row i (scores in p_, loss derivatives in dp_):
+    // per output k, g = sw * dp_k * x_i + lambda * w_k with w_k = wscale * v_k, so
+    // ||g||^2 = a^2 ||x_i||^2 + 2 a lambda <x_i, w_k> + lambda^2 ||w_k||^2, a = sw * dp_k, and
+    // <x_i, w_k> = p_k - intercept_k: O(nnz(x_i) + d), once per epoch.
+    double row_gradient_norm(std::int64_t i, double sw, double wscale) const {
+        constexpr double max_dloss = 1e12;
+        const double lambda = has_penalty_ ? cfg_.alpha * (1.0 - l1_ratio_) : 0.0;
+        const double xx = X_.row_squared_norm(i);
+        double sum = 0.0;
+        for (int k = 0; k < K_; ++k) {
+            const double a = sw * std::fmin(max_dloss, std::fmax(-max_dloss, dp_[k]));
+            sum += a * a * xx + (cfg_.fit_intercept ? a * a : 0.0);
+            if (lambda > 0) {
+                sum += 2.0 * a * lambda * (p_[k] - double(m_.intercept[k])) +
+                       lambda * lambda * wscale * wscale * squared_norm(m_.coef + k * d_, d_);
+            }
+        }
+        return std::sqrt(std::fmax(sum, 0.0));
+    }
+
     // Cumulative L1 penalty on the features that row i touches: each weight has received q of
     // the total shrinkage u so far and gets the rest now, without crossing zero.
     void truncate_l1(std::int64_t i, int k, double wscale) {
@@ -330,6 +357,8 @@ private:
             last_eta_ = eta;
             if (has_penalty_ && l1_ratio_ < 1)
                 axpy(T(cfg_.alpha * (1.0 - l1_ratio_)), m_.coef, grad_.data(), P);
+            if (stop == n) last_grad_norm_ = std::sqrt(squared_norm(grad_.data(), P) +
+                                                       (cfg_.fit_intercept ? squared_norm(grad_b_.data(), K_) : 0.0));
             clip_gradient();
             opt->begin_step();
             opt->update(0, m_.coef, grad_.data(), P, eta, K_);
@@ -755,6 +784,7 @@ private:
     bool has_penalty_ = false;
     bool interrupted_ = false;
     double last_eta_ = 0.0;
+    double last_grad_norm_ = 0.0;
     std::int64_t work_since_poll_ = 0;
     double train_weight_ = 0.0;    // sum of the training rows' weights
     double u_ = 0.0;               // total L1 shrinkage so far (per-sample path)
