@@ -3,7 +3,7 @@
 from ._classifier import SGDClassifier
 from ._config import show_config
 from ._regressor import SGDRegressor
-from . import clip, optim, schedules
+from . import callbacks, clip, optim, schedules
 
 __version__ = "0.1.0"
-__all__ = ["SGDClassifier", "SGDRegressor", "show_config", "__version__", "clip", "optim", "schedules"]
+__all__ = ["SGDClassifier", "SGDRegressor", "show_config", "__version__", "callbacks", "clip", "optim", "schedules"]

@@ -21,6 +21,9 @@ __all__ = ["main", "build_parser", "command", "arg"]
 
 # Optional packages `info` reports (import names, which are also their distribution names).
 OPTIONAL_PACKAGES = ("numba", "dask", "mlflow", "matplotlib", "tqdm", "torch")
+# The package extras and the import names that make each one usable.
+EXTRAS = {"cuda": ("numba",), "dask": ("dask", "distributed"), "mlflow": ("mlflow",),
+          "plot": ("matplotlib",), "bench": ("pytest_benchmark",)}
 
 
 @dataclass
@@ -106,6 +109,131 @@ def demo(args):
                      n_jobs=args.n_jobs, repeat=args.repeat)
 
 
+def optimizer_list(text):
+    """argparse type of compare --optimizers: comma-separated optimizer names."""
+    from ._compare import DEFAULT_STEPS
+
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in DEFAULT_STEPS]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated names among {', '.join(DEFAULT_STEPS)}; got {text!r}")
+    return names
+
+
+DEFAULT_COMPARE_PNG = "fastdescent-compare.png"
+
+
+@command(
+    "compare",
+    "fit several optimizers on one task; print a table and write a PNG of their loss curves",
+    arg("--task", choices=["digits", "breast_cancer"], default="digits",
+        help="bundled scikit-learn data set, standardized, 30%% held out (default digits)"),
+    arg("--optimizers", type=optimizer_list, metavar="A,B,...",
+        help="optimizers to compare (default: all twelve)"),
+    arg("--epochs", type=positive_int, default=30, metavar="E",
+        help="epochs of every fit (default 30, tol=None)"),
+    arg("--batch-size", type=positive_int, default=32, metavar="B",
+        help="rows per update (default 32)"),
+    arg("--out", metavar="PATH.png",
+        help=f"where to write the loss curves (default {DEFAULT_COMPARE_PNG}; "
+             "needs matplotlib: pip install fastdescent[plot])"),
+    arg("--no-plot", action="store_true", help="print the table only"),
+)
+def compare(args):
+    """Trains a log-loss linear classifier (softmax regression for more than two classes) with
+    each optimizer, mini-batch, a cosine schedule and the optimizer's usual step size for the
+    same number of epochs and seed, prints fit time, final training loss and test accuracy, and
+    plots the training loss curves into one PNG."""
+    from importlib import util
+
+    from ._compare import format_table, run_compare, save_plot
+
+    want_plot = not args.no_plot
+    has_matplotlib = util.find_spec("matplotlib") is not None
+    if want_plot and not has_matplotlib and args.out is not None:
+        print("compare --out needs matplotlib: pip install fastdescent[plot]", file=sys.stderr)
+        return 1
+    rows = run_compare(args.optimizers, task=args.task, epochs=args.epochs,
+                       batch_size=args.batch_size)
+    print(f"{args.task}: log loss, batch_size={args.batch_size}, learning_rate='cosine', "
+          f"{args.epochs} epochs, random_state=0\n")
+    print(format_table(rows))
+    if want_plot:
+        if not has_matplotlib:
+            print("\n(no plot: matplotlib is not installed; pip install fastdescent[plot])")
+        else:
+            path = save_plot(rows, args.out or DEFAULT_COMPARE_PNG,
+                             f"{args.task}: training loss per optimizer")
+            print(f"\nloss curves written to {path}")
+    return 0
+
+
+def _benchmarks_dir():
+    """The repository's benchmarks/ (beside python/ in a source checkout), or ./benchmarks."""
+    from pathlib import Path
+
+    here = Path(__file__).resolve()
+    for candidate in (here.parents[2] / "benchmarks", Path.cwd() / "benchmarks"):
+        if (candidate / "report.py").is_file():
+            return candidate
+    return None
+
+
+@command(
+    "bench",
+    "run the training benchmarks (pytest-benchmark) and print the report of ratios",
+    arg("--rows", type=positive_int, default=200_000, metavar="N",
+        help="rows of the dense benchmark problem (default 200,000)"),
+    arg("--cols", type=positive_int, default=100, metavar="D",
+        help="features of the benchmark problem (default 100)"),
+    arg("--rounds", type=positive_int, default=5, metavar="R",
+        help="timed rounds per benchmark (default 5)"),
+    arg("--stat", choices=["median", "min", "mean"], default="median",
+        help="statistic of the rounds used for the ratios (default median)"),
+    arg("--json", metavar="PATH", help="keep pytest-benchmark's JSON here"),
+    arg("--dir", metavar="PATH", help="the benchmarks folder (default: the source checkout's)"),
+)
+def bench(args):
+    """Runs benchmarks/bench_training.py (fastdescent against scikit-learn, a NumPy loop and
+    the X @ w floor, timed in the same run) and prints benchmarks/report.py's table. Needs a
+    source checkout (the benchmarks are not installed) and pytest-benchmark
+    (pip install fastdescent[bench])."""
+    import importlib.util
+    import os
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    if importlib.util.find_spec("pytest_benchmark") is None:
+        print("bench needs pytest-benchmark: pip install fastdescent[bench] "
+              "(or pip install pytest-benchmark)", file=sys.stderr)
+        return 1
+    folder = Path(args.dir) if args.dir else _benchmarks_dir()
+    if folder is None or not (folder / "report.py").is_file():
+        print("bench needs the benchmarks/ folder of a fastdescent source checkout (it is not "
+              "part of the installed package): run it from the checkout or pass --dir.",
+              file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory() as tmp:
+        json_path = args.json or os.path.join(tmp, "bench.json")
+        cmd = [sys.executable, "-m", "pytest", str(folder / "bench_training.py"), "-q",
+               "-p", "no:cacheprovider", f"--rootdir={folder.parent}",
+               f"--benchmark-json={json_path}", f"--bench-rows={args.rows}",
+               f"--bench-cols={args.cols}", f"--bench-rounds={args.rounds}"]
+        proc = subprocess.run(cmd, cwd=folder.parent, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+        if proc.returncode != 0:
+            print(proc.stdout[-4000:], file=sys.stderr)
+            print(f"the benchmarks failed (exit status {proc.returncode})", file=sys.stderr)
+            return 1
+        spec = importlib.util.spec_from_file_location("_fastdescent_bench_report",
+                                                      folder / "report.py")
+        report = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(report)
+        return int(report.main([json_path, "--stat", args.stat]) or 0)
+
+
 @command(
     "info",
     "version, build configuration, threads and optional packages",
@@ -126,6 +254,7 @@ def info(args):
         ("threads", data["threads"]),
         ("dependencies", data["dependencies"]),
         ("optional packages", data["optional"]),
+        ("extras", data["extras"]),
     ]
     for title, values in sections:
         print(f"{title}:")
@@ -174,7 +303,13 @@ def collect_info():
     for module in OPTIONAL_PACKAGES:
         # find_spec only locates the package: `info` stays fast without importing torch.
         found = util.find_spec(module) is not None
-        optional[module] = (version(module) or "installed") if found else "not found"
+        optional[module] = ((version(module) or version(f"{module}-skinny") or "installed")
+                            if found else "not found")
+    extras = {
+        name: "available" if all(util.find_spec(m) is not None for m in modules)
+        else f"missing (pip install fastdescent[{name}])"
+        for name, modules in EXTRAS.items()
+    }
     return {
         "version": fastdescent.__version__,
         "location": os.path.dirname(fastdescent.__file__),
@@ -186,6 +321,7 @@ def collect_info():
             **{dist: version(dist) for dist in ("numpy", "scipy", "scikit-learn", "threadpoolctl")},
         },
         "optional": optional,
+        "extras": extras,
     }
 
 
