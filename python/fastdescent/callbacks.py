@@ -287,16 +287,17 @@ class MLflowLogger(Callback):
     """Logs the estimator's parameters and every epoch's metrics to MLflow.
 
     Needs the optional extra ``pip install fastdescent[mlflow]`` (``mlflow-skinny`` is
-    enough). Each fit logs into the active MLflow run when there is one, or else into a new
-    run that it ends when the fit ends.
+    enough). Each fit logs into the active MLflow run when there is one (left open), or else
+    into a new run that it ends when the fit ends. It changes no global MLflow setting.
 
     Parameters
     ----------
     tracking_uri : str or None
-        Where to log (``"file:///path/mlruns"``, ``"http://host:5000"``, ...); None keeps
-        MLflow's current setting (``MLFLOW_TRACKING_URI``).
+        Where to log (``"file:///path/mlruns"``, ``"http://host:5000"``, ...); None uses
+        MLflow's current setting (``mlflow.set_tracking_uri``, ``MLFLOW_TRACKING_URI``).
+        Within an active run, give None (the run's store is used).
     experiment_name : str or None
-        Experiment of a new run; None uses MLflow's default experiment.
+        Experiment of a new run (created if needed); None means "Default".
     run_name : str or None
         Name of a new run.
     log_every : int, default=1
@@ -335,17 +336,19 @@ class MLflowLogger(Callback):
 
     def on_fit_begin(self, estimator):
         mlflow = self._mlflow()
-        if self.tracking_uri is not None:
-            mlflow.set_tracking_uri(self.tracking_uri)
-        self._owns_run = mlflow.active_run() is None
+        active = mlflow.active_run()
+        self._owns_run = active is None
+        # The client API throughout: a fit changes no global MLflow setting.
+        self._client = mlflow.tracking.MlflowClient(tracking_uri=self.tracking_uri)
         if self._owns_run:
-            if self.experiment_name is not None:
-                mlflow.set_experiment(self.experiment_name)
-            run = mlflow.start_run(run_name=self.run_name)
+            name = self.experiment_name or "Default"
+            experiment = self._client.get_experiment_by_name(name)
+            experiment_id = (experiment.experiment_id if experiment is not None
+                             else self._client.create_experiment(name))
+            run = self._client.create_run(experiment_id, run_name=self.run_name)
         else:
-            run = mlflow.active_run()
+            run = active
         self.run_id_ = run.info.run_id
-        self._client = mlflow.tracking.MlflowClient()
         self._pending = {}
         logged = self._client.get_run(self.run_id_).data.params
         params = {
@@ -387,7 +390,7 @@ class MLflowLogger(Callback):
         extra = {"n_iter": float(estimator.n_iter_)}
         self._log(extra, estimator.n_iter_)
         if self._owns_run:
-            self._mlflow().end_run()
+            self._client.set_terminated(self.run_id_)
 
     def __getstate__(self):
         state = self.__dict__.copy()
