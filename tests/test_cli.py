@@ -15,7 +15,7 @@ import pytest
 import fastdescent
 from fastdescent.demo import numpy_gd
 
-SUBCOMMANDS = ["demo", "info"]
+SUBCOMMANDS = ["demo", "compare", "bench", "info"]
 TASKS = ["digits", "breast_cancer", "diabetes", "synthetic"]
 METHODS = [
     "fastdescent SGD (per-sample)",
@@ -66,9 +66,12 @@ def test_subcommand_help(name):
     proc = run_cli(name, "--help")
     assert proc.returncode == 0, proc.stderr
     assert f"usage: python -m fastdescent {name}" in proc.stdout
-    if name == "demo":
-        for option in ("--quick", "--rows", "--epochs", "--n-jobs"):
-            assert option in proc.stdout
+    options = {"demo": ("--quick", "--rows", "--epochs", "--n-jobs"),
+               "compare": ("--task", "--optimizers", "--epochs", "--batch-size", "--out"),
+               "bench": ("--rows", "--cols", "--rounds", "--stat", "--json"),
+               "info": ("--json",)}
+    for option in options[name]:
+        assert option in proc.stdout
 
 
 def test_no_subcommand_prints_usage():
@@ -183,3 +186,85 @@ def test_numpy_baseline_matches_fastdescent_full_batch(loss):
     assert n_iter == est.n_iter_
     np.testing.assert_allclose(W.T, coef, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(b, est.intercept_, rtol=1e-10, atol=1e-12)
+
+
+def test_info_lists_the_extras():
+    data = json.loads(run_cli("info", "--json").stdout)
+    assert set(data["extras"]) == {"cuda", "dask", "mlflow", "plot", "bench"}
+    from importlib.util import find_spec
+
+    expected = "available" if find_spec("matplotlib") else "missing (pip install fastdescent[plot])"
+    assert data["extras"]["plot"] == expected
+    assert "extras:" in run_cli("info").stdout
+
+
+def parse_compare(text):
+    rows = {}
+    for line in text.splitlines():
+        cells = line.split()
+        if len(cells) == 6 and cells[0] in ("sgd", "adam", "lion"):
+            rows[cells[0]] = cells
+    return rows
+
+
+def test_compare_prints_a_table_and_writes_the_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "curves.png"
+    proc = run_cli("compare", "--optimizers", "sgd,adam,lion", "--epochs", "6", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    rows = parse_compare(proc.stdout)
+    assert set(rows) == {"sgd", "adam", "lion"}
+    for name, (_, eta0, seconds, epochs, loss, acc) in rows.items():
+        assert int(epochs) == 6 and float(seconds) > 0 and float(loss) > 0
+        assert float(acc) > 0.85, name
+    # The same fits in this process give the same table.
+    from fastdescent._compare import run_compare
+
+    for r in run_compare(["adam"], epochs=6):
+        assert rows["adam"][4] == f"{r.final_loss:.4f}" and rows["adam"][5] == f"{r.test_accuracy:.4f}"
+    assert f"loss curves written to {out}" in proc.stdout
+    from matplotlib.image import imread
+
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    image = imread(out)
+    assert image.shape[0] > 300 and image.shape[1] > 500
+    assert image[..., :3].std() > 0.05  # not a blank canvas
+
+
+def test_compare_rejects_unknown_optimizers():
+    proc = run_cli("compare", "--optimizers", "sgd,newton")
+    assert proc.returncode == 2
+    assert "--optimizers" in proc.stderr and "newton" in proc.stderr
+
+
+def test_bench_without_pytest_benchmark_says_what_to_install(monkeypatch, capsys):
+    from importlib import util
+
+    from fastdescent.cli import main
+
+    find_spec = util.find_spec
+    monkeypatch.setattr(util, "find_spec",
+                        lambda name, *a: None if name == "pytest_benchmark" else find_spec(name, *a))
+    assert main(["bench"]) == 1
+    assert "pip install fastdescent[bench]" in capsys.readouterr().err
+
+
+def test_bench_without_the_benchmarks_folder(tmp_path, capsys):
+    pytest.importorskip("pytest_benchmark")
+    from fastdescent.cli import main
+
+    assert main(["bench", "--dir", str(tmp_path)]) == 1
+    assert "source checkout" in capsys.readouterr().err
+
+
+def test_bench_runs_the_report():
+    pytest.importorskip("pytest_benchmark")
+    from fastdescent.cli import _benchmarks_dir
+
+    if _benchmarks_dir() is None:
+        pytest.skip("benchmarks/ is not beside this fastdescent (an installed package)")
+    proc = run_cli("bench", "--rows", "2000", "--cols", "20", "--rounds", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert "## fastdescent training benchmarks (median of the rounds)" in proc.stdout
+    assert "per-sample SGD epoch vs scikit-learn SGDClassifier" in proc.stdout
+    assert "2000x20" in proc.stdout
