@@ -443,6 +443,41 @@ def test_mlflow_logger_in_an_active_run_and_one_vs_rest(mlflow_store):
         assert steps == [2, 4, 5]  # every second epoch, and the last
 
 
+def test_mlflow_run_of_a_failed_fit_is_marked_failed(mlflow_store):
+    mlflow, uri = mlflow_store
+
+    class Boom(Callback):
+        def on_epoch_end(self, estimator, epoch, metrics):
+            if epoch == 3:
+                raise RuntimeError("boom")
+
+    logger = MLflowLogger(uri)
+    X, y = regression()
+    with pytest.raises(RuntimeError, match="boom"):
+        SGDRegressor(max_iter=10, tol=None, callbacks=[logger, Boom()]).fit(X, y)
+    client = mlflow.tracking.MlflowClient(tracking_uri=uri)
+    assert client.get_run(logger.run_id_).info.status == "FAILED"
+    steps = sorted(m.step for m in client.get_metric_history(logger.run_id_, "loss"))
+    assert steps == [1, 2, 3]
+
+
+def test_on_fit_error_is_called_instead_of_on_fit_end():
+    calls = []
+
+    class Watch(Callback):
+        def on_fit_end(self, estimator):
+            calls.append("end")
+
+        def on_fit_error(self, estimator, error):
+            calls.append(type(error).__name__)
+
+    X, y = regression()
+    X[0, 0] = 1e200  # overflows: the fit diverges
+    with pytest.raises(ValueError, match="overflow"):
+        SGDRegressor(learning_rate="constant", eta0=1.0, callbacks=[Watch()]).fit(X, y)
+    assert calls == ["ValueError"]
+
+
 def test_mlflow_missing_gives_the_extra(monkeypatch):
     import builtins
 

@@ -284,8 +284,8 @@ class BaseSGD(BaseEstimator):
         try:
             monitor.begin()
             yield monitor
-        except BaseException:
-            monitor.close()
+        except BaseException as error:
+            monitor.fail(error)
             for name, value in saved.items():
                 if value is _MISSING:
                     self.__dict__.pop(name, None)

@@ -47,18 +47,16 @@ class FitMonitor:
         self._lock = threading.Lock()
         self._bar = None
         self._start = None
+        self._began = False
 
     def begin(self):
         """Before the first epoch: starts the clock and the bar, calls ``on_fit_begin``."""
         self._start = time.perf_counter()
         if self.verbose >= 1:
             self._bar = _progress_bar(self.max_iter * len(self.labels), type(self.estimator).__name__)
-        try:
-            for cb in self.callbacks:
-                cb.on_fit_begin(self.estimator)
-        except BaseException:
-            self.close()
-            raise
+        self._began = True
+        for cb in self.callbacks:
+            cb.on_fit_begin(self.estimator)
 
     def epoch_callback(self, problem):
         """The function the trainer calls at the end of each epoch of problem `problem`."""
@@ -143,6 +141,18 @@ class FitMonitor:
         self.close()
         for cb in self.callbacks:
             cb.on_fit_end(self.estimator)
+
+    def fail(self, error):
+        """Training raised `error`: closes the bar, calls ``on_fit_error`` (errors of those
+        calls are not allowed to hide `error`)."""
+        self.close()
+        if not self._began:
+            return
+        for cb in self.callbacks:
+            try:
+                cb.on_fit_error(self.estimator, error)
+            except Exception:  # noqa: BLE001 - the original error is the one to see
+                pass
 
     def close(self):
         if self._bar is not None:

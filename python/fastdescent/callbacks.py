@@ -10,7 +10,13 @@ Pass them to an estimator, ``SGDClassifier(callbacks=[EarlyStopping("val_score")
   and ``"time"`` (seconds since the call started). ``estimator.coef_`` and
   ``estimator.intercept_`` hold the current weights (read them, copy them, or predict with
   them; writing to them changes training). Returning True stops training after this epoch;
-- ``on_fit_end(estimator)`` once the fitted attributes are set.
+- ``on_fit_end(estimator)`` once the fitted attributes are set;
+- ``on_fit_error(estimator, error)`` instead of ``on_fit_end`` when training raised `error`
+  (a diverged fit, a KeyboardInterrupt, an exception of a callback); the estimator keeps its
+  previous fitted state and the error propagates.
+
+Each call of ``fit`` / ``partial_fit`` starts afresh (``on_fit_begin`` resets the state of the
+callbacks here), so ``EarlyStopping`` acts within one ``fit``, not across ``partial_fit`` calls.
 
 One-vs-rest classification trains one problem per class: ``on_epoch_end`` is called for
 every epoch of every class, with ``metrics["class"]`` set to the class label, and returning
@@ -55,6 +61,9 @@ class Callback:
 
     def on_fit_end(self, estimator):
         """Called once the fitted attributes are set."""
+
+    def on_fit_error(self, estimator, error):
+        """Called instead of ``on_fit_end`` when training raised `error` (it then propagates)."""
 
 
 def _mode_for(monitor, mode):
@@ -336,6 +345,7 @@ class MLflowLogger(Callback):
 
     def on_fit_begin(self, estimator):
         mlflow = self._mlflow()
+        self._owns_run = False
         active = mlflow.active_run()
         self._owns_run = active is None
         # The client API throughout: a fit changes no global MLflow setting.
@@ -391,6 +401,11 @@ class MLflowLogger(Callback):
         self._log(extra, estimator.n_iter_)
         if self._owns_run:
             self._client.set_terminated(self.run_id_)
+
+    def on_fit_error(self, estimator, error):
+        if getattr(self, "_owns_run", False) and getattr(self, "_client", None) is not None:
+            self._client.set_terminated(
+                self.run_id_, status="KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
 
     def __getstate__(self):
         state = self.__dict__.copy()
