@@ -221,11 +221,16 @@ def bench(args):
                "-p", "no:cacheprovider", f"--rootdir={folder.parent}",
                f"--benchmark-json={json_path}", f"--bench-rows={args.rows}",
                f"--bench-cols={args.cols}", f"--bench-rounds={args.rounds}"]
+        # A pytest-xdist worker's variables would make pytest-benchmark skip the timing.
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("PYTEST_XDIST", "PYTEST_CURRENT_TEST"))}
         proc = subprocess.run(cmd, cwd=folder.parent, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
-        if proc.returncode != 0:
+                              stderr=subprocess.STDOUT, text=True, env=env)
+        written = os.path.isfile(json_path) and os.path.getsize(json_path) > 0
+        if proc.returncode != 0 or not written:
             print(proc.stdout[-4000:], file=sys.stderr)
-            print(f"the benchmarks failed (exit status {proc.returncode})", file=sys.stderr)
+            print(f"the benchmarks failed (exit status {proc.returncode}"
+                  f"{'' if written else ', no results written'})", file=sys.stderr)
             return 1
         spec = importlib.util.spec_from_file_location("_fastdescent_bench_report",
                                                       folder / "report.py")
