@@ -424,18 +424,51 @@ private:
     void catch_up(std::int64_t idx, std::int64_t tau, LazyRule rule, double rms_alpha) {
         const std::int64_t s0 = lazy_last_[std::size_t(idx)];
         if (s0 == tau) return;
-        const double A = prefix_scale_[std::size_t(tau)] / prefix_scale_[std::size_t(s0)];
-        const double C = prefix_scale_[std::size_t(tau)] *
-                         (prefix_shift_[std::size_t(tau)] - prefix_shift_[std::size_t(s0)]);
-        const double w = m_.coef[idx];
-        if (w > 0) m_.coef[idx] = T(std::fmax(0.0, A * w - C));
-        else if (w < 0) m_.coef[idx] = T(std::fmin(0.0, A * w + C));
+        m_.coef[idx] = lazy_weight(idx, tau);
         if (rule == LazyRule::rmsprop) {
             const T f = T(std::pow(rms_alpha, double(tau - s0)));
             lazy_state_a_[std::size_t(idx)] *= f;
             if (!lazy_state_b_.empty()) lazy_state_b_[std::size_t(idx)] *= f;
         }
         lazy_last_[std::size_t(idx)] = tau;
+    }
+
+    // Value of weight idx brought from prefix step last_[idx] to step tau (read only).
+    T lazy_weight(std::int64_t idx, std::int64_t tau) const {
+        const std::int64_t s0 = lazy_last_[std::size_t(idx)];
+        const T w = m_.coef[idx];
+        if (s0 == tau) return w;
+        const double A = prefix_scale_[std::size_t(tau)] / prefix_scale_[std::size_t(s0)];
+        const double C = prefix_scale_[std::size_t(tau)] *
+                         (prefix_shift_[std::size_t(tau)] - prefix_shift_[std::size_t(s0)]);
+        if (w > 0) return T(std::fmax(0.0, A * double(w) - C));
+        if (w < 0) return T(std::fmin(0.0, A * double(w) + C));
+        return w;
+    }
+
+    // Gradient norm of the lazy step about to be taken at prefix step tau: the loss gradient
+    // sums in lazy_grad_ (touched features) and grad_b_ times inv, plus l2 * w for every
+    // weight, read at step tau without catching it up. O(K d) when l2 > 0; once per epoch.
+    double lazy_gradient_norm(std::int64_t tau, double inv, double l2) const {
+        double sum = 0.0;
+        if (l2 > 0)
+            for (std::int64_t idx = 0; idx < K_ * d_; ++idx) {
+                const double w = lazy_weight(idx, tau);
+                sum += l2 * l2 * w * w;
+            }
+        for (std::int64_t j : touched_)
+            for (int k = 0; k < K_; ++k) {
+                const std::size_t idx = std::size_t(k * d_ + j);
+                const double w = m_.coef[idx];  // touched weights are caught up already
+                const double g = double(lazy_grad_[idx]) * inv + l2 * w;
+                sum += g * g - l2 * l2 * w * w;
+            }
+        if (cfg_.fit_intercept)
+            for (int k = 0; k < K_; ++k) {
+                const double gb = double(grad_b_[std::size_t(k)]) * inv;
+                sum += gb * gb;
+            }
+        return std::sqrt(std::fmax(sum, 0.0));
     }
 
     // Brings every weight up to date and restarts the prefix products.
@@ -526,6 +559,7 @@ private:
                     for (int k = 0; k < K_; ++k) lazy_grad_[std::size_t(k * d_ + j)] = T(0);
                 continue;
             }
+            if (stop == n) last_grad_norm_ = lazy_gradient_norm(tau, 1.0 / batch_weight, l2);
             last_eta_ = eta;
             ++lazy_steps_;
             const T inv = T(1.0 / batch_weight);
