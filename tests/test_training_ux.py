@@ -231,6 +231,23 @@ def test_sparse_mini_batch_grad_norm_matches_dense(params):
     assert_allclose(sparse.history_["grad_norm"], dense.history_["grad_norm"], rtol=1e-9)
 
 
+def test_dask_fit_keeps_history_and_calls_callbacks():
+    da = pytest.importorskip("dask.array")
+    X, y = regression(n=400, d=5)
+    kw = dict(batch_size="full", learning_rate="constant", eta0=0.1, max_iter=6, tol=None)
+    rec = Recorder(stop_at=4)
+    on_dask = SGDRegressor(callbacks=[rec], **kw).fit(da.from_array(X, chunks=100), y)
+    in_memory = SGDRegressor(**kw).fit(X, y)
+    assert on_dask.n_iter_ == 4 and rec.calls[-1] == "end" and rec.epochs == [1, 2, 3, 4]
+    assert_allclose(on_dask.history_["loss"], in_memory.history_["loss"][:4], rtol=1e-10)
+    assert_allclose(on_dask.history_["grad_norm"], in_memory.history_["grad_norm"][:4],
+                    rtol=1e-10)
+    assert_allclose(rec.coefs[-1], on_dask.coef_, rtol=0, atol=0)
+    # Per-sample SGD on dask runs local epochs on the chunks: no single last update.
+    local = SGDRegressor(max_iter=2, tol=None).fit(da.from_array(X, chunks=100), y)
+    assert local.history_["epoch"] == [1, 2] and np.isnan(local.history_["grad_norm"]).all()
+
+
 # ---- callbacks -----------------------------------------------------------------------------
 
 

@@ -266,6 +266,8 @@ class _Problem:
         self.curve = []
         self.active = True
         self.n_iter = 0
+        self.grad_norm = float("nan")  # of the epoch's last update (batched training only)
+        self.stopped_by_callback = False
 
 
 class _Trainer:
@@ -285,7 +287,7 @@ class _Trainer:
         self.l1_ratio = {"l2": 0.0, "l1": 1.0}.get(penalty, float(est.l1_ratio or 0.0))
         self.has_penalty = penalty is not None and alpha > 0
         self.alpha = alpha
-        self.reporter = est._epoch_reporter()
+        self.monitor = None  # the estimator's FitMonitor, set by fit()
 
     # -- shared pieces ----------------------------------------------------------------------
 
@@ -328,8 +330,13 @@ class _Trainer:
         tol = float(est.tol) if est.tol is not None else -np.inf
         prob.no_improvement = prob.no_improvement + 1 if objective > prob.best - tol else 0
         prob.best = min(prob.best, objective)
-        if self.reporter is not None:
-            self.reporter(prob.n_iter, objective, float("nan"), prob.last_eta, prob.t)
+        if self.monitor is not None:
+            on_epoch = self.monitor.epoch_callback(self.problems.index(prob))
+            if on_epoch(prob.n_iter, objective, float("nan"), prob.last_eta, prob.t,
+                        prob.grad_norm):
+                prob.active = False
+                prob.stopped_by_callback = True
+                return
         if prob.no_improvement >= int(est.n_iter_no_change):
             if prob.schedule.kind == _core.ScheduleKind.adaptive and prob.eta_adaptive > 1e-6:
                 prob.eta_adaptive /= 5.0
@@ -406,10 +413,25 @@ class _Trainer:
                 sumweight += weight
                 for q, prob in enumerate(self.problems):
                     if prob.active and weight[q] != 0.0:
+                        if j == n_updates - 1:
+                            prob.grad_norm = self._gradient_norm(
+                                prob, grad[prob.rows], grad_b[prob.rows], weight[q])
                         self._step(prob, grad[prob.rows], grad_b[prob.rows], weight[q])
             for q, prob in enumerate(active):
                 q = self.problems.index(prob)
                 self._end_epoch(prob, float(sumloss[q]), float(sumweight[q]))
+
+    def _gradient_norm(self, prob, grad, grad_b, batch_weight):
+        """L2 norm of the update's mean loss gradient plus the L2 penalty's gradient, before
+        clipping, over coefficients and intercepts (the in-memory trainer's history_ value)."""
+        g = np.asarray(grad, dtype=np.float64) / batch_weight
+        if self.has_penalty and self.l1_ratio < 1:
+            g = g + self.alpha * (1.0 - self.l1_ratio) * self.coef[prob.rows].astype(np.float64)
+        total = float(np.sum(g * g))
+        if self.est.fit_intercept:
+            gb = np.asarray(grad_b, dtype=np.float64) / batch_weight
+            total += float(np.sum(gb * gb))
+        return math.sqrt(total)
 
     # -- per-sample SGD: local epochs and parameter averaging -----------------------------------
 
@@ -552,17 +574,26 @@ def fit(est, X, y, *, sample_weight=None, coef_init=None, intercept_init=None, c
     trainer = _Trainer(est, dask, chunks, sizes, K, d, dtype, problems,
                        class_weight, one_vs_rest, coef, intercept, avg_coef, avg_intercept,
                        max_iter, seed)
-    if batch_size == 1 and est._plain_sgd():
-        config = _local_config(est)
-        if one_vs_rest:
-            specs = [(slice(k, k + 1), partial(_binary_target, k=k),
-                      np.array([1.0, class_weight[k]]), loss) for k in range(K)]
+
+    def view(t):  # what coef_ / intercept_ are after t - 1 updates
+        c, i = (avg_coef, avg_intercept) if averaging and est.average <= t - 1 else (coef, intercept)
+        return (c, i) if classifier else (c.reshape(-1), i)
+
+    labels = list(classes.tolist()) if one_vs_rest else [None]
+    fitted = {"classes_": classes} if classifier else {}
+    with est._monitored(max_iter, labels, [view] * len(labels), fitted) as monitor:
+        trainer.monitor = monitor
+        if batch_size == 1 and est._plain_sgd():
+            config = _local_config(est)
+            if one_vs_rest:
+                specs = [(slice(k, k + 1), partial(_binary_target, k=k),
+                          np.array([1.0, class_weight[k]]), loss) for k in range(K)]
+            else:
+                cw = class_weight if classifier else None
+                specs = [(rows_of[0], _binary_target, cw, loss)]
+            trainer.run_local(config, specs)
         else:
-            cw = class_weight if classifier else None
-            specs = [(rows_of[0], _binary_target, cw, loss)]
-        trainer.run_local(config, specs)
-    else:
-        trainer.run_batched(batch_size)
+            trainer.run_batched(batch_size)
 
     est._standard_coef, est._standard_intercept = coef, intercept
     est._average_coef, est._average_intercept = avg_coef, avg_intercept
@@ -575,7 +606,9 @@ def fit(est, X, y, *, sample_weight=None, coef_init=None, intercept_init=None, c
         from ._classifier import _mean_curve
 
         est.loss_curve_ = _mean_curve(curves)
-    est._warn_if_not_converged(est.n_iter_, max_iter)
+    est.history_ = monitor.history()
+    est._warn_if_not_converged(est.n_iter_, max_iter,
+                               any(p.stopped_by_callback for p in problems))
     use_average = averaging and est.average <= est.t_ - 1
     if classifier:
         est.classes_ = classes
@@ -585,6 +618,7 @@ def fit(est, X, y, *, sample_weight=None, coef_init=None, intercept_init=None, c
         est._standard_coef = coef.reshape(-1)
         est._average_coef = None if avg_coef is None else avg_coef.reshape(-1)
         est.coef_, est.intercept_ = c.reshape(-1), i
+    monitor.end()
     return est
 
 

@@ -131,7 +131,8 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         gradient of that update's rows (one row per-sample, a batch otherwise) plus the L2
         penalty's gradient, at the weights the update started from, before clipping (the L1
         part is a proximal step and is left out). With ``batch_size='full'`` it is the
-        gradient norm of the training objective.
+        gradient norm of the training objective. It is NaN for per-sample SGD on dask input,
+        which averages local epochs of the chunks instead of taking single updates.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when X has feature names.
