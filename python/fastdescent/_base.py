@@ -16,6 +16,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from . import _core, optim, schedules
+from . import cuda as _cuda  # no Numba import: that happens only when a GPU fit starts
 
 MAX_INT = np.iinfo(np.int32).max
 
@@ -89,6 +90,8 @@ class BaseSGD(BaseEstimator):
         "clip_norm": [Interval(Real, 0, None, closed="neither"), None],
         "sparse_updates": [StrOptions({"exact", "lazy"})],
         "n_jobs": [Integral, None],
+        "device": [StrOptions({"cpu", "cuda", "auto"})],
+        "gpu_dtype": [StrOptions({"float32", "float64"}), None],
     }
 
     # ---- checks -------------------------------------------------------------------------
@@ -127,7 +130,7 @@ class BaseSGD(BaseEstimator):
         """
         X = validate_data(
             self,
-            X,
+            host_array(X),
             reset=reset,
             accept_sparse="csr",
             dtype=[np.float64, np.float32],
@@ -136,6 +139,8 @@ class BaseSGD(BaseEstimator):
         return _rows_readable(X)
 
     def _check_X_y(self, X, y, reset, y_numeric):
+        if _cuda.is_device_array(X):
+            return self._check_device_X_y(X, y, reset)
         X, y = validate_data(
             self,
             X,
@@ -148,6 +153,107 @@ class BaseSGD(BaseEstimator):
             multi_output=False,
         )
         return _rows_readable(X), y
+
+    # ---- device ---------------------------------------------------------------------------
+
+    def _gpu_unsupported(self, X):
+        """Why this fit cannot run on the GPU (None when it can)."""
+        if sp.issparse(X):
+            return "sparse X (the GPU trainer reads dense row-major arrays)"
+        if self.batch_size == 1:
+            return ("batch_size=1 (per-sample SGD is a sequential chain of tiny updates, slower "
+                    "on a GPU than on the CPU); use a mini-batch (e.g. batch_size=256) or "
+                    "batch_size='full'")
+        if self.learning_rate in ("pa1", "pa2"):
+            return f"learning_rate={self.learning_rate!r} (a per-sample rule)"
+        kind = self.optimizer if isinstance(self.optimizer, str) else None
+        if kind is None:
+            spec = self.optimizer.to_spec()
+            kind = spec.kind.name
+        if kind not in ("sgd", "momentum", "nesterov") + _GPU_OPTIMIZERS:
+            return (f"optimizer {kind!r} (supported on the GPU: sgd, momentum, nesterov, "
+                    f"{', '.join(_GPU_OPTIMIZERS)})")
+        return None
+
+    def _use_gpu(self, X):
+        """Whether this fit trains on the GPU, by the `device` rule of the docstring.
+
+        Raises a clear error when device='cuda' cannot be honoured.
+        """
+        device = getattr(self, "device", "cpu")
+        on_device = _cuda.is_device_array(X)
+        if device == "cpu":
+            if on_device:
+                raise ValueError(
+                    "X is a GPU array (it has __cuda_array_interface__) but device='cpu'; use "
+                    "device='cuda' (or 'auto') to train on the GPU, or copy X to the host."
+                )
+            return False
+        reason = self._gpu_unsupported(X)
+        if device == "auto":
+            usable = _cuda.is_available() or (on_device and _cuda_simulated())
+            if reason is None and usable:
+                return True
+            if on_device:
+                raise ValueError(
+                    "X is a GPU array but this fit cannot run on the GPU: "
+                    + (reason or "no usable CUDA GPU") + "."
+                )
+            return False
+        _cuda.check_available()
+        if reason is not None:
+            raise ValueError(f"device='cuda' does not support {reason}. Use device='cpu' or "
+                             "device='auto' (which falls back to the CPU).")
+        return True
+
+    def _gpu_data(self, X):
+        """X on the GPU in the training dtype (see gpu_dtype), or None to train on the CPU."""
+        if not self._use_gpu(X):
+            return None
+        from .cuda import _trainer
+
+        if self.gpu_dtype is not None:
+            dtype = np.dtype(self.gpu_dtype)
+        elif _cuda.is_device_array(X):
+            dtype = np.dtype(X.__cuda_array_interface__["typestr"])
+        else:
+            dtype = np.dtype(np.float32)
+        return _trainer.to_device(X, dtype)
+
+    def _check_device_X_y(self, X, y, reset):
+        """Checks of a GPU-resident X (it is not copied, so only its shape and dtype); y and
+        sample weights are small and come to the host."""
+        if getattr(self, "device", "cpu") == "cpu":
+            self._use_gpu(X)  # raises the device='cpu' error
+        iface = X.__cuda_array_interface__
+        shape = tuple(iface["shape"])
+        if len(shape) != 2:
+            raise ValueError(f"Expected a 2D array, got a {len(shape)}D GPU array instead.")
+        if _cuda.is_device_array(y):
+            from numba import cuda
+
+            y = cuda.as_cuda_array(y).copy_to_host()
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y.ravel()
+        if y.ndim != 1:
+            raise ValueError(f"y should be a 1d array, got an array of shape {y.shape} instead.")
+        if y.shape[0] != shape[0]:
+            raise ValueError(
+                f"Found input variables with inconsistent numbers of samples: [{shape[0]}, "
+                f"{y.shape[0]}]"
+            )
+        if shape[0] < 1:
+            raise ValueError(f"Found array with 0 sample(s) (shape={shape}) while a minimum of 1 "
+                             "is required.")
+        if reset:
+            self.n_features_in_ = shape[1]
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+        elif shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {shape[1]} features, but {type(self).__name__} is expecting "
+                             f"{self.n_features_in_} features as input.")
+        return X, y
 
     def _batch_size(self, n_train):
         if self.batch_size == "full":
@@ -297,10 +403,41 @@ def _rows_readable(X):
     return X
 
 
+_GPU_OPTIMIZERS = ("adagrad", "rmsprop", "adam", "adamw", "nadam", "adamax", "lamb", "lion")
+
+
+def _cuda_simulated():
+    try:
+        return _cuda.simulated()
+    except ImportError:
+        return False
+
+
+def host_array(X):
+    """X itself, or a host copy of a GPU array (for prediction, which runs on the CPU)."""
+    if _cuda.is_device_array(X):
+        from numba import cuda
+
+        return cuda.as_cuda_array(X).copy_to_host()
+    return X
+
+
 def train(X, y, coef, intercept, config, sample_weight=None, class_weight=None,
           validation_mask=None, average_coef=None, average_intercept=None, t0=1.0,
-          epoch_callback=None, optimizer=None):
-    """Runs the C++ trainer on dense or CSR X; coef and intercept are updated in place."""
+          epoch_callback=None, optimizer=None, gpu=None):
+    """Runs the C++ trainer on dense or CSR X, or the GPU trainer on `gpu` (X on the device,
+    from BaseSGD._gpu_data); coef and intercept are updated in place."""
+    if gpu is not None:
+        from .cuda import _trainer
+
+        res = _trainer.train(
+            gpu, y, coef, intercept, config, optimizer=optimizer, sample_weight=sample_weight,
+            class_weight=class_weight, validation_mask=validation_mask,
+            average_coef=average_coef, average_intercept=average_intercept, t0=float(t0),
+            epoch_callback=epoch_callback,
+        )
+        _raise_if_diverged(res)
+        return res
     kwargs = dict(
         optimizer=optimizer,
         epoch_callback=epoch_callback,
@@ -317,12 +454,16 @@ def train(X, y, coef, intercept, config, sample_weight=None, class_weight=None,
         )
     else:
         res = _core.train_dense(X, y, coef, intercept, config, **kwargs)
+    _raise_if_diverged(res)
+    return res
+
+
+def _raise_if_diverged(res):
     if res.diverged:
         raise ValueError(
             f"Floating-point under-/overflow occurred at epoch #{res.n_iter}. Scaling input "
             "data with StandardScaler or MinMaxScaler might help, or lower eta0."
         )
-    return res
 
 
 def _computed(*values):

@@ -15,7 +15,7 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classi
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, check_random_state
 
 from . import _core, _dask
-from ._base import LOSSES, MAX_INT, BaseSGD, _computed, train
+from ._base import LOSSES, MAX_INT, BaseSGD, _computed, host_array, train
 
 
 class SGDClassifier(LinearClassifierMixin, BaseSGD):
@@ -35,7 +35,7 @@ class SGDClassifier(LinearClassifierMixin, BaseSGD):
     penalty, alpha, l1_ratio, fit_intercept, max_iter, tol, shuffle, verbose, epsilon, \
 random_state, learning_rate, eta0, power_t, early_stopping, validation_fraction, \
 n_iter_no_change, warm_start, average, batch_size, optimizer, clip_value, clip_norm, \
-sparse_updates, n_jobs
+sparse_updates, n_jobs, device, gpu_dtype
         As in :class:`fastdescent.SGDRegressor`; ``learning_rate`` defaults to 'optimal' and
         ``power_t`` to 0.5 as in scikit-learn, and the early-stopping score is accuracy.
     class_weight : dict, 'balanced' or None, default=None
@@ -97,6 +97,9 @@ sparse_updates, n_jobs
       A step with ``eta * (l2 + weight_decay) >= 1`` updates every weight (it flips signs).
       The lazy path accumulates the batch gradient in row order on one thread (deterministic);
       full-batch epochs use the threaded dense-buffer reduction.
+
+    With ``device='cuda'`` binary, one-vs-rest (classes one after the other, X stays on the
+    GPU) and multinomial (at most 256 classes) problems all train on the GPU.
     """
 
     _parameter_constraints: dict = {
@@ -136,6 +139,8 @@ sparse_updates, n_jobs
         clip_norm=None,
         sparse_updates="exact",
         multi_class="ovr",
+        device="cpu",
+        gpu_dtype=None,
     ):
         self.loss = loss
         self.penalty = penalty
@@ -164,6 +169,8 @@ sparse_updates, n_jobs
         self.clip_norm = clip_norm
         self.sparse_updates = sparse_updates
         self.multi_class = multi_class
+        self.device = device
+        self.gpu_dtype = gpu_dtype
 
     def _check_hyperparams(self, for_partial_fit=False):
         super()._check_hyperparams(for_partial_fit)
@@ -252,9 +259,10 @@ sparse_updates, n_jobs
                 "The number of classes has to be greater than one; got "
                 f"{n_classes} class"
             )
-        dtype = X.dtype
-        n_samples, n_features = X.shape
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=dtype)
+        gpu = self._gpu_data(X)
+        dtype = X.dtype if gpu is None else gpu.dtype
+        n_samples, n_features = X.shape if gpu is None else gpu.X.shape
+        sample_weight = _check_sample_weight(sample_weight, y, dtype=dtype)
         class_weight = compute_class_weight(self.class_weight, classes=classes, y=y)
         multinomial = self.multi_class == "multinomial" and n_classes > 2
         K = 1 if n_classes == 2 else n_classes
@@ -307,6 +315,7 @@ sparse_updates, n_jobs
                 t0=t0,
                 epoch_callback=self._epoch_reporter(label),
                 optimizer=optimizer_spec,
+                gpu=gpu,
             )
 
         if multinomial:
@@ -325,7 +334,7 @@ sparse_updates, n_jobs
                 return fit_problem(slice(k, k + 1), y_k, [1.0, class_weight[k]],
                                    LOSSES[self.loss], seeds[k], 1, f" (class {classes[k]!r})")
 
-            if n_threads > 1:
+            if n_threads > 1 and gpu is None:
                 with ThreadPoolExecutor(max_workers=min(n_threads, n_classes)) as pool:
                     results = list(pool.map(fit_class, range(n_classes)))
             else:
@@ -344,6 +353,19 @@ sparse_updates, n_jobs
         else:
             self.coef_, self.intercept_ = coef, intercept
         return self
+
+    def decision_function(self, X):
+        """Confidence scores, ``X @ coef_.T + intercept_`` (a GPU array X is copied to the host).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_classes)
+        """
+        return super().decision_function(host_array(X))
 
     def _has_proba(self):
         return self.loss in ("log_loss", "modified_huber")

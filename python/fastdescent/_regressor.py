@@ -100,6 +100,23 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         batch). Other rules and dense input ignore it.
     n_jobs : int or None, default=None
         Threads for the batch gradients (None means 1, -1 all cores).
+    device : {'cpu', 'cuda', 'auto'}, default='cpu'
+        Where training runs. 'cuda' runs the whole training loop on an NVIDIA GPU with
+        Numba-CUDA kernels (``pip install fastdescent[cuda]``): X is copied to the GPU once
+        (a CuPy array, or any array with ``__cuda_array_interface__``, is used in place, without
+        a copy), and only a few scalars per epoch come back. It needs dense X and a mini-batch
+        or full batch (``batch_size`` > 1 or 'full'; per-sample SGD is refused with a
+        ValueError, as it is faster on the CPU), and supports every loss, penalty, schedule
+        (except 'pa1'/'pa2'), clipping, averaging and early stopping, and the optimizers sgd,
+        momentum, nesterov, adagrad, rmsprop, adam, adamw, nadam, adamax, lamb and lion
+        (adafactor is CPU-only). A missing GPU or numba-cuda raises an error naming it.
+        'auto' trains on the GPU when a real one is usable and the fit is supported there,
+        else on the CPU. Shuffled mini-batches visit rows in another order than on the CPU.
+    gpu_dtype : {'float32', 'float64'} or None, default=None
+        Precision of GPU training. None: float32 for host (NumPy) input, which is converted
+        while it is copied to the GPU, and the array's own dtype for GPU input. 'float64'
+        asks for double precision; a GPU array of the other dtype is then converted on the
+        GPU (a copy). ``coef_`` has this dtype. Unused on the CPU.
 
     Attributes
     ----------
@@ -170,6 +187,9 @@ class SGDRegressor(RegressorMixin, BaseSGD):
     models are averaged, weighted by the chunks' sample weight; ``t_`` then counts the updates
     of the largest chunk. ``early_stopping`` is not supported there. Predictions and ``score``
     on dask input are dask arrays computed blockwise.
+
+    With ``device='cuda'``, ``coef_`` has the GPU dtype (``gpu_dtype``) and a NumPy X is
+    copied to the GPU once.
     """
 
     _parameter_constraints: dict = {
@@ -205,6 +225,8 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         clip_norm=None,
         sparse_updates="exact",
         n_jobs=None,
+        device="cpu",
+        gpu_dtype=None,
     ):
         self.loss = loss
         self.penalty = penalty
@@ -231,6 +253,8 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         self.clip_norm = clip_norm
         self.sparse_updates = sparse_updates
         self.n_jobs = n_jobs
+        self.device = device
+        self.gpu_dtype = gpu_dtype
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, coef_init=None, intercept_init=None, sample_weight=None):
@@ -282,10 +306,11 @@ class SGDRegressor(RegressorMixin, BaseSGD):
 
     def _fit(self, X, y, sample_weight, coef_init, intercept_init, max_iter, reset, resume):
         X, y = self._check_X_y(X, y, reset=reset, y_numeric=True)
-        dtype = X.dtype
+        gpu = self._gpu_data(X)
+        dtype = X.dtype if gpu is None else gpu.dtype
         y = np.asarray(y, dtype=dtype)
-        n_samples, n_features = X.shape
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=dtype)
+        n_samples, n_features = X.shape if gpu is None else gpu.X.shape
+        sample_weight = _check_sample_weight(sample_weight, y, dtype=dtype)
 
         # Work on fresh buffers: the fitted state changes only when training succeeds.
         if resume:
@@ -328,6 +353,7 @@ class SGDRegressor(RegressorMixin, BaseSGD):
             t0=t0,
             epoch_callback=self._epoch_reporter(),
             optimizer=self._optimizer_spec(),
+            gpu=gpu,
         )
 
         self._standard_coef, self._standard_intercept = coef, intercept
