@@ -215,7 +215,7 @@ class BaseSGD(BaseEstimator):
         if self.gpu_dtype is not None:
             dtype = np.dtype(self.gpu_dtype)
         elif _cuda.is_device_array(X):
-            dtype = np.dtype(X.__cuda_array_interface__["typestr"])
+            dtype = _cuda.device_array_info(X)[1]
         else:
             dtype = np.dtype(np.float32)
         return _trainer.to_device(X, dtype)
@@ -225,14 +225,11 @@ class BaseSGD(BaseEstimator):
         sample weights are small and come to the host."""
         if getattr(self, "device", "cpu") == "cpu":
             self._use_gpu(X)  # raises the device='cpu' error
-        iface = X.__cuda_array_interface__
-        shape = tuple(iface["shape"])
+        shape = _cuda.device_array_info(X)[0]
         if len(shape) != 2:
             raise ValueError(f"Expected a 2D array, got a {len(shape)}D GPU array instead.")
         if _cuda.is_device_array(y):
-            from numba import cuda
-
-            y = cuda.as_cuda_array(y).copy_to_host()
+            y = _cuda.as_device_array(y).copy_to_host()
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1:
             y = y.ravel()
@@ -416,9 +413,7 @@ def _cuda_simulated():
 def host_array(X):
     """X itself, or a host copy of a GPU array (for prediction, which runs on the CPU)."""
     if _cuda.is_device_array(X):
-        from numba import cuda
-
-        return cuda.as_cuda_array(X).copy_to_host()
+        return _cuda.as_device_array(X).copy_to_host()
     return X
 
 

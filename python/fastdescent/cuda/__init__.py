@@ -11,7 +11,7 @@ kernels are tested on machines without a GPU. ``device="auto"`` never picks the 
 
 from __future__ import annotations
 
-__all__ = ["is_available", "check_available", "is_device_array"]
+__all__ = ["is_available", "check_available", "is_device_array", "as_device_array"]
 
 _MISSING_NUMBA = (
     "device='cuda' needs the package numba-cuda, which is not installed: "
@@ -70,5 +70,27 @@ def is_available():
 
 
 def is_device_array(a):
-    """True for a GPU array (CuPy, Numba, PyTorch CUDA tensors: ``__cuda_array_interface__``)."""
-    return hasattr(a, "__cuda_array_interface__")
+    """True for a GPU array (CuPy, Numba, PyTorch CUDA tensors: ``__cuda_array_interface__``),
+    or a device array of Numba's CUDA simulator."""
+    return hasattr(a, "__cuda_array_interface__") or _is_simulator_array(a)
+
+
+def _is_simulator_array(a):
+    return type(a).__name__ == "FakeCUDAArray" and type(a).__module__.startswith("numba")
+
+
+def as_device_array(a):
+    """A Numba view of a GPU array (no copy)."""
+    if _is_simulator_array(a):
+        return a
+    return _numba_cuda().as_cuda_array(a)
+
+
+def device_array_info(a):
+    """(shape, dtype) of a GPU array, read without touching its data."""
+    if _is_simulator_array(a):
+        return tuple(a.shape), a.dtype
+    import numpy as np
+
+    iface = a.__cuda_array_interface__
+    return tuple(iface["shape"]), np.dtype(iface["typestr"])

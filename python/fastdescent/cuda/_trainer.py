@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import _core
-from . import _numba_cuda, simulated
+from . import _numba_cuda, as_device_array, is_device_array, simulated
 from . import _kernels as kn
 
 # Optimizers with an element-wise update kernel (plus LAMB's two-pass kernels).
@@ -53,8 +53,8 @@ def to_device(X, dtype):
     """
     cuda = _numba_cuda()
     dtype = np.dtype(dtype)
-    if hasattr(X, "__cuda_array_interface__"):
-        Xd = cuda.as_cuda_array(X)
+    if is_device_array(X):
+        Xd = as_device_array(X)
         if Xd.ndim != 2:
             raise ValueError(f"Expected a 2D array, got a {Xd.ndim}D device array instead.")
         if not Xd.is_c_contiguous():
@@ -73,7 +73,7 @@ def to_device(X, dtype):
 
 
 def _launch_1d(n):
-    threads = 32 if simulated() else 256
+    threads = 8 if simulated() else 256
     return max(1, -(-n // threads)), threads
 
 
