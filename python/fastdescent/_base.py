@@ -400,7 +400,8 @@ def _rows_readable(X):
     return X
 
 
-_GPU_OPTIMIZERS = ("adagrad", "rmsprop", "adam", "adamw", "nadam", "adamax", "lamb", "lion")
+_GPU_OPTIMIZERS = ("adagrad", "rmsprop", "adam", "adamw", "nadam", "adamax", "lamb", "adafactor",
+                   "lion")
 
 
 def _cuda_simulated():

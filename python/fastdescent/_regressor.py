@@ -107,9 +107,8 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         a copy), and only a few scalars per epoch come back. It needs dense X and a mini-batch
         or full batch (``batch_size`` > 1 or 'full'; per-sample SGD is refused with a
         ValueError, as it is faster on the CPU), and supports every loss, penalty, schedule
-        (except 'pa1'/'pa2'), clipping, averaging and early stopping, and the optimizers sgd,
-        momentum, nesterov, adagrad, rmsprop, adam, adamw, nadam, adamax, lamb and lion
-        (adafactor is CPU-only). A missing GPU or numba-cuda raises an error naming it.
+        (except 'pa1'/'pa2'), clipping, averaging, early stopping and every optimizer. A
+        missing GPU or numba-cuda raises an error naming it.
         'auto' trains on the GPU when a real one is usable and the fit is supported there,
         else on the CPU. Shuffled mini-batches visit rows in another order than on the CPU.
     gpu_dtype : {'float32', 'float64'} or None, default=None

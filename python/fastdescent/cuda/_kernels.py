@@ -501,3 +501,97 @@ def cast_rows(src, dst):
     i, j = cuda.grid(2)
     if i < src.shape[0] and j < src.shape[1]:
         dst[i, j] = src[i, j]
+
+
+# ---- Adafactor (as optax.adafactor; see update_rules.hpp) ------------------------------------
+
+
+@cuda.jit
+def clip_by_norm_in_place(g, stats, clip_norm):
+    """g *= the global-norm clip factor (for rules whose kernels read g more than once)."""
+    i = cuda.grid(1)
+    if i < g.size:
+        coef_ = clip_norm / (math.sqrt(stats[STAT_NORM]) + 1e-6)
+        if not coef_ >= 1.0:
+            g[i] = float64(g[i]) * coef_
+
+
+@cuda.jit
+def adafactor_rows(g, v_row, cols, beta, eps, sums):
+    """Factored statistics, rows: v_row = beta v_row + (1 - beta) mean over the row of g^2 + eps;
+    their total into sums[2]."""
+    r = cuda.grid(1)
+    if r < v_row.size:
+        s = 0.0
+        for c in range(cols):
+            x = float64(g[r * cols + c])
+            s += x * x + eps
+        v = beta * float64(v_row[r]) + (1.0 - beta) * s / cols
+        v_row[r] = v
+        cuda.atomic.add(sums, 2, float64(v_row[r]))
+
+
+@cuda.jit
+def adafactor_cols(g, v_col, rows, beta, eps):
+    """Factored statistics, columns: v_col = beta v_col + (1 - beta) mean over the column."""
+    c = cuda.grid(1)
+    cols = v_col.size
+    if c < cols:
+        s = 0.0
+        for r in range(rows):
+            x = float64(g[r * cols + c])
+            s += x * x + eps
+        v_col[c] = beta * float64(v_col[c]) + (1.0 - beta) * s / rows
+
+
+@cuda.jit(device=True)
+def _adafactor_y(i, g, v, v_row, v_col, factored, sums):
+    """The preconditioned gradient y_i = g_i / sqrt(V_i)."""
+    if factored:
+        cols = v_col.size
+        r = i // cols
+        c = i - r * cols
+        row_mean = sums[2] / v_row.size
+        return float64(g[i]) / math.sqrt(float64(v_row[r]) / row_mean) / math.sqrt(
+            float64(v_col[c]))
+    return float64(g[i]) / math.sqrt(float64(v[i]))
+
+
+@cuda.jit
+def adafactor_moments(w, g, v, v_row, v_col, factored, beta, eps, sums):
+    """Unfactored statistics (v = beta v + (1 - beta) (g^2 + eps)), then the sums of y^2 and
+    w^2 into sums[0], sums[1]."""
+    i = cuda.grid(1)
+    if i >= w.size:
+        return
+    if not factored:
+        x = float64(g[i])
+        v[i] = beta * float64(v[i]) + (1.0 - beta) * (x * x + eps)
+    y = _adafactor_y(i, g, v, v_row, v_col, factored, sums)
+    cuda.atomic.add(sums, 0, y * y)
+    cuda.atomic.add(sums, 1, float64(w[i]) * float64(w[i]))
+
+
+@cuda.jit
+def adafactor_apply(w, g, v, v_row, v_col, buf, factored, sums, lr, clipping_threshold,
+                    param_scale, eps_scale, momentum, weight_decay, l1, avg, avg_mu):
+    """w -= u + weight_decay w with u = lr max(eps_scale, RMS(w)) y / max(1, RMS(y) / d),
+    optionally smoothed by momentum; then the L1 step and averaging as in update_params."""
+    i = cuda.grid(1)
+    if i >= w.size:
+        return
+    n = w.size
+    clip = max(1.0, math.sqrt(sums[0] / n) / clipping_threshold)
+    scale = max(eps_scale, math.sqrt(sums[1] / n)) if param_scale else 1.0
+    u = lr * scale / clip * _adafactor_y(i, g, v, v_row, v_col, factored, sums)
+    if momentum != 0.0:
+        u = momentum * float64(buf[i]) + (1.0 - momentum) * u
+        buf[i] = u
+    wi = float64(w[i])
+    wi -= u + weight_decay * wi
+    if l1 > 0:
+        wi = wi - l1 if wi > l1 else (wi + l1 if wi < -l1 else 0.0)
+    w[i] = wi
+    if avg_mu > 0:
+        a = float64(avg[i])
+        avg[i] = a + avg_mu * (float64(w[i]) - a)

@@ -22,7 +22,7 @@ from . import _kernels as kn
 
 # Optimizers with an element-wise update kernel (plus LAMB's two-pass kernels).
 SUPPORTED_OPTIMIZERS = ("sgd", "adagrad", "rmsprop", "adam", "adamw", "nadam", "adamax",
-                        "lamb", "lion")
+                        "lamb", "adafactor", "lion")
 
 
 @dataclass
@@ -129,22 +129,19 @@ class DeviceOptimizer:
         self.dtype = dtype
         self.kind = "plain" if spec is None else spec.kind.name
         if self.kind not in ("plain",) + SUPPORTED_OPTIMIZERS:
-            raise ValueError(
-                f"optimizer {self.kind!r} is not supported with device='cuda' (its update needs "
-                "reductions the GPU trainer does not have); supported: "
-                f"{', '.join(SUPPORTED_OPTIMIZERS)}. Use device='cpu' for {self.kind!r}."
-            )
+            raise ValueError(f"optimizer {self.kind!r} is not supported with device='cuda'; "
+                             f"supported: {', '.join(SUPPORTED_OPTIMIZERS)}.")
         if spec is not None:
             spec.validate()
         self.cuda = _numba_cuda()
         self.slots = {}
         self.dummy = self.cuda.device_array(1, dtype=dtype)
-        self.lamb_sums = self.cuda.device_array(2, dtype=np.float64)
+        self.lamb_sums = self.cuda.device_array(3, dtype=np.float64)  # also Adafactor's
 
     def _zeros(self, n, value=0.0):
         return self.cuda.to_device(np.full(n, value, dtype=self.dtype))
 
-    def _slot(self, slot, n):
+    def _slot(self, slot, n, rows_hint=1):
         st = self.slots.get(slot)
         if st is None:
             p = self.spec
@@ -168,6 +165,17 @@ class DeviceOptimizer:
                 st["s"][0], st["s"][1] = self._zeros(n), self._zeros(n)
             elif k == "lion":
                 st["s"][0] = self._zeros(n)
+            elif k == "adafactor":
+                rows = st["rows"] = rows_hint
+                cols = n // rows
+                st["factored"] = bool(p.factored and rows >= 2 and cols >= 2
+                                      and min(rows, cols) >= p.min_dim_size_to_factor)
+                if st["factored"]:
+                    st["s"][0], st["s"][1] = self._zeros(rows), self._zeros(cols)
+                else:
+                    st["s"][2] = self._zeros(n)
+                if p.momentum != 0:
+                    st["buf"] = self._zeros(n)
             self.slots[slot] = st
         st["step"] += 1
         return st
@@ -212,12 +220,17 @@ class DeviceOptimizer:
         c[:4] = [lr, p.beta1, p.beta2, p.weight_decay]  # lion
         return kn.RULE_LION, 0, c
 
-    def step(self, slot, w, g, lr, stats, clip_norm, l1=0.0, avg=None, avg_mu=0.0):
-        """One update of the flat device array w from its gradient g (in place)."""
+    def step(self, slot, w, g, lr, stats, clip_norm, l1=0.0, avg=None, avg_mu=0.0, rows=1):
+        """One update of the flat device array w from its gradient g (in place; Adafactor
+        also clips g in place). `rows`: w is a rows x (n / rows) matrix (Adafactor factors
+        large ones)."""
         n = w.size
         blocks, threads = _launch_1d(n)
         avg = self.dummy if avg is None else avg
-        st = self._slot(slot, n)
+        st = self._slot(slot, n, rows)
+        if self.kind == "adafactor":
+            self._adafactor(st, w, g, lr, stats, clip_norm, l1, avg, avg_mu)
+            return
         if self.kind == "lamb":
             p, t = self.spec, float(st["step"])
             bc1, bc2 = 1.0 - p.beta1 ** t, 1.0 - p.beta2 ** t
@@ -232,6 +245,28 @@ class DeviceOptimizer:
         s1, s2, s3 = st["s"]
         kn.update_params[blocks, threads](w, g, s1, s2, s3, avg, stats, rule, flags, *c,
                                           clip_norm, l1, avg_mu)
+
+    def _adafactor(self, st, w, g, lr, stats, clip_norm, l1, avg, avg_mu):
+        p, t = self.spec, float(st["step"])
+        n = w.size
+        blocks, threads = _launch_1d(n)
+        if clip_norm > 0:
+            kn.clip_by_norm_in_place[blocks, threads](g, stats, clip_norm)
+        if p.relative_step:
+            lr = min(1e-2, 1.0 / math.sqrt(t))
+        beta = 1.0 - t ** (-p.decay_rate)
+        v_row, v_col, v = st["s"]
+        sums = self.lamb_sums
+        kn.zero[1, 3](sums)
+        if st["factored"]:
+            kn.adafactor_rows[_launch_1d(v_row.size)](g, v_row, v_col.size, beta, p.eps, sums)
+            kn.adafactor_cols[_launch_1d(v_col.size)](g, v_col, v_row.size, beta, p.eps)
+        kn.adafactor_moments[blocks, threads](w, g, v, v_row, v_col, st["factored"], beta, p.eps,
+                                              sums)
+        kn.adafactor_apply[blocks, threads](
+            w, g, v, v_row, v_col, st.get("buf", self.dummy), st["factored"], sums, lr,
+            p.clipping_threshold, bool(p.multiply_by_parameter_scale), p.eps_scale, p.momentum,
+            p.weight_decay, l1, avg, avg_mu)
 
     def average_only(self, w, avg, avg_mu):
         """The running average of an array that is not trained (intercept not fitted)."""
@@ -362,7 +397,7 @@ def train(data, y, coef, intercept, cfg, optimizer=None, sample_weight=None, cla
             last_eta = eta
             avg_mu = 1.0 / (t - average + 1.0) if average > 0 and average <= t else 0.0
             opt.step(0, coef_flat, grad_d[:P], eta, stats_d, float(cfg.clip_norm),
-                     l1=eta * l1_step, avg=avg_coef_d, avg_mu=avg_mu)
+                     l1=eta * l1_step, avg=avg_coef_d, avg_mu=avg_mu, rows=K)
             if cfg.fit_intercept:
                 opt.step(1, intercept_d, grad_d[P:], eta, stats_d, float(cfg.clip_norm),
                          avg=avg_b_d, avg_mu=avg_mu)
