@@ -43,13 +43,43 @@ TOL = {np.float32: dict(rtol=2e-4, atol=2e-5), np.float64: dict(rtol=1e-9, atol=
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _fast_thread_switching():
-    # The simulator's scheduler polls its threads; frequent GIL hand-offs make it ~4x faster.
+def _simulator_settings():
+    """Under the simulator: frequent GIL hand-offs (its scheduler polls its threads: ~4x
+    faster), and a lock around its first allocation of a shared array, which is not
+    thread-safe (two threads of a block can each create their own copy of the "shared"
+    array, and a block reduction then reads the wrong one)."""
+    if not SIMULATED:
+        yield
+        return
+    import threading
+    import traceback
+
+    from numba.cuda.simulator import kernelapi
+    from numba.np import numpy_support
+
+    original = kernelapi.FakeCUDAShared.array
+    lock = threading.Lock()
+
+    def locked_array(self, shape, dtype, alignment=None):
+        if shape == 0 or alignment is not None:
+            return original(self, shape, dtype, alignment)
+        # The simulator's own rule: one shared array per source line of the kernel.
+        caller = tuple(traceback.extract_stack(sys._getframe())[-2][0:2])
+        with lock:
+            if caller not in self._allocations:
+                if not isinstance(dtype, np.dtype) and not isinstance(dtype, type):
+                    dtype = numpy_support.as_dtype(dtype)
+                self._allocations[caller] = np.empty(shape, dtype)
+            return self._allocations[caller]
+
     old = sys.getswitchinterval()
-    if SIMULATED:
-        sys.setswitchinterval(1e-5)
-    yield
-    sys.setswitchinterval(old)
+    sys.setswitchinterval(1e-5)
+    kernelapi.FakeCUDAShared.array = locked_array
+    try:
+        yield
+    finally:
+        kernelapi.FakeCUDAShared.array = original
+        sys.setswitchinterval(old)
 
 
 def make_data(n=48, d=5, seed=0):
