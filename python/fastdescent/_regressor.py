@@ -369,7 +369,8 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         return self
 
     def predict(self, X):
-        """Predicted targets, ``X @ coef_ + intercept_``.
+        """Predicted targets, ``X @ coef_ + intercept_`` (on the CPU: a GPU array X is copied
+        to the host).
 
         Parameters
         ----------

@@ -38,7 +38,7 @@ class Result:
 
 @dataclass
 class DeviceData:
-    """X on the device (row-major, the training dtype) and the launch shape for it."""
+    """X on the device (row-major) and the training dtype."""
 
     X: object
     dtype: np.dtype
