@@ -99,7 +99,7 @@ sparse_updates, n_jobs, device, gpu_dtype
       full-batch epochs use the threaded dense-buffer reduction.
 
     With ``device='cuda'`` binary, one-vs-rest (classes one after the other, X stays on the
-    GPU) and multinomial (at most 256 classes) problems all train on the GPU.
+    GPU) and multinomial (at most 128 classes) problems all train on the GPU.
     """
 
     _parameter_constraints: dict = {

@@ -20,7 +20,7 @@ import math
 from numba import cuda, float64
 
 MAX_THREADS = 256  # shared reduction buffer size: threads per block of the gradient kernel
-MAX_OUTPUTS = 256  # scores kept per row (multinomial classes)
+MAX_OUTPUTS = 128  # scores kept per row in thread-local memory (multinomial classes)
 ACC = 32  # gradient entries a thread keeps in registers; more go straight to `partial`
 
 # Indices into the per-epoch `stats` array.
@@ -130,9 +130,6 @@ def batch_gradient(X, y, weight, rows, coef, intercept, K, loss_kind, eps, group
         acc[m] = 0.0
     loss_sum = 0.0
     weight_sum = 0.0
-    bias_grad = cuda.local.array(MAX_OUTPUTS, float64)
-    for k in range(K):
-        bias_grad[k] = 0.0
     # Groups take rows g_index, g_index + n_groups, ...; every thread runs the same number of
     # iterations so that all reach each syncthreads.
     n_iter = (n + n_groups - 1) // n_groups
@@ -181,7 +178,7 @@ def batch_gradient(X, y, weight, rows, coef, intercept, K, loss_kind, eps, group
             if coeff == 0.0:
                 continue
             if lane == 0:
-                bias_grad[k] += coeff
+                out[P + k] += coeff  # the group's own row, zeroed before the first sync
             m = 0
             for j in range(lane, d, group):
                 if in_registers:
@@ -196,8 +193,6 @@ def batch_gradient(X, y, weight, rows, coef, intercept, K, loss_kind, eps, group
                 out[k * d + j] = acc[k * cols_per_lane + m]
                 m += 1
     if lane == 0:
-        for k in range(K):
-            out[P + k] = bias_grad[k]
         out[P + K] = loss_sum
         out[P + K + 1] = weight_sum
 
