@@ -386,3 +386,10 @@ def test_importing_fastdescent_does_not_import_numba():
             "assert 'numba' not in sys.modules, 'numba imported'")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+def test_dask_collections_are_refused_on_the_gpu():
+    da = pytest.importorskip("dask.array")
+    X, y, _, _ = make_data(n=16)
+    with pytest.raises(ValueError, match="dask"):
+        SGDRegressor(device="cuda", batch_size=4).fit(da.from_array(X, chunks=8), y)

@@ -206,6 +206,13 @@ class BaseSGD(BaseEstimator):
                              "device='auto' (which falls back to the CPU).")
         return True
 
+    def _refuse_gpu_for_dask(self):
+        if getattr(self, "device", "cpu") == "cuda":
+            raise ValueError(
+                "device='cuda' does not train on dask collections (they train data-parallel on "
+                "the workers' CPUs); use device='cpu' or 'auto', or compute X to one array."
+            )
+
     def _gpu_data(self, X):
         """X on the GPU in the training dtype (see gpu_dtype), or None to train on the CPU."""
         if not self._use_gpu(X):

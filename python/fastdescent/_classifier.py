@@ -204,6 +204,7 @@ sparse_updates, n_jobs, device, gpu_dtype
             coef_init = self.coef_ if coef_init is None else coef_init
             intercept_init = self.intercept_ if intercept_init is None else intercept_init
         if _dask.is_dask_collection(X):
+            self._refuse_gpu_for_dask()
             return _dask.fit(self, X, y, sample_weight=sample_weight, coef_init=coef_init,
                              intercept_init=intercept_init, classifier=True)
         X, y = self._check_X_y(X, y, reset=True, y_numeric=False)
@@ -354,19 +355,6 @@ sparse_updates, n_jobs, device, gpu_dtype
             self.coef_, self.intercept_ = coef, intercept
         return self
 
-    def decision_function(self, X):
-        """Confidence scores, ``X @ coef_.T + intercept_`` (a GPU array X is copied to the host).
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples,) or (n_samples, n_classes)
-        """
-        return super().decision_function(host_array(X))
-
     def _has_proba(self):
         return self.loss in ("log_loss", "modified_huber")
 
@@ -424,8 +412,9 @@ sparse_updates, n_jobs, device, gpu_dtype
 
         Parameters
         ----------
-        X : {array-like, sparse matrix, dask array, dask DataFrame} of shape \
+        X : {array-like, sparse matrix, dask array, dask DataFrame, GPU array} of shape \
 (n_samples, n_features)
+            A GPU array (``__cuda_array_interface__``) is copied to the host.
 
         Returns
         -------
@@ -435,7 +424,7 @@ sparse_updates, n_jobs, device, gpu_dtype
         if _dask.is_dask_collection(X):
             check_is_fitted(self)
             return _dask.blockwise(self, "decision_function", X)
-        return super().decision_function(X)
+        return super().decision_function(host_array(X))
 
     def predict(self, X):
         """Predicted class labels.

@@ -279,6 +279,7 @@ class SGDRegressor(RegressorMixin, BaseSGD):
             coef_init = self.coef_ if coef_init is None else coef_init
             intercept_init = self.intercept_ if intercept_init is None else intercept_init
         if _dask.is_dask_collection(X):
+            self._refuse_gpu_for_dask()
             return _dask.fit(self, X, y, sample_weight=sample_weight, coef_init=coef_init,
                              intercept_init=intercept_init, classifier=False)
         return self._fit(X, y, sample_weight, coef_init, intercept_init, self.max_iter,
