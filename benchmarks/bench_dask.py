@@ -2,7 +2,7 @@
 
 The problem: FASTDESCENT_BENCH_DASK_ROWS x 100 float32 rows (default 20,000,000: 8 GB), generated
 lazily per chunk on the workers (never on the client), on a LocalCluster of 2 worker processes
-with FASTDESCENT_BENCH_DASK_MEMORY per worker (default 5 GiB: the data is larger than one
+with FASTDESCENT_BENCH_DASK_MEMORY per worker (default 7 GiB: the data is larger than one
 worker's memory). The chunks are persisted once; then a full-batch fit of EPOCHS iterations is
 timed. The baseline, timed in the same run: the in-memory single-process fit (all cores) of a
 FASTDESCENT_BENCH_DASK_SLICE-row slice (default 2,000,000) of the same data. The report is
@@ -24,7 +24,7 @@ from fastdescent import SGDRegressor  # noqa: E402
 
 ROWS = int(os.environ.get("FASTDESCENT_BENCH_DASK_ROWS", 20_000_000))
 SLICE = int(os.environ.get("FASTDESCENT_BENCH_DASK_SLICE", 2_000_000))
-MEMORY = os.environ.get("FASTDESCENT_BENCH_DASK_MEMORY", "5GiB")
+MEMORY = os.environ.get("FASTDESCENT_BENCH_DASK_MEMORY", "7GiB")
 CHUNK = int(os.environ.get("FASTDESCENT_BENCH_DASK_CHUNK", 500_000))
 COLS = 100
 EPOCHS = 5
