@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 import warnings
 from numbers import Integral, Real
@@ -123,11 +124,13 @@ class BaseSGD(BaseEstimator):
     def _check_X(self, X, reset):
         """Validated X, float32 kept as float32, anything else as float64.
 
-        A C-contiguous (or row-strided) dense array and a CSR matrix are used as they are.
-        Copies are made only where the C++ core cannot read the input directly: integer or
-        boolean X (converted to float64), Fortran-ordered X (made C-contiguous), and CSC/COO
-        matrices (converted to CSR once).
+        A C-contiguous (or row-strided) dense array, read-only or memory-mapped included, and a
+        CSR matrix are used as they are. Copies are made only where the C++ core cannot read the
+        input directly: integer, boolean, float16 or object X holding numbers (converted to
+        float64), Fortran-ordered, column-strided, reversed or misaligned X (made C-contiguous),
+        and CSC/COO matrices (converted to CSR once). String and complex X are refused.
         """
+        _reject_strings(X, "X")
         X = validate_data(
             self,
             host_array(X),
@@ -139,8 +142,12 @@ class BaseSGD(BaseEstimator):
         return _rows_readable(X)
 
     def _check_X_y(self, X, y, reset, y_numeric):
+        """Validated X (as in _check_X) and a 1-D y; a regressor's y must be numbers."""
         if _cuda.is_device_array(X):
             return self._check_device_X_y(X, y, reset)
+        _reject_strings(X, "X")
+        if y_numeric:
+            _reject_strings(y, "y")
         X, y = validate_data(
             self,
             X,
@@ -258,6 +265,11 @@ class BaseSGD(BaseEstimator):
             raise ValueError(f"X has {shape[1]} features, but {type(self).__name__} is expecting "
                              f"{self.n_features_in_} features as input.")
         return X, y
+    @staticmethod
+    def _check_sample_weight(sample_weight, y, dtype):
+        """Sample weights, one per row of y, in `dtype`: finite, non-negative, not all zero
+        (None means ones)."""
+        return _check_sample_weight(sample_weight, y, dtype=dtype, ensure_non_negative=True)
 
     def _batch_size(self, n_train):
         if self.batch_size == "full":
@@ -393,6 +405,16 @@ class BaseSGD(BaseEstimator):
         return tags
 
 
+def _reject_strings(a, name):
+    """Arrays of text are not numbers: refuse them rather than parse them as floats."""
+    dtype = getattr(a, "dtype", None)
+    if dtype is not None and getattr(dtype, "kind", None) in ("U", "S"):
+        raise ValueError(
+            f"{name} has dtype {dtype}: arrays of bytes/strings are not supported. Convert your "
+            "data to numeric values explicitly instead."
+        )
+
+
 def _rows_readable(X):
     """X in a layout the core reads directly: rows with contiguous columns, or CSR."""
     if sp.issparse(X):
@@ -402,7 +424,11 @@ def _rows_readable(X):
                 (X.data, X.indices.astype(idx), X.indptr.astype(idx)), shape=X.shape
             )
         return X
-    if X.ndim == 2 and X.shape[1] > 1 and X.strides[1] != X.itemsize:
+    if X.ndim != 2:
+        return X
+    columns_apart = X.shape[1] > 1 and X.strides[1] != X.itemsize
+    rows_unreadable = X.shape[0] > 1 and (X.strides[0] < 0 or X.strides[0] % X.itemsize)
+    if columns_apart or rows_unreadable or not X.flags.aligned:
         X = np.ascontiguousarray(X)
     return X
 
@@ -424,12 +450,39 @@ def host_array(X):
         return _cuda.as_device_array(X).copy_to_host()
     return X
 
+def keeps_state_on_error(method):
+    """Decorates fit / partial_fit: on any exception, KeyboardInterrupt included, the estimator
+    gets back exactly the attributes it had before the call (unfitted stays unfitted, a fitted
+    estimator keeps its previous model), never a mix of old and new."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        saved = dict(vars(self))
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException:
+            self.__dict__ = saved  # one attribute store: no half-restored state either
+            raise
+
+    return wrapper
+
+
+def commit_fitted_state(estimator, state):
+    """Sets all fitted attributes in one C call (dict.update), so that a KeyboardInterrupt,
+    which Python raises only between bytecodes, leaves either the old state or the new one."""
+    vars(estimator).update(state)
+
 
 def train(X, y, coef, intercept, config, sample_weight=None, class_weight=None,
           validation_mask=None, average_coef=None, average_intercept=None, t0=1.0,
-          epoch_callback=None, optimizer=None, gpu=None):
+          epoch_callback=None, optimizer=None, gpu=None, cancel=None):
     """Runs the C++ trainer on dense or CSR X, or the GPU trainer on `gpu` (X on the device,
-    from BaseSGD._gpu_data); coef and intercept are updated in place."""
+    from BaseSGD._gpu_data); coef and intercept are updated in place.
+
+    Divergence has one rule: a non-finite loss or weight raises ValueError (as scikit-learn
+    does), so that no estimator ever stores NaN or infinite coefficients. ``cancel`` (a
+    threading.Event) stops a fit on a worker thread, which Ctrl-C does not reach.
+    """
     if gpu is not None:
         from .cuda import _trainer
 
@@ -442,6 +495,7 @@ def train(X, y, coef, intercept, config, sample_weight=None, class_weight=None,
         _raise_if_diverged(res)
         return res
     kwargs = dict(
+        cancel=cancel,
         optimizer=optimizer,
         epoch_callback=epoch_callback,
         sample_weight=sample_weight,
@@ -457,12 +511,13 @@ def train(X, y, coef, intercept, config, sample_weight=None, class_weight=None,
         )
     else:
         res = _core.train_dense(X, y, coef, intercept, config, **kwargs)
-    _raise_if_diverged(res)
+    _raise_if_diverged(res, coef, intercept, average_coef, average_intercept)
     return res
 
 
-def _raise_if_diverged(res):
-    if res.diverged:
+def _raise_if_diverged(res, *arrays):
+    finite = all(a is None or np.isfinite(a).all() for a in arrays)
+    if res.diverged or not finite:
         raise ValueError(
             f"Floating-point under-/overflow occurred at epoch #{res.n_iter}. Scaling input "
             "data with StandardScaler or MinMaxScaler might help, or lower eta0."

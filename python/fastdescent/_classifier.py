@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -12,10 +13,11 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, check_random_state
+from sklearn.utils.validation import check_is_fitted, check_random_state
 
 from . import _core, _dask
-from ._base import LOSSES, MAX_INT, BaseSGD, _computed, host_array, train
+from ._base import (LOSSES, MAX_INT, BaseSGD, _computed, commit_fitted_state, host_array,
+                    keeps_state_on_error, train)
 
 
 class SGDClassifier(LinearClassifierMixin, BaseSGD):
@@ -180,6 +182,7 @@ sparse_updates, n_jobs, device, gpu_dtype
             )
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @keeps_state_on_error
     def fit(self, X, y, coef_init=None, intercept_init=None, sample_weight=None):
         """Fit the model, starting from zero (or coef_init / the previous fit with warm_start).
 
@@ -214,6 +217,7 @@ sparse_updates, n_jobs, device, gpu_dtype
                          self.max_iter, resume=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @keeps_state_on_error
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch of training on (X, y), continuing from the current state.
 
@@ -263,7 +267,7 @@ sparse_updates, n_jobs, device, gpu_dtype
         gpu = self._gpu_data(X)
         dtype = X.dtype if gpu is None else gpu.dtype
         n_samples, n_features = X.shape if gpu is None else gpu.X.shape
-        sample_weight = _check_sample_weight(sample_weight, y, dtype=dtype)
+        sample_weight = self._check_sample_weight(sample_weight, y, dtype)
         class_weight = compute_class_weight(self.class_weight, classes=classes, y=y)
         multinomial = self.multi_class == "multinomial" and n_classes > 2
         K = 1 if n_classes == 2 else n_classes
@@ -303,6 +307,7 @@ sparse_updates, n_jobs, device, gpu_dtype
         n_threads = self._n_threads()
 
         optimizer_spec = self._optimizer_spec()
+        cancel = threading.Event()  # set when the main thread is interrupted
 
         def fit_problem(rows, y_problem, weights, loss, seed, threads, label=""):
             cfg = self._config(loss, max_iter, seed, threads, n_train)
@@ -317,6 +322,7 @@ sparse_updates, n_jobs, device, gpu_dtype
                 epoch_callback=self._epoch_reporter(label),
                 optimizer=optimizer_spec,
                 gpu=gpu,
+                cancel=cancel,
             )
 
         if multinomial:
@@ -337,22 +343,30 @@ sparse_updates, n_jobs, device, gpu_dtype
 
             if n_threads > 1 and gpu is None:
                 with ThreadPoolExecutor(max_workers=min(n_threads, n_classes)) as pool:
-                    results = list(pool.map(fit_class, range(n_classes)))
+                    try:
+                        results = list(pool.map(fit_class, range(n_classes)))
+                    except BaseException:
+                        # Ctrl-C reaches only this thread: stop the workers' fits too, so that
+                        # leaving the pool does not wait for them to finish.
+                        cancel.set()
+                        raise
             else:
                 results = [fit_class(k) for k in range(n_classes)]
 
-        self.classes_ = classes
-        self._standard_coef, self._standard_intercept = coef, intercept
-        self._average_coef, self._average_intercept = avg_coef, avg_intercept
-        self.n_iter_ = max(r.n_iter for r in results)
-        self.t_ = max(r.t for r in results)
-        self.loss_curve_ = _mean_curve([list(r.loss_curve) for r in results])
+        n_iter = max(r.n_iter for r in results)
+        t = max(r.t for r in results)
+        use_average = average and self.average <= t - 1
+        commit_fitted_state(self, dict(
+            classes_=classes,
+            _standard_coef=coef, _standard_intercept=intercept,
+            _average_coef=avg_coef, _average_intercept=avg_intercept,
+            n_iter_=n_iter, t_=t,
+            loss_curve_=_mean_curve([list(r.loss_curve) for r in results]),
+            coef_=avg_coef if use_average else coef,
+            intercept_=avg_intercept if use_average else intercept,
+        ))
         if not resume:
-            self._warn_if_not_converged(self.n_iter_, max_iter)
-        if average and self.average <= self.t_ - 1:
-            self.coef_, self.intercept_ = avg_coef, avg_intercept
-        else:
-            self.coef_, self.intercept_ = coef, intercept
+            self._warn_if_not_converged(n_iter, max_iter)
         return self
 
     def _has_proba(self):

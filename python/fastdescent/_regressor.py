@@ -6,10 +6,11 @@ import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, check_random_state
+from sklearn.utils.validation import check_is_fitted, check_random_state
 
 from . import _dask
-from ._base import LOSSES, MAX_INT, REGRESSION_LOSSES, BaseSGD, _computed, train
+from ._base import (LOSSES, MAX_INT, REGRESSION_LOSSES, BaseSGD, _computed,
+                    commit_fitted_state, keeps_state_on_error, train)
 
 
 class SGDRegressor(RegressorMixin, BaseSGD):
@@ -256,6 +257,7 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         self.gpu_dtype = gpu_dtype
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @keeps_state_on_error
     def fit(self, X, y, coef_init=None, intercept_init=None, sample_weight=None):
         """Fit the model, starting from zero (or coef_init / the previous fit with warm_start).
 
@@ -286,6 +288,7 @@ class SGDRegressor(RegressorMixin, BaseSGD):
                          reset=True, resume=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @keeps_state_on_error
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch of training on (X, y), continuing from the current state.
 
@@ -310,7 +313,7 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         dtype = X.dtype if gpu is None else gpu.dtype
         y = np.asarray(y, dtype=dtype)
         n_samples, n_features = X.shape if gpu is None else gpu.X.shape
-        sample_weight = _check_sample_weight(sample_weight, y, dtype=dtype)
+        sample_weight = self._check_sample_weight(sample_weight, y, dtype)
 
         # Work on fresh buffers: the fitted state changes only when training succeeds.
         if resume:
@@ -356,17 +359,16 @@ class SGDRegressor(RegressorMixin, BaseSGD):
             gpu=gpu,
         )
 
-        self._standard_coef, self._standard_intercept = coef, intercept
-        self._average_coef, self._average_intercept = avg_coef, avg_intercept
-        self.n_iter_ = res.n_iter
-        self.t_ = res.t
-        self.loss_curve_ = list(res.loss_curve)
+        use_average = average and self.average <= res.t - 1
+        commit_fitted_state(self, dict(
+            _standard_coef=coef, _standard_intercept=intercept,
+            _average_coef=avg_coef, _average_intercept=avg_intercept,
+            n_iter_=res.n_iter, t_=res.t, loss_curve_=list(res.loss_curve),
+            coef_=avg_coef if use_average else coef,
+            intercept_=avg_intercept if use_average else intercept,
+        ))
         if not resume:
             self._warn_if_not_converged(res.n_iter, max_iter)
-        if average and self.average <= self.t_ - 1:
-            self.coef_, self.intercept_ = avg_coef, avg_intercept
-        else:
-            self.coef_, self.intercept_ = coef, intercept
         return self
 
     def predict(self, X):
