@@ -429,7 +429,7 @@ def _rows_readable(X):
     columns_apart = X.shape[1] > 1 and X.strides[1] != X.itemsize
     rows_unreadable = X.shape[0] > 1 and (X.strides[0] < 0 or X.strides[0] % X.itemsize)
     if columns_apart or rows_unreadable or not X.flags.aligned:
-        X = np.ascontiguousarray(X)
+        X = np.require(X, requirements=["C_CONTIGUOUS", "ALIGNED"])
     return X
 
 
