@@ -102,6 +102,10 @@ sparse_updates, n_jobs, device, gpu_dtype
 
     With ``device='cuda'`` binary, one-vs-rest (classes one after the other, X stays on the
     GPU) and multinomial (at most 128 classes) problems all train on the GPU.
+
+    Input handling, divergence (ValueError, previous state kept, never NaN coefficients) and
+    interruption follow the rules in :class:`fastdescent.SGDRegressor`'s notes; class labels
+    may be of any type, text included.
     """
 
     _parameter_constraints: dict = {

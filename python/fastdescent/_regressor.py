@@ -138,7 +138,10 @@ class SGDRegressor(RegressorMixin, BaseSGD):
     Notes
     -----
     ``coef_`` has the dtype of X (float32 or float64); X is read in place, never copied,
-    when it is a C-contiguous array or a CSR matrix.
+    when it is a C-contiguous or row-strided array (read-only and memory-mapped included) or a
+    CSR matrix. Integer, boolean and object X holding numbers are converted to float64 (a
+    copy); Fortran-ordered or column-strided X is copied to C order once. Text and complex X,
+    NaN or infinity in X, y or sample_weight, and negative sample weights raise ValueError.
 
     Sparse input: X may be a scipy.sparse matrix. CSR is read in place (no copy) with int32 or
     int64 indices (scikit-learn's SGD estimators reject int64 indices, which
@@ -190,6 +193,12 @@ class SGDRegressor(RegressorMixin, BaseSGD):
 
     With ``device='cuda'``, ``coef_`` has the GPU dtype (``gpu_dtype``) and a NumPy X is
     copied to the GPU once.
+
+    Divergence: when a step size makes the loss or a weight non-finite, ``fit`` and
+    ``partial_fit`` raise ValueError ("Floating-point under-/overflow occurred at epoch #...",
+    as scikit-learn does) and the estimator keeps the state it had before the call; the fitted
+    coefficients are never NaN or infinite. The same holds for any other error and for
+    KeyboardInterrupt, which stops a fit within milliseconds.
     """
 
     _parameter_constraints: dict = {
