@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 from scipy.special import expit, log_softmax, softmax
@@ -347,12 +347,18 @@ sparse_updates, n_jobs, device, gpu_dtype
 
             if n_threads > 1 and gpu is None:
                 with ThreadPoolExecutor(max_workers=min(n_threads, n_classes)) as pool:
+                    futures = [pool.submit(fit_class, k) for k in range(n_classes)]
                     try:
-                        results = list(pool.map(fit_class, range(n_classes)))
+                        # Short waits: a Ctrl-C that the OS delivers to a worker thread is
+                        # handled here at the next wake-up instead of after the whole fit.
+                        while wait(futures, timeout=0.05).not_done:
+                            pass
+                        results = [f.result() for f in futures]
                     except BaseException:
-                        # Ctrl-C reaches only this thread: stop the workers' fits too, so that
-                        # leaving the pool does not wait for them to finish.
+                        # Ctrl-C is raised only in this thread: stop the workers' fits too,
+                        # so that leaving the pool does not wait for them to finish.
                         cancel.set()
+                        pool.shutdown(wait=False, cancel_futures=True)
                         raise
             else:
                 results = [fit_class(k) for k in range(n_classes)]
