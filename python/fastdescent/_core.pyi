@@ -86,6 +86,8 @@ def train_dense(
     average_intercept: Optional[NDArray[np.floating]] = None,
     t0: float = 1.0,
     epoch_callback: Optional[EpochCallback] = None,
+    optimizer: Optional[object] = None,
+    cancel: Optional[object] = None,  # anything with is_set(), e.g. threading.Event
 ) -> TrainResult: ...
 def train_csr(
     data: NDArray[np.floating],
@@ -103,6 +105,8 @@ def train_csr(
     average_intercept: Optional[NDArray[np.floating]] = None,
     t0: float = 1.0,
     epoch_callback: Optional[EpochCallback] = None,
+    optimizer: Optional[object] = None,
+    cancel: Optional[object] = None,  # anything with is_set(), e.g. threading.Event
 ) -> TrainResult: ...
 def shuffled_order(rows: list[int], seed: int, epochs: int) -> list[int]: ...
 def build_info() -> dict[str, object]: ...
@@ -285,3 +289,9 @@ def loss_gradient_csr(
     n_threads: int = 1,
 ) -> _Sums: ...
 def prepare_schedule(schedule: Schedule, loss: LossKind, epsilon: float, alpha: float) -> Schedule: ...
+
+def loss_value_and_deriv(loss: LossKind, p: NDArray[np.float64], y: NDArray[np.float64],
+                         epsilon: float = 0.1, joint: bool = False
+                         ) -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...
+def softmax_cross_entropy(scores: NDArray[np.floating], labels: NDArray[np.int64]
+                          ) -> tuple[NDArray[np.float64], NDArray[np.floating]]: ...
