@@ -494,6 +494,12 @@ def train(X, y, coef, intercept, config, sample_weight=None, class_weight=None,
         )
         _raise_if_diverged(res)
         return res
+    # Inputs that are only read may arrive misaligned (e.g. deserialized by dask), which the
+    # bindings refuse: copy those (rare) ones. coef and the other outputs are never copied.
+    y, sample_weight, class_weight, validation_mask = (
+        None if a is None else np.require(a, requirements=["A"])
+        for a in (y, sample_weight, class_weight, validation_mask)
+    )
     kwargs = dict(
         cancel=cancel,
         optimizer=optimizer,
