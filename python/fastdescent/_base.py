@@ -350,7 +350,11 @@ class BaseSGD(BaseEstimator):
         return cfg
 
     def _n_threads(self):
-        return max(1, effective_n_jobs(self.n_jobs))
+        """Threads for a fit: n_jobs as scikit-learn reads it (None is 1 unless a joblib
+        ``parallel_backend`` context says otherwise, -1 all CPUs, -2 all but one), capped by
+        the OpenMP thread limit, which ``threadpoolctl.threadpool_limits`` and
+        ``OMP_NUM_THREADS`` set."""
+        return max(1, min(effective_n_jobs(self.n_jobs), _core.openmp_max_threads()))
 
     def _validation_mask(self, y, sample_weight):
         """Rows held out for early stopping (stratified for classifiers), as uint8."""

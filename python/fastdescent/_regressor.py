@@ -100,7 +100,15 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         step count). The result differs from the dense one; the cost per step is O(nnz of the
         batch). Other rules and dense input ignore it.
     n_jobs : int or None, default=None
-        Threads for the batch gradients (None means 1, -1 all cores).
+        Threads, with scikit-learn's meaning: None means 1 (unless in a
+        ``joblib.parallel_backend`` context), -1 all CPUs, -2 all but one. Capped by the
+        OpenMP limit that ``threadpoolctl.threadpool_limits`` or ``OMP_NUM_THREADS`` set.
+        Mini-batch and full-batch gradients split rows over the threads and add the parts in
+        a fixed order. Per-sample SGD (``batch_size=1``, plain SGD, no L1 penalty, no
+        averaging) trains one copy of the model per thread on its share of each quarter
+        epoch and averages the copies after each quarter (model averaging, no locks). ``n_jobs=1`` is
+        bit-for-bit reproducible for a fixed ``random_state``; larger values are reproducible
+        for the same ``n_jobs`` but give a (slightly) different model than one thread.
     device : {'cpu', 'cuda', 'auto'}, default='cpu'
         Where training runs. 'cuda' runs the whole training loop on an NVIDIA GPU with
         Numba-CUDA kernels (``pip install fastdescent[cuda]``): X is copied to the GPU once

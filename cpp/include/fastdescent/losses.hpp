@@ -7,20 +7,14 @@
 #include <string>
 #include <type_traits>
 
-namespace fastdescent {
+#include "fastdescent/isa_namespace.hpp"
+#include "fastdescent/loss_kind.hpp"
 
-enum class LossKind {
-    squared_error,
-    huber,
-    epsilon_insensitive,
-    squared_epsilon_insensitive,
-    log_loss,
-    hinge,
-    squared_hinge,
-    modified_huber,
-    perceptron,
-    multinomial,  // softmax cross-entropy over K outputs; y holds the class index
-};
+namespace fastdescent {
+// Compiled into every ISA's kernels: one copy per ISA namespace (see isa_namespace.hpp).
+inline namespace FASTDESCENT_ISA_NS {
+
+
 
 struct SquaredError {
     double value(double p, double y) const { return 0.5 * (p - y) * (p - y); }
@@ -167,4 +161,5 @@ double softmax_cross_entropy(const Real* p, int K, int c, Real* dp) {
     return std::log(z) + (m - double(p[c]));
 }
 
+}  // namespace FASTDESCENT_ISA_NS
 }  // namespace fastdescent
