@@ -101,6 +101,120 @@ def rows(problems):
     return out
 
 
+def _time(entry):
+    """Seconds per epoch on all rows of the problem (loops timed on fewer rows are scaled)."""
+    seconds, epochs, _, rows, rows_timed = entry
+    return seconds / epochs * rows / rows_timed
+
+
+def load_baselines(data, stat):
+    """bench_baselines.py's entries: {(kind, dtype, shape): {(method, n_jobs): entry}}."""
+    groups = defaultdict(dict)
+    extras = {}
+    for b in data.get("benchmarks", []):
+        info = b.get("extra_info", {})
+        if "rows_timed" not in info:
+            continue
+        key = (info["kind"], info["dtype"], f"{info['rows']}x{info['cols']}")
+        method = (info["method"], str(info.get("n_jobs")), str(info.get("batch", "")))
+        seconds, epochs = b["stats"][stat], info["epochs"]
+        if "fixed_seconds" in info:  # time of the epochs alone, without the fixed cost of a fit
+            seconds, epochs = max(seconds - info["fixed_seconds"], 1e-12), epochs - 1
+        groups[key][method] = (seconds, epochs, info["bytes"], info["rows"], info["rows_timed"])
+        extras[key + method] = info
+    return groups, extras
+
+
+def baseline_rows(groups, extras):
+    """Each baseline against fastdescent with one thread, in the same group of the same run."""
+    out = []
+    titles = {"per-sample-loop": "per-sample SGD epoch", "minibatch-adam": "mini-batch (256) Adam epoch",
+              "mnist-multinomial": "MNIST 8000x784 softmax fit to convergence"}
+    for key in sorted(groups, key=lambda k: (k[0], k[2], k[1] != "float64")):
+        kind, dtype, shape = key
+        if kind not in titles:
+            continue
+        fits = groups[key]
+        ours = fits.get(("fastdescent", "1", ""))
+        if ours is None:
+            continue
+        for method, entry in sorted(fits.items(), key=lambda kv: _time(kv[1])):
+            name, jobs, _ = method
+            if method == ("fastdescent", "1", ""):
+                continue
+            ratio = _time(entry) / _time(ours)
+            label = f"{name} ({THREADS.get(jobs, jobs)})"
+            note = ""
+            if kind == "mnist-multinomial":
+                acc_ours = extras[key + ("fastdescent", "1", "")].get("test_accuracy")
+                acc = extras[key + method].get("test_accuracy")
+                note = f"; test accuracy {acc_ours:.4f} vs {acc:.4f}"
+            verdict = (f"**{ratio:.1f}x faster**" if ratio >= 1 else f"{1 / ratio:.2f}x slower")
+            out.append([dtype, shape, titles[kind], f"{_time(ours) * 1e3:.1f}",
+                        f"{label}: {_time(entry) * 1e3:.1f}", verdict + note])
+    return out
+
+
+def scaling_rows(groups):
+    out = []
+    for kind in ("scaling per-sample", "scaling full-batch"):
+        for dtype in ("float64", "float32"):
+            points = sorted(((int(k[2].split("x")[0]), _time(v[("fastdescent", "1", "")]))
+                             for k, v in groups.items() if k[0] == kind and k[1] == dtype
+                             and ("fastdescent", "1", "") in v))
+            if len(points) < 2:
+                continue
+            cells = ", ".join(f"{n:,}: {t / n * 1e9:.0f}" for n, t in points)
+            out.append([dtype, kind.split(" ", 1)[1], cells])
+    return out
+
+
+def memory_rows(extras):
+    out = []
+    for key, info in sorted(extras.items()):
+        if info.get("kind") == "peak-memory" and "extra" in info:
+            ratio = (info["x_bytes"] + info["extra"]) / info["x_bytes"]
+            out.append([info["dtype"], f"{info['rows']}x{info['cols']}", f"batch_size={info['batch']}",
+                        f"{info['x_bytes'] / 2**20:.0f} MiB", f"{info['extra'] / 2**20:+.1f} MiB",
+                        f"{ratio:.3f}x X"])
+    return out
+
+
+def plot(path, table_rows, scaling, title):
+    """Bar chart of the speed-ups (log scale) beside the time-per-row curves."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 0.35 * max(len(table_rows), 8) + 1.5))
+    labels, values = [], []
+    for r in table_rows:
+        ratio = r[-1].split("x")[0].strip("* ")
+        try:
+            v = float(ratio)
+        except ValueError:
+            continue
+        values.append(v if "faster" in r[-1] else 1 / v)
+        labels.append(f"{r[2]} [{r[0]}] vs {r[4].split(':')[0]}")
+    ax1.barh(range(len(values)), values, color=["tab:green" if v >= 1 else "tab:red" for v in values])
+    ax1.set_yticks(range(len(values)), labels, fontsize=7)
+    ax1.set_xscale("log")
+    ax1.axvline(1.0, color="black", lw=0.8)
+    ax1.set_xlabel("speed-up of fastdescent (baseline time / fastdescent time)")
+    for dtype, kind, cells in scaling:
+        pts = [c.split(": ") for c in cells.split(", ")]
+        ax2.plot([int(p[0].replace(",", "")) for p in pts], [float(p[1]) for p in pts], "o-",
+                 label=f"{kind} {dtype}")
+    ax2.set_xscale("log")
+    ax2.set_xlabel("rows")
+    ax2.set_ylabel("ns per row per epoch (flat = linear time)")
+    ax2.legend(fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
 def markdown(table, header):
     widths = [max(len(h), *(len(r[i]) for r in table)) for i, h in enumerate(header)]
 
@@ -116,10 +230,15 @@ def main(argv=None):
     parser.add_argument("json", help="file written by pytest --benchmark-json")
     parser.add_argument("--stat", default="median", choices=["median", "min", "mean"],
                         help="statistic of the rounds used for the ratios (default median)")
+    parser.add_argument("--plot", metavar="PNG", help="also draw the ratios and the scaling")
     args = parser.parse_args(argv)
     data, problems = load(args.json, args.stat)
     table = rows(problems)
-    if not table:
+    groups, extras = load_baselines(data, args.stat)
+    more = baseline_rows(groups, extras)
+    scaling = scaling_rows(groups)
+    memory = memory_rows(extras)
+    if not (table or more or scaling or memory):
         print(f"{args.json}: no fastdescent benchmarks with a baseline found", file=sys.stderr)
         return 1
     machine = data.get("machine_info", {})
@@ -132,7 +251,23 @@ def main(argv=None):
           f"{data.get('datetime', '')}\n")
     header = ["dtype", "X", "comparison", "fastdescent ms/epoch", "baseline ms/epoch",
               "ratio", "GB/s of X (ours / baseline)"]
-    print(markdown(table, header))
+    if table:
+        print(markdown(table, header))
+    if more:
+        print()
+        print(markdown(more, ["dtype", "X", "comparison", "fastdescent ms (1 thread)",
+                              "baseline ms", "ratio"]))
+    if scaling:
+        print("\nTime per row of an epoch (ns) against the number of rows, fastdescent, 1 thread "
+              "(6-epoch fit less a 1-epoch fit, over 5):\n")
+        print(markdown(scaling, ["dtype", "epoch", "rows: ns per row"]))
+    if memory:
+        print("\nPeak memory of a 2-epoch fit in a fresh process (ru_maxrss less the process "
+              "before X was made):\n")
+        print(markdown(memory, ["dtype", "X", "fit", "X", "beyond X", "peak"]))
+    if args.plot:
+        plot(args.plot, table + more, scaling,
+             f"fastdescent benchmarks, {cpu.get('brand_raw', '?')}, {cpu.get('count', '?')} CPUs")
     print("\nms/epoch: a fit's time over its epochs (input checks included). Full-batch "
           "iteration: (E-epoch fit - 1-epoch fit) / (E - 1),\nso without the fixed cost of a fit; "
           "the floor is one `X @ w` with the matching threads. GB/s: bytes of X over the time.\n"

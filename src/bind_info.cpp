@@ -1,5 +1,7 @@
 #include "common.hpp"
 
+#include "fastdescent/kernels.hpp"
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -19,6 +21,16 @@ void bind_info(py::module_& m) {
         d["openmp"] = false;
         d["openmp_max_threads"] = 1;
 #endif
+        py::list available;
+        for (Isa isa : supported_isas()) available.append(isa_name(isa));
+        d["isa"] = isa_name(active_isa());
+        d["available_isas"] = available;
+        py::list compiled;
+        for (int k = 0; k < n_isas; ++k)
+            if (isa_compiled(Isa(k))) compiled.append(isa_name(Isa(k)));
+        d["compiled_isas"] = compiled;
+        d["avx2_flags"] = FASTDESCENT_AVX2_FLAGS;
+        d["avx512_flags"] = FASTDESCENT_AVX512_FLAGS;
         d["compiler"] =
 #if defined(__clang__)
             std::string("clang ") + __clang_version__;
@@ -29,6 +41,40 @@ void bind_info(py::module_& m) {
 #endif
         return d;
     }, "Build configuration of the compiled core.");
+
+    m.def("openmp_max_threads", [] {
+#ifdef _OPENMP
+        return omp_get_max_threads();
+#else
+        return 1;
+#endif
+    }, "OpenMP's thread limit for the calling thread (what threadpoolctl limits).");
+    m.def("get_isa", [] { return std::string(isa_name(active_isa())); },
+          "Instruction set of the dense kernels that new fits use.");
+    m.def("set_isa", [](const std::string& name) { set_active_isa(isa_from_name(name.c_str())); },
+          py::arg("name"),
+          "Use the kernels compiled for 'baseline', 'avx2' or 'avx512' in later fits (ValueError "
+          "if this CPU or build lacks them).");
+    m.def("available_isas", [] {
+        std::vector<std::string> out;
+        for (Isa isa : supported_isas()) out.emplace_back(isa_name(isa));
+        return out;
+    }, "Instruction sets that are compiled in and that this CPU and OS support.");
+    // The vectorized exp / log1p of one instruction set's kernels, for the tests.
+    m.def("kernel_exp", [](const std::string& isa, py::array_t<double, py::array::c_style | py::array::forcecast> x) {
+        py::array_t<double> out(x.size());
+        const auto& k = dense_kernels<double>(isa_from_name(isa.c_str()));
+        k.exp(x.data(), out.mutable_data(), x.size());
+        return out;
+    }, py::arg("isa"), py::arg("x"));
+    m.def("kernel_log1p", [](const std::string& isa, py::array_t<double, py::array::c_style | py::array::forcecast> x) {
+        for (py::ssize_t i = 0; i < x.size(); ++i)
+            if (!(x.data()[i] >= 0 && x.data()[i] <= 1)) throw py::value_error("kernel_log1p takes 0 <= x <= 1");
+        py::array_t<double> out(x.size());
+        const auto& k = dense_kernels<double>(isa_from_name(isa.c_str()));
+        k.log1p(x.data(), out.mutable_data(), x.size());
+        return out;
+    }, py::arg("isa"), py::arg("x"));
 }
 
 }  // namespace fastdescent::bindings

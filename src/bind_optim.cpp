@@ -71,6 +71,8 @@ private:
                                   std::to_string(n));
         if (write && !a.writeable())
             throw py::value_error(what + " is read-only; it is updated in place, so pass a writable array");
+        if (reinterpret_cast<std::uintptr_t>(a.data()) % alignof(T) != 0)
+            throw py::value_error(what + " is not aligned to its dtype; pass a copy");
         const char* lo = static_cast<const char*>(a.data());
         const char* hi = lo + a.nbytes();
         for (const auto& r : ranges_)
@@ -130,6 +132,8 @@ std::vector<GradView> gradient_views(py::handle grads, std::vector<py::array>& a
         if (!f32 && !a.dtype().equal(py::dtype::of<double>()))
             throw py::type_error(what + " must have dtype float32 or float64, got " + dtype_name(a));
         if (!(a.flags() & py::array::c_style)) throw py::value_error(what + " must be C-contiguous");
+        if (reinterpret_cast<std::uintptr_t>(a.data()) % (f32 ? alignof(float) : alignof(double)) != 0)
+            throw py::value_error(what + " is not aligned to its dtype; pass a copy");
         if (!a.writeable()) throw py::value_error(what + " is read-only; it is clipped in place");
         views.push_back({a.mutable_data(), std::int64_t(a.size()), f32});
     }

@@ -8,17 +8,74 @@ namespace fastdescent::bindings {
 namespace {
 
 // Polls for Ctrl-C from inside the GIL-free loop; the pending exception stays set on this thread.
-bool keyboard_interrupt_pending() {
-    py::gil_scoped_acquire gil;
-    return PyErr_CheckSignals() != 0;
+// Signals reach only the main thread, so a fit on a worker thread also watches `cancel` (an
+// object with is_set(), e.g. threading.Event) that the main thread sets when it is interrupted.
+StopCheck stop_check(py::handle cancel) {
+    return [cancel]() {
+        py::gil_scoped_acquire gil;
+        if (PyErr_CheckSignals() != 0) return true;
+        return !cancel.is_none() && py::bool_(cancel.attr("is_set")()).cast<bool>();
+    };
+}
+
+// Settings the trainer would otherwise turn into NaN weights or an endless loop; the estimators
+// check them too, this keeps direct callers of the bindings safe.
+void check_config(const TrainConfig& cfg, double t0) {
+    auto fail = [](const std::string& what) { throw py::value_error(what); };
+    if (!(std::isfinite(cfg.alpha) && cfg.alpha >= 0)) fail("config.alpha must be a finite number >= 0");
+    if (!(cfg.l1_ratio >= 0 && cfg.l1_ratio <= 1)) fail("config.l1_ratio must be in [0, 1]");
+    if (!(std::isfinite(cfg.epsilon) && cfg.epsilon >= 0)) fail("config.epsilon must be a finite number >= 0");
+    if (!std::isfinite(cfg.intercept_decay)) fail("config.intercept_decay must be finite");
+    if (std::isnan(cfg.tol)) fail("config.tol must not be NaN (-inf disables the test)");
+    if (!(std::isfinite(cfg.clip_value) && std::isfinite(cfg.clip_norm)))
+        fail("config.clip_value and config.clip_norm must be finite (0 disables)");
+    if (!(std::isfinite(t0) && t0 >= 1)) fail("t0 must be a finite number >= 1 (the update count plus one)");
+}
+
+// Byte range an array spans (strides may be negative or zero).
+struct Span {
+    const char* lo;
+    const char* hi;
+    const char* what;
+};
+Span span_of(const py::array& a, const char* what) {
+    const char* p = static_cast<const char*>(a.data());
+    const char* lo = p;
+    const char* hi = p + a.itemsize();
+    if (a.size() == 0) return {p, p, what};
+    for (py::ssize_t k = 0; k < a.ndim(); ++k) {
+        const py::ssize_t extent = (a.shape(k) - 1) * a.strides(k);
+        if (extent < 0) lo += extent;
+        else hi += extent;
+    }
+    return {lo, hi, what};
+}
+
+// The buffers the trainer writes must not overlap each other or anything it reads: the result
+// would silently depend on the order of reads and writes.
+void check_no_overlap(const std::vector<Span>& written, const std::vector<Span>& read) {
+    for (std::size_t i = 0; i < written.size(); ++i) {
+        const Span& w = written[i];
+        if (w.lo == w.hi) continue;
+        auto clash = [&](const Span& o) { return o.lo != o.hi && w.lo < o.hi && o.lo < w.hi; };
+        for (std::size_t j = i + 1; j < written.size(); ++j)
+            if (clash(written[j]))
+                throw py::value_error(std::string(w.what) + " shares memory with " + written[j].what +
+                                      "; pass separate arrays");
+        for (const Span& o : read)
+            if (clash(o))
+                throw py::value_error(std::string(w.what) + " shares memory with " + o.what +
+                                      ", which training reads; pass separate arrays");
+    }
 }
 
 template <class T, class Rows>
-TrainResult run(const Rows& X, py::handle y, py::handle coef, py::handle intercept,
-                const TrainConfig& cfg, py::handle sample_weight, py::handle class_weight,
-                py::handle validation_mask, py::handle average_coef,
+TrainResult run(const Rows& X, std::vector<Span> reads, py::handle y, py::handle coef,
+                py::handle intercept, const TrainConfig& cfg, py::handle sample_weight,
+                py::handle class_weight, py::handle validation_mask, py::handle average_coef,
                 py::handle average_intercept, double t0, py::handle epoch_callback,
-                py::handle optimizer) {
+                py::handle optimizer, py::handle cancel) {
+    check_config(cfg, t0);
     const std::int64_t n = X.n_rows;
     auto y_a = vector_of<T>(y, n, "y");
     auto coef_a = typed<T>(coef, "coef");
@@ -69,6 +126,16 @@ TrainResult run(const Rows& X, py::handle y, py::handle coef, py::handle interce
         model.average_coef = writable(avg_coef_a, "average_coef");
         model.average_intercept = writable(avg_int_a, "average_intercept");
     }
+    reads.push_back(span_of(y_a, "y"));
+    if (sw_a) reads.push_back(span_of(sw_a, "sample_weight"));
+    if (cw_a) reads.push_back(span_of(cw_a, "class_weight"));
+    if (mask_a) reads.push_back(span_of(mask_a, "validation_mask"));
+    std::vector<Span> writes{span_of(coef_a, "coef"), span_of(intercept_a, "intercept")};
+    if (avg_coef_a) {
+        writes.push_back(span_of(avg_coef_a, "average_coef"));
+        writes.push_back(span_of(avg_int_a, "average_intercept"));
+    }
+    check_no_overlap(writes, reads);
 
     EpochCallback on_epoch;
     if (!epoch_callback.is_none()) {
@@ -89,10 +156,11 @@ TrainResult run(const Rows& X, py::handle y, py::handle coef, py::handle interce
     TrainResult res;
     {
         py::gil_scoped_release release;
-        res = train(X, tg, model, cfg, opt.get(), t0, keyboard_interrupt_pending, on_epoch);
+        res = train(X, tg, model, cfg, opt.get(), t0, stop_check(cancel), on_epoch);
     }
     if (res.interrupted) {
         if (PyErr_Occurred()) throw py::error_already_set();
+        // Stopped through `cancel`: the main thread is raising its KeyboardInterrupt already.
         PyErr_SetNone(PyExc_KeyboardInterrupt);
         throw py::error_already_set();
     }
@@ -102,7 +170,8 @@ TrainResult run(const Rows& X, py::handle y, py::handle coef, py::handle interce
 template <class T>
 TrainResult train_dense_t(py::array X, py::handle y, py::handle coef, py::handle intercept,
                           const TrainConfig& cfg, py::handle sw, py::handle cw, py::handle mask,
-                          py::handle avg_coef, py::handle avg_int, double t0, py::handle cb, py::handle opt) {
+                          py::handle avg_coef, py::handle avg_int, double t0, py::handle cb, py::handle opt,
+                          py::handle cancel) {
     auto Xa = typed<T>(X, "X");
     if (Xa.ndim() != 2) throw py::value_error("X must be 2-D");
     const std::int64_t n = Xa.shape(0), d = Xa.shape(1);
@@ -112,16 +181,19 @@ TrainResult train_dense_t(py::array X, py::handle y, py::handle coef, py::handle
         throw py::value_error("X has an unsupported row stride");
     const std::int64_t row_stride = n > 1 ? Xa.strides(0) / std::int64_t(sizeof(T)) : d;
     DenseRows<T> rows{Xa.data(), n, d, row_stride};
-    return run<T>(rows, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt);
+    return run<T>(rows, {span_of(Xa, "X")}, y, coef, intercept, cfg, sw, cw, mask, avg_coef,
+                  avg_int, t0, cb, opt, cancel);
 }
 
 template <class T, class I>
 TrainResult train_csr_t(py::array data, py::array indices, py::array indptr, std::int64_t n_cols,
                         py::handle y, py::handle coef, py::handle intercept,
                         const TrainConfig& cfg, py::handle sw, py::handle cw, py::handle mask,
-                        py::handle avg_coef, py::handle avg_int, double t0, py::handle cb, py::handle opt) {
+                        py::handle avg_coef, py::handle avg_int, double t0, py::handle cb, py::handle opt,
+                        py::handle cancel) {
     auto ip = typed<I>(indptr, "indptr");
     if (ip.ndim() != 1 || ip.size() < 1) throw py::value_error("indptr must be 1-D and non-empty");
+    ip = vector_of<I>(indptr, ip.size(), "indptr");  // read as a plain C array below
     const std::int64_t n = ip.size() - 1;
     auto ind = vector_of<I>(indices, indices.size(), "indices");
     auto dat = vector_of<T>(data, indices.size(), "data");
@@ -133,7 +205,8 @@ TrainResult train_csr_t(py::array data, py::array indices, py::array indptr, std
         if (ind.data()[k] < 0 || ind.data()[k] >= n_cols)
             throw py::value_error("a column index is out of range");
     CsrRows<T, I> rows{dat.data(), ind.data(), p, n, n_cols};
-    return run<T>(rows, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt);
+    return run<T>(rows, {span_of(dat, "data"), span_of(ind, "indices"), span_of(ip, "indptr")}, y,
+                  coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, cancel);
 }
 
 }  // namespace
@@ -209,37 +282,40 @@ void bind_train(py::module_& m) {
     m.def("train_dense",
           [](py::array X, py::handle y, py::handle coef, py::handle intercept,
              const TrainConfig& cfg, py::handle sw, py::handle cw, py::handle mask,
-             py::handle avg_coef, py::handle avg_int, double t0, py::handle cb, py::handle opt) {
+             py::handle avg_coef, py::handle avg_int, double t0, py::handle cb, py::handle opt,
+             py::handle cancel) {
               if (X.dtype().equal(py::dtype::of<float>()))
-                  return train_dense_t<float>(X, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt);
-              return train_dense_t<double>(X, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt);
+                  return train_dense_t<float>(X, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, cancel);
+              return train_dense_t<double>(X, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, cancel);
           },
           py::arg("X"), py::arg("y"), py::arg("coef"), py::arg("intercept"), py::arg("config"),
           py::arg("sample_weight") = py::none(), py::arg("class_weight") = py::none(),
           py::arg("validation_mask") = py::none(), py::arg("average_coef") = py::none(),
           py::arg("average_intercept") = py::none(), py::arg("t0") = 1.0,
-          py::arg("epoch_callback") = py::none(), py::arg("optimizer") = py::none(), doc);
+          py::arg("epoch_callback") = py::none(), py::arg("optimizer") = py::none(),
+          py::arg("cancel") = py::none(), doc);
     m.def("train_csr",
           [](py::array data, py::array indices, py::array indptr, std::int64_t n_cols,
              py::handle y, py::handle coef, py::handle intercept, const TrainConfig& cfg,
              py::handle sw, py::handle cw, py::handle mask, py::handle avg_coef,
-             py::handle avg_int, double t0, py::handle cb, py::handle opt) {
+             py::handle avg_int, double t0, py::handle cb, py::handle opt, py::handle cancel) {
               const bool f32 = data.dtype().equal(py::dtype::of<float>());
               const bool i32 = indices.dtype().equal(py::dtype::of<std::int32_t>());
               if (f32 && i32)
-                  return train_csr_t<float, std::int32_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt);
+                  return train_csr_t<float, std::int32_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, cancel);
               if (f32)
-                  return train_csr_t<float, std::int64_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt);
+                  return train_csr_t<float, std::int64_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, cancel);
               if (i32)
-                  return train_csr_t<double, std::int32_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt);
-              return train_csr_t<double, std::int64_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt);
+                  return train_csr_t<double, std::int32_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, cancel);
+              return train_csr_t<double, std::int64_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, cancel);
           },
           py::arg("data"), py::arg("indices"), py::arg("indptr"), py::arg("n_cols"), py::arg("y"),
           py::arg("coef"), py::arg("intercept"), py::arg("config"),
           py::arg("sample_weight") = py::none(), py::arg("class_weight") = py::none(),
           py::arg("validation_mask") = py::none(), py::arg("average_coef") = py::none(),
           py::arg("average_intercept") = py::none(), py::arg("t0") = 1.0,
-          py::arg("epoch_callback") = py::none(), py::arg("optimizer") = py::none(), doc);
+          py::arg("epoch_callback") = py::none(), py::arg("optimizer") = py::none(),
+          py::arg("cancel") = py::none(), doc);
     m.def("shuffled_order", &shuffled_order, py::arg("rows"), py::arg("seed"), py::arg("epochs"),
           "Row order after `epochs` shuffles with `seed`, as the trainer visits them.");
 }

@@ -20,7 +20,15 @@ py::array_t<T, 0> typed(const py::handle& obj, const char* what) {
         !py::dtype::of<T>().equal(py::reinterpret_borrow<py::array>(obj).dtype()))
         throw py::type_error(std::string(what) + " must be a NumPy array of dtype " +
                              std::string(py::str(py::dtype::of<T>())));
-    return py::reinterpret_borrow<py::array_t<T, 0>>(obj);
+    auto a = py::reinterpret_borrow<py::array_t<T, 0>>(obj);
+    // Misaligned elements (a view into a byte buffer at an odd offset) are undefined behaviour
+    // to read as T in C++.
+    bool aligned = reinterpret_cast<std::uintptr_t>(a.data()) % alignof(T) == 0;
+    for (py::ssize_t k = 0; k < a.ndim(); ++k) aligned = aligned && a.strides(k) % py::ssize_t(alignof(T)) == 0;
+    if (!aligned)
+        throw py::value_error(std::string(what) + " is not aligned to its dtype; pass a copy "
+                              "(numpy.require(a, requirements='A'))");
+    return a;
 }
 
 // A 1-D C-contiguous array of T with `n` entries.

@@ -6,6 +6,7 @@ void bind_info(py::module_& m);
 void bind_optim(py::module_& m);
 void bind_schedule(py::module_& m);
 void bind_gradient(py::module_& m);
+void bind_losses(py::module_& m);
 }  // namespace fastdescent::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -15,4 +16,5 @@ PYBIND11_MODULE(_core, m) {
     fastdescent::bindings::bind_optim(m);
     fastdescent::bindings::bind_schedule(m);
     fastdescent::bindings::bind_gradient(m);
+    fastdescent::bindings::bind_losses(m);
 }

@@ -1001,6 +1001,6 @@ def test_public_api():
     assert {k: ours_clf[k] for k in sk_clf} == sk_clf
     assert {k: ours_reg[k] for k in sk_reg} == sk_reg
     assert set(ours_clf) - set(sk_clf) == {"batch_size", "optimizer", "clip_value", "clip_norm", "multi_class",
-                                             "sparse_updates", "callbacks"}
+                                             "sparse_updates", "callbacks", "device", "gpu_dtype"}
     assert set(ours_reg) - set(sk_reg) == {"batch_size", "optimizer", "clip_value", "clip_norm", "n_jobs",
-                                             "sparse_updates", "callbacks"}
+                                             "sparse_updates", "callbacks", "device", "gpu_dtype"}

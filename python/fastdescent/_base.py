@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 from contextlib import contextmanager
 from numbers import Integral, Real
@@ -17,6 +18,7 @@ from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from . import _core, optim, schedules
 from ._monitor import FitMonitor
+from . import cuda as _cuda  # no Numba import: that happens only when a GPU fit starts
 
 MAX_INT = np.iinfo(np.int32).max
 _MISSING = object()
@@ -92,6 +94,8 @@ class BaseSGD(BaseEstimator):
         "sparse_updates": [StrOptions({"exact", "lazy"})],
         "n_jobs": [Integral, None],
         "callbacks": [list, tuple, None],
+        "device": [StrOptions({"cpu", "cuda", "auto"})],
+        "gpu_dtype": [StrOptions({"float32", "float64"}), None],
     }
 
     # ---- checks -------------------------------------------------------------------------
@@ -131,14 +135,16 @@ class BaseSGD(BaseEstimator):
     def _check_X(self, X, reset):
         """Validated X, float32 kept as float32, anything else as float64.
 
-        A C-contiguous (or row-strided) dense array and a CSR matrix are used as they are.
-        Copies are made only where the C++ core cannot read the input directly: integer or
-        boolean X (converted to float64), Fortran-ordered X (made C-contiguous), and CSC/COO
-        matrices (converted to CSR once).
+        A C-contiguous (or row-strided) dense array, read-only or memory-mapped included, and a
+        CSR matrix are used as they are. Copies are made only where the C++ core cannot read the
+        input directly: integer, boolean, float16 or object X holding numbers (converted to
+        float64), Fortran-ordered, column-strided, reversed or misaligned X (made C-contiguous),
+        and CSC/COO matrices (converted to CSR once). String and complex X are refused.
         """
+        _reject_strings(X, "X")
         X = validate_data(
             self,
-            X,
+            host_array(X),
             reset=reset,
             accept_sparse="csr",
             dtype=[np.float64, np.float32],
@@ -147,6 +153,12 @@ class BaseSGD(BaseEstimator):
         return _rows_readable(X)
 
     def _check_X_y(self, X, y, reset, y_numeric):
+        """Validated X (as in _check_X) and a 1-D y; a regressor's y must be numbers."""
+        if _cuda.is_device_array(X):
+            return self._check_device_X_y(X, y, reset)
+        _reject_strings(X, "X")
+        if y_numeric:
+            _reject_strings(y, "y")
         X, y = validate_data(
             self,
             X,
@@ -159,6 +171,116 @@ class BaseSGD(BaseEstimator):
             multi_output=False,
         )
         return _rows_readable(X), y
+
+    # ---- device ---------------------------------------------------------------------------
+
+    def _gpu_unsupported(self, X):
+        """Why this fit cannot run on the GPU (None when it can)."""
+        if sp.issparse(X):
+            return "sparse X (the GPU trainer reads dense row-major arrays)"
+        if self.batch_size == 1:
+            return ("batch_size=1 (per-sample SGD is a sequential chain of tiny updates, slower "
+                    "on a GPU than on the CPU); use a mini-batch (e.g. batch_size=256) or "
+                    "batch_size='full'")
+        if self.learning_rate in ("pa1", "pa2"):
+            return f"learning_rate={self.learning_rate!r} (a per-sample rule)"
+        kind = self.optimizer if isinstance(self.optimizer, str) else None
+        if kind is None:
+            spec = self.optimizer.to_spec()
+            kind = spec.kind.name
+        if kind not in ("sgd", "momentum", "nesterov") + _GPU_OPTIMIZERS:
+            return (f"optimizer {kind!r} (supported on the GPU: sgd, momentum, nesterov, "
+                    f"{', '.join(_GPU_OPTIMIZERS)})")
+        return None
+
+    def _use_gpu(self, X):
+        """Whether this fit trains on the GPU, by the `device` rule of the docstring.
+
+        Raises a clear error when device='cuda' cannot be honoured.
+        """
+        device = getattr(self, "device", "cpu")
+        on_device = _cuda.is_device_array(X)
+        if device == "cpu":
+            if on_device:
+                raise ValueError(
+                    "X is a GPU array (it has __cuda_array_interface__) but device='cpu'; use "
+                    "device='cuda' (or 'auto') to train on the GPU, or copy X to the host."
+                )
+            return False
+        reason = self._gpu_unsupported(X)
+        if device == "auto":
+            usable = _cuda.is_available() or (on_device and _cuda_simulated())
+            if reason is None and usable:
+                return True
+            if on_device:
+                raise ValueError(
+                    "X is a GPU array but this fit cannot run on the GPU: "
+                    + (reason or "no usable CUDA GPU") + "."
+                )
+            return False
+        _cuda.check_available()
+        if reason is not None:
+            raise ValueError(f"device='cuda' does not support {reason}. Use device='cpu' or "
+                             "device='auto' (which falls back to the CPU).")
+        return True
+
+    def _refuse_gpu_for_dask(self):
+        if getattr(self, "device", "cpu") == "cuda":
+            raise ValueError(
+                "device='cuda' does not train on dask collections (they train data-parallel on "
+                "the workers' CPUs); use device='cpu' or 'auto', or compute X to one array."
+            )
+
+    def _gpu_data(self, X):
+        """X on the GPU in the training dtype (see gpu_dtype), or None to train on the CPU."""
+        if not self._use_gpu(X):
+            return None
+        from .cuda import _trainer
+
+        if self.gpu_dtype is not None:
+            dtype = np.dtype(self.gpu_dtype)
+        elif _cuda.is_device_array(X):
+            dtype = _cuda.device_array_info(X)[1]
+        else:
+            dtype = np.dtype(np.float32)
+        return _trainer.to_device(X, dtype)
+
+    def _check_device_X_y(self, X, y, reset):
+        """Checks of a GPU-resident X (it is not copied, so only its shape and dtype); y and
+        sample weights are small and come to the host."""
+        if getattr(self, "device", "cpu") == "cpu":
+            self._use_gpu(X)  # raises the device='cpu' error
+        shape = _cuda.device_array_info(X)[0]
+        if len(shape) != 2:
+            raise ValueError(f"Expected a 2D array, got a {len(shape)}D GPU array instead.")
+        if _cuda.is_device_array(y):
+            y = _cuda.as_device_array(y).copy_to_host()
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y.ravel()
+        if y.ndim != 1:
+            raise ValueError(f"y should be a 1d array, got an array of shape {y.shape} instead.")
+        if y.shape[0] != shape[0]:
+            raise ValueError(
+                f"Found input variables with inconsistent numbers of samples: [{shape[0]}, "
+                f"{y.shape[0]}]"
+            )
+        if shape[0] < 1:
+            raise ValueError(f"Found array with 0 sample(s) (shape={shape}) while a minimum of 1 "
+                             "is required.")
+        if reset:
+            self.n_features_in_ = shape[1]
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+        elif shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {shape[1]} features, but {type(self).__name__} is expecting "
+                             f"{self.n_features_in_} features as input.")
+        return X, y
+    @staticmethod
+    def _check_sample_weight(sample_weight, y, dtype):
+        """Sample weights, one per row of y, in `dtype`: finite, non-negative, not all zero
+        (None means ones)."""
+        return _check_sample_weight(sample_weight, y, dtype=dtype, ensure_non_negative=True)
 
     def _batch_size(self, n_train):
         if self.batch_size == "full":
@@ -239,7 +361,11 @@ class BaseSGD(BaseEstimator):
         return cfg
 
     def _n_threads(self):
-        return max(1, effective_n_jobs(self.n_jobs))
+        """Threads for a fit: n_jobs as scikit-learn reads it (None is 1 unless a joblib
+        ``parallel_backend`` context says otherwise, -1 all CPUs, -2 all but one), capped by
+        the OpenMP thread limit, which ``threadpoolctl.threadpool_limits`` and
+        ``OMP_NUM_THREADS`` set."""
+        return max(1, min(effective_n_jobs(self.n_jobs), _core.openmp_max_threads()))
 
     def _validation_mask(self, y, sample_weight):
         """Rows held out for early stopping (stratified for classifiers), as uint8."""
@@ -307,6 +433,16 @@ class BaseSGD(BaseEstimator):
         return tags
 
 
+def _reject_strings(a, name):
+    """Arrays of text are not numbers: refuse them rather than parse them as floats."""
+    dtype = getattr(a, "dtype", None)
+    if dtype is not None and getattr(dtype, "kind", None) in ("U", "S"):
+        raise ValueError(
+            f"{name} has dtype {dtype}: arrays of bytes/strings are not supported. Convert your "
+            "data to numeric values explicitly instead."
+        )
+
+
 def _rows_readable(X):
     """X in a layout the core reads directly: rows with contiguous columns, or CSR."""
     if sp.issparse(X):
@@ -316,16 +452,84 @@ def _rows_readable(X):
                 (X.data, X.indices.astype(idx), X.indptr.astype(idx)), shape=X.shape
             )
         return X
-    if X.ndim == 2 and X.shape[1] > 1 and X.strides[1] != X.itemsize:
-        X = np.ascontiguousarray(X)
+    if X.ndim != 2:
+        return X
+    columns_apart = X.shape[1] > 1 and X.strides[1] != X.itemsize
+    rows_unreadable = X.shape[0] > 1 and (X.strides[0] < 0 or X.strides[0] % X.itemsize)
+    if columns_apart or rows_unreadable or not X.flags.aligned:
+        X = np.require(X, requirements=["C_CONTIGUOUS", "ALIGNED"])
     return X
+
+
+_GPU_OPTIMIZERS = ("adagrad", "rmsprop", "adam", "adamw", "nadam", "adamax", "lamb", "adafactor",
+                   "lion")
+
+
+def _cuda_simulated():
+    try:
+        return _cuda.simulated()
+    except ImportError:
+        return False
+
+
+def host_array(X):
+    """X itself, or a host copy of a GPU array (for prediction, which runs on the CPU)."""
+    if _cuda.is_device_array(X):
+        return _cuda.as_device_array(X).copy_to_host()
+    return X
+
+def keeps_state_on_error(method):
+    """Decorates fit / partial_fit: on any exception, KeyboardInterrupt included, the estimator
+    gets back exactly the attributes it had before the call (unfitted stays unfitted, a fitted
+    estimator keeps its previous model), never a mix of old and new."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        saved = dict(vars(self))
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException:
+            self.__dict__ = saved  # one attribute store: no half-restored state either
+            raise
+
+    return wrapper
+
+
+def commit_fitted_state(estimator, state):
+    """Sets all fitted attributes in one C call (dict.update), so that a KeyboardInterrupt,
+    which Python raises only between bytecodes, leaves either the old state or the new one."""
+    vars(estimator).update(state)
 
 
 def train(X, y, coef, intercept, config, sample_weight=None, class_weight=None,
           validation_mask=None, average_coef=None, average_intercept=None, t0=1.0,
-          epoch_callback=None, optimizer=None):
-    """Runs the C++ trainer on dense or CSR X; coef and intercept are updated in place."""
+          epoch_callback=None, optimizer=None, gpu=None, cancel=None):
+    """Runs the C++ trainer on dense or CSR X, or the GPU trainer on `gpu` (X on the device,
+    from BaseSGD._gpu_data); coef and intercept are updated in place.
+
+    Divergence has one rule: a non-finite loss or weight raises ValueError (as scikit-learn
+    does), so that no estimator ever stores NaN or infinite coefficients. ``cancel`` (a
+    threading.Event) stops a fit on a worker thread, which Ctrl-C does not reach.
+    """
+    if gpu is not None:
+        from .cuda import _trainer
+
+        res = _trainer.train(
+            gpu, y, coef, intercept, config, optimizer=optimizer, sample_weight=sample_weight,
+            class_weight=class_weight, validation_mask=validation_mask,
+            average_coef=average_coef, average_intercept=average_intercept, t0=float(t0),
+            epoch_callback=epoch_callback,
+        )
+        _raise_if_diverged(res)
+        return res
+    # Inputs that are only read may arrive misaligned (e.g. deserialized by dask), which the
+    # bindings refuse: copy those (rare) ones. coef and the other outputs are never copied.
+    y, sample_weight, class_weight, validation_mask = (
+        None if a is None else np.require(a, requirements=["A"])
+        for a in (y, sample_weight, class_weight, validation_mask)
+    )
     kwargs = dict(
+        cancel=cancel,
         optimizer=optimizer,
         epoch_callback=epoch_callback,
         sample_weight=sample_weight,
@@ -341,12 +545,17 @@ def train(X, y, coef, intercept, config, sample_weight=None, class_weight=None,
         )
     else:
         res = _core.train_dense(X, y, coef, intercept, config, **kwargs)
-    if res.diverged:
+    _raise_if_diverged(res, coef, intercept, average_coef, average_intercept)
+    return res
+
+
+def _raise_if_diverged(res, *arrays):
+    finite = all(a is None or np.isfinite(a).all() for a in arrays)
+    if res.diverged or not finite:
         raise ValueError(
             f"Floating-point under-/overflow occurred at epoch #{res.n_iter}. Scaling input "
             "data with StandardScaler or MinMaxScaler might help, or lower eta0."
         )
-    return res
 
 
 def _computed(*values):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 from scipy.special import expit, log_softmax, softmax
@@ -12,10 +13,11 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, check_random_state
+from sklearn.utils.validation import check_is_fitted, check_random_state
 
 from . import _core, _dask
-from ._base import LOSSES, MAX_INT, BaseSGD, _computed, train
+from ._base import (LOSSES, MAX_INT, BaseSGD, _computed, commit_fitted_state, host_array,
+                    keeps_state_on_error, train)
 
 
 class SGDClassifier(LinearClassifierMixin, BaseSGD):
@@ -35,7 +37,7 @@ class SGDClassifier(LinearClassifierMixin, BaseSGD):
     penalty, alpha, l1_ratio, fit_intercept, max_iter, tol, shuffle, verbose, epsilon, \
 random_state, learning_rate, eta0, power_t, early_stopping, validation_fraction, \
 n_iter_no_change, warm_start, average, batch_size, optimizer, clip_value, clip_norm, \
-sparse_updates, n_jobs, callbacks
+sparse_updates, n_jobs, device, gpu_dtype, callbacks
         As in :class:`fastdescent.SGDRegressor`; ``learning_rate`` defaults to 'optimal' and
         ``power_t`` to 0.5 as in scikit-learn, and the early-stopping score is accuracy.
     class_weight : dict, 'balanced' or None, default=None
@@ -100,6 +102,13 @@ sparse_updates, n_jobs, callbacks
       A step with ``eta * (l2 + weight_decay) >= 1`` updates every weight (it flips signs).
       The lazy path accumulates the batch gradient in row order on one thread (deterministic);
       full-batch epochs use the threaded dense-buffer reduction.
+
+    With ``device='cuda'`` binary, one-vs-rest (classes one after the other, X stays on the
+    GPU) and multinomial (at most 128 classes) problems all train on the GPU.
+
+    Input handling, divergence (ValueError, previous state kept, never NaN coefficients) and
+    interruption follow the rules in :class:`fastdescent.SGDRegressor`'s notes; class labels
+    may be of any type, text included.
     """
 
     _parameter_constraints: dict = {
@@ -140,6 +149,8 @@ sparse_updates, n_jobs, callbacks
         sparse_updates="exact",
         multi_class="ovr",
         callbacks=None,
+        device="cpu",
+        gpu_dtype=None,
     ):
         self.loss = loss
         self.penalty = penalty
@@ -169,6 +180,8 @@ sparse_updates, n_jobs, callbacks
         self.sparse_updates = sparse_updates
         self.multi_class = multi_class
         self.callbacks = callbacks
+        self.device = device
+        self.gpu_dtype = gpu_dtype
 
     def _check_hyperparams(self, for_partial_fit=False):
         super()._check_hyperparams(for_partial_fit)
@@ -178,6 +191,7 @@ sparse_updates, n_jobs, callbacks
             )
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @keeps_state_on_error
     def fit(self, X, y, coef_init=None, intercept_init=None, sample_weight=None):
         """Fit the model, starting from zero (or coef_init / the previous fit with warm_start).
 
@@ -202,6 +216,7 @@ sparse_updates, n_jobs, callbacks
             coef_init = self.coef_ if coef_init is None else coef_init
             intercept_init = self.intercept_ if intercept_init is None else intercept_init
         if _dask.is_dask_collection(X):
+            self._refuse_gpu_for_dask()
             return _dask.fit(self, X, y, sample_weight=sample_weight, coef_init=coef_init,
                              intercept_init=intercept_init, classifier=True)
         X, y = self._check_X_y(X, y, reset=True, y_numeric=False)
@@ -211,6 +226,7 @@ sparse_updates, n_jobs, callbacks
                          self.max_iter, resume=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @keeps_state_on_error
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch of training on (X, y), continuing from the current state.
 
@@ -257,9 +273,10 @@ sparse_updates, n_jobs, callbacks
                 "The number of classes has to be greater than one; got "
                 f"{n_classes} class"
             )
-        dtype = X.dtype
-        n_samples, n_features = X.shape
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=dtype)
+        gpu = self._gpu_data(X)
+        dtype = X.dtype if gpu is None else gpu.dtype
+        n_samples, n_features = X.shape if gpu is None else gpu.X.shape
+        sample_weight = self._check_sample_weight(sample_weight, y, dtype)
         class_weight = compute_class_weight(self.class_weight, classes=classes, y=y)
         multinomial = self.multi_class == "multinomial" and n_classes > 2
         K = 1 if n_classes == 2 else n_classes
@@ -299,6 +316,7 @@ sparse_updates, n_jobs, callbacks
         n_threads = self._n_threads()
 
         optimizer_spec = self._optimizer_spec()
+        cancel = threading.Event()  # set when the main thread is interrupted
 
         def view(t):  # what coef_ / intercept_ are after t - 1 updates
             if average and self.average <= t - 1:
@@ -322,6 +340,8 @@ sparse_updates, n_jobs, callbacks
                 t0=t0,
                 epoch_callback=monitor.epoch_callback(problem),
                 optimizer=optimizer_spec,
+                gpu=gpu,
+                cancel=cancel,
             )
 
         with monitor_cm as monitor:
@@ -342,23 +362,39 @@ sparse_updates, n_jobs, callbacks
                     return fit_problem(k, slice(k, k + 1), y_k, [1.0, class_weight[k]],
                                        LOSSES[self.loss], seeds[k], 1)
 
-                if n_threads > 1:
+                if n_threads > 1 and gpu is None:
                     with ThreadPoolExecutor(max_workers=min(n_threads, n_classes)) as pool:
-                        results = list(pool.map(fit_class, range(n_classes)))
+                        futures = [pool.submit(fit_class, k) for k in range(n_classes)]
+                        try:
+                            # Short waits: a Ctrl-C that the OS delivers to a worker thread is
+                            # handled here at the next wake-up instead of after the whole fit.
+                            while wait(futures, timeout=0.05).not_done:
+                                pass
+                            results = [f.result() for f in futures]
+                        except BaseException:
+                            # Ctrl-C is raised only in this thread: stop the workers' fits
+                            # too, so that leaving the pool does not wait for them to finish.
+                            cancel.set()
+                            pool.shutdown(wait=False, cancel_futures=True)
+                            raise
                 else:
                     results = [fit_class(k) for k in range(n_classes)]
 
-        self.classes_ = classes
-        self._standard_coef, self._standard_intercept = coef, intercept
-        self._average_coef, self._average_intercept = avg_coef, avg_intercept
-        self.n_iter_ = max(r.n_iter for r in results)
-        self.t_ = max(r.t for r in results)
-        self.loss_curve_ = _mean_curve([list(r.loss_curve) for r in results])
-        self.history_ = monitor.history()
+        n_iter = max(r.n_iter for r in results)
+        t = max(r.t for r in results)
+        final_coef, final_intercept = view(t)
+        commit_fitted_state(self, dict(
+            classes_=classes,
+            _standard_coef=coef, _standard_intercept=intercept,
+            _average_coef=avg_coef, _average_intercept=avg_intercept,
+            n_iter_=n_iter, t_=t,
+            loss_curve_=_mean_curve([list(r.loss_curve) for r in results]),
+            history_=monitor.history(),
+            coef_=final_coef, intercept_=final_intercept,
+        ))
         if not resume:
-            self._warn_if_not_converged(self.n_iter_, max_iter,
+            self._warn_if_not_converged(n_iter, max_iter,
                                         any(r.stopped_by_callback for r in results))
-        self.coef_, self.intercept_ = view(self.t_)
         monitor.end()
         return self
 
@@ -419,8 +455,9 @@ sparse_updates, n_jobs, callbacks
 
         Parameters
         ----------
-        X : {array-like, sparse matrix, dask array, dask DataFrame} of shape \
+        X : {array-like, sparse matrix, dask array, dask DataFrame, GPU array} of shape \
 (n_samples, n_features)
+            A GPU array (``__cuda_array_interface__``) is copied to the host.
 
         Returns
         -------
@@ -430,7 +467,7 @@ sparse_updates, n_jobs, callbacks
         if _dask.is_dask_collection(X):
             check_is_fitted(self)
             return _dask.blockwise(self, "decision_function", X)
-        return super().decision_function(X)
+        return super().decision_function(host_array(X))
 
     def predict(self, X):
         """Predicted class labels.

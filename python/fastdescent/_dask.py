@@ -149,9 +149,25 @@ def _chunk_labels_count(chunk, n_classes):
 # ---- kernels on the workers -------------------------------------------------------------------
 
 
+def _readable(a):
+    """An array (or CSR matrix) whose buffers the bindings can read: arrays that arrive through
+    dask's serialization may sit at addresses that are not a multiple of their itemsize, which
+    the bindings refuse (copied here only in that case)."""
+    if a is None:
+        return None
+    if sp.issparse(a):
+        parts = [np.require(x, requirements=["A"]) for x in (a.data, a.indices, a.indptr)]
+        if all(x is y for x, y in zip(parts, (a.data, a.indices, a.indptr))):
+            return a
+        return sp.csr_matrix(tuple(parts), shape=a.shape)
+    return np.require(a, requirements=["A"])
+
+
 def _chunk_sums(chunk, order, lo, hi, params, K, loss, epsilon, class_weight, one_vs_rest):
     """Loss and gradient sums of rows order[lo:hi] of a chunk (all rows when order is None)."""
-    X, target, sample_weight = chunk
+    X, target, sample_weight = (_readable(a) for a in chunk)
+    params = _readable(params)
+    order = _readable(order)
     d = X.shape[1]
     coef = params[: K * d].reshape(K, d)
     intercept = params[K * d:]
@@ -160,7 +176,7 @@ def _chunk_sums(chunk, order, lo, hi, params, K, loss, epsilon, class_weight, on
         rows = order[lo:hi]
     elif (lo, hi) != (0, X.shape[0]):
         rows = np.arange(lo, hi, dtype=np.int64)
-    kwargs = dict(epsilon=epsilon, sample_weight=sample_weight, class_weight=class_weight,
+    kwargs = dict(epsilon=epsilon, sample_weight=sample_weight, class_weight=_readable(class_weight),
                   one_vs_rest=one_vs_rest, rows=rows, n_threads=1)
     if sp.issparse(X):
         return _core.loss_gradient_csr(X.data, X.indices, X.indptr, d, target, coef, intercept,
@@ -190,7 +206,7 @@ def _local_epoch(chunk, params, K, problems, config, t0, seed):
     weight * coef, weight * intercept[, weight * average_coef, weight * average_intercept]),
     with the weights per problem.
     """
-    X, target, sample_weight = chunk
+    X, target, sample_weight = (_readable(a) for a in chunk)
     d = X.shape[1]
     averaging = len(params) > 1
     coef = params[0][: K * d].reshape(K, d).copy()

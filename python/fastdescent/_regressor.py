@@ -6,10 +6,11 @@ import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, check_random_state
+from sklearn.utils.validation import check_is_fitted, check_random_state
 
 from . import _dask
-from ._base import LOSSES, MAX_INT, REGRESSION_LOSSES, BaseSGD, _computed, train
+from ._base import (LOSSES, MAX_INT, REGRESSION_LOSSES, BaseSGD, _computed,
+                    commit_fitted_state, keeps_state_on_error, train)
 
 
 class SGDRegressor(RegressorMixin, BaseSGD):
@@ -102,7 +103,31 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         step count). The result differs from the dense one; the cost per step is O(nnz of the
         batch). Other rules and dense input ignore it.
     n_jobs : int or None, default=None
-        Threads for the batch gradients (None means 1, -1 all cores).
+        Threads, with scikit-learn's meaning: None means 1 (unless in a
+        ``joblib.parallel_backend`` context), -1 all CPUs, -2 all but one. Capped by the
+        OpenMP limit that ``threadpoolctl.threadpool_limits`` or ``OMP_NUM_THREADS`` set.
+        Mini-batch and full-batch gradients split rows over the threads and add the parts in
+        a fixed order. Per-sample SGD (``batch_size=1``, plain SGD, no L1 penalty, no
+        averaging) trains one copy of the model per thread on its share of each quarter
+        epoch and averages the copies after each quarter (model averaging, no locks). ``n_jobs=1`` is
+        bit-for-bit reproducible for a fixed ``random_state``; larger values are reproducible
+        for the same ``n_jobs`` but give a (slightly) different model than one thread.
+    device : {'cpu', 'cuda', 'auto'}, default='cpu'
+        Where training runs. 'cuda' runs the whole training loop on an NVIDIA GPU with
+        Numba-CUDA kernels (``pip install fastdescent[cuda]``): X is copied to the GPU once
+        (a CuPy array, or any array with ``__cuda_array_interface__``, is used in place, without
+        a copy), and only a few scalars per epoch come back. It needs dense X and a mini-batch
+        or full batch (``batch_size`` > 1 or 'full'; per-sample SGD is refused with a
+        ValueError, as it is faster on the CPU), and supports every loss, penalty, schedule
+        (except 'pa1'/'pa2'), clipping, averaging, early stopping and every optimizer. A
+        missing GPU or numba-cuda raises an error naming it.
+        'auto' trains on the GPU when a real one is usable and the fit is supported there,
+        else on the CPU. Shuffled mini-batches visit rows in another order than on the CPU.
+    gpu_dtype : {'float32', 'float64'} or None, default=None
+        Precision of GPU training. None: float32 for host (NumPy) input, which is converted
+        while it is copied to the GPU, and the array's own dtype for GPU input. 'float64'
+        asks for double precision; a GPU array of the other dtype is then converted on the
+        GPU (a copy). ``coef_`` has this dtype. Unused on the CPU.
     callbacks : list of fastdescent.callbacks.Callback or None, default=None
         Objects called at the start of ``fit`` / ``partial_fit``, at the end of every epoch
         (with the epoch's metrics, the keys of ``history_``; returning True stops training)
@@ -140,7 +165,10 @@ class SGDRegressor(RegressorMixin, BaseSGD):
     Notes
     -----
     ``coef_`` has the dtype of X (float32 or float64); X is read in place, never copied,
-    when it is a C-contiguous array or a CSR matrix.
+    when it is a C-contiguous or row-strided array (read-only and memory-mapped included) or a
+    CSR matrix. Integer, boolean and object X holding numbers are converted to float64 (a
+    copy); Fortran-ordered or column-strided X is copied to C order once. Text and complex X,
+    NaN or infinity in X, y or sample_weight, and negative sample weights raise ValueError.
 
     Sparse input: X may be a scipy.sparse matrix. CSR is read in place (no copy) with int32 or
     int64 indices (scikit-learn's SGD estimators reject int64 indices, which
@@ -189,6 +217,15 @@ class SGDRegressor(RegressorMixin, BaseSGD):
     models are averaged, weighted by the chunks' sample weight; ``t_`` then counts the updates
     of the largest chunk. ``early_stopping`` is not supported there. Predictions and ``score``
     on dask input are dask arrays computed blockwise.
+
+    With ``device='cuda'``, ``coef_`` has the GPU dtype (``gpu_dtype``) and a NumPy X is
+    copied to the GPU once.
+
+    Divergence: when a step size makes the loss or a weight non-finite, ``fit`` and
+    ``partial_fit`` raise ValueError ("Floating-point under-/overflow occurred at epoch #...",
+    as scikit-learn does) and the estimator keeps the state it had before the call; the fitted
+    coefficients are never NaN or infinite. The same holds for any other error and for
+    KeyboardInterrupt, which stops a fit within milliseconds.
     """
 
     _parameter_constraints: dict = {
@@ -225,6 +262,8 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         sparse_updates="exact",
         n_jobs=None,
         callbacks=None,
+        device="cpu",
+        gpu_dtype=None,
     ):
         self.loss = loss
         self.penalty = penalty
@@ -252,8 +291,11 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         self.sparse_updates = sparse_updates
         self.n_jobs = n_jobs
         self.callbacks = callbacks
+        self.device = device
+        self.gpu_dtype = gpu_dtype
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @keeps_state_on_error
     def fit(self, X, y, coef_init=None, intercept_init=None, sample_weight=None):
         """Fit the model, starting from zero (or coef_init / the previous fit with warm_start).
 
@@ -277,12 +319,14 @@ class SGDRegressor(RegressorMixin, BaseSGD):
             coef_init = self.coef_ if coef_init is None else coef_init
             intercept_init = self.intercept_ if intercept_init is None else intercept_init
         if _dask.is_dask_collection(X):
+            self._refuse_gpu_for_dask()
             return _dask.fit(self, X, y, sample_weight=sample_weight, coef_init=coef_init,
                              intercept_init=intercept_init, classifier=False)
         return self._fit(X, y, sample_weight, coef_init, intercept_init, self.max_iter,
                          reset=True, resume=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @keeps_state_on_error
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch of training on (X, y), continuing from the current state.
 
@@ -303,10 +347,11 @@ class SGDRegressor(RegressorMixin, BaseSGD):
 
     def _fit(self, X, y, sample_weight, coef_init, intercept_init, max_iter, reset, resume):
         X, y = self._check_X_y(X, y, reset=reset, y_numeric=True)
-        dtype = X.dtype
+        gpu = self._gpu_data(X)
+        dtype = X.dtype if gpu is None else gpu.dtype
         y = np.asarray(y, dtype=dtype)
-        n_samples, n_features = X.shape
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=dtype)
+        n_samples, n_features = X.shape if gpu is None else gpu.X.shape
+        sample_weight = self._check_sample_weight(sample_weight, y, dtype)
 
         # Work on fresh buffers: the fitted state changes only when training succeeds.
         if resume:
@@ -356,22 +401,25 @@ class SGDRegressor(RegressorMixin, BaseSGD):
                 t0=t0,
                 epoch_callback=monitor.epoch_callback(0),
                 optimizer=self._optimizer_spec(),
+                gpu=gpu,
             )
 
-        self._standard_coef, self._standard_intercept = coef, intercept
-        self._average_coef, self._average_intercept = avg_coef, avg_intercept
-        self.n_iter_ = res.n_iter
-        self.t_ = res.t
-        self.loss_curve_ = list(res.loss_curve)
-        self.history_ = monitor.history()
+        final_coef, final_intercept = view(res.t)
+        commit_fitted_state(self, dict(
+            _standard_coef=coef, _standard_intercept=intercept,
+            _average_coef=avg_coef, _average_intercept=avg_intercept,
+            n_iter_=res.n_iter, t_=res.t, loss_curve_=list(res.loss_curve),
+            history_=monitor.history(),
+            coef_=final_coef, intercept_=final_intercept,
+        ))
         if not resume:
             self._warn_if_not_converged(res.n_iter, max_iter, res.stopped_by_callback)
-        self.coef_, self.intercept_ = view(self.t_)
         monitor.end()
         return self
 
     def predict(self, X):
-        """Predicted targets, ``X @ coef_ + intercept_``.
+        """Predicted targets, ``X @ coef_ + intercept_`` (on the CPU: a GPU array X is copied
+        to the host).
 
         Parameters
         ----------

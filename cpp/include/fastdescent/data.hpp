@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 
+#include "fastdescent/kernels.hpp"
 #include "fastdescent/simd.hpp"
 
 namespace fastdescent {
@@ -13,10 +14,12 @@ struct DenseRows {
     using value_type = T;
     const T* data;
     std::int64_t n_rows, n_cols, row_stride;
+    // The kernels of the instruction set that was active when the view was made.
+    const DenseKernels<T>* kernels = &dense_kernels<T>();
 
     const T* row(std::int64_t i) const { return data + i * row_stride; }
-    T dot(std::int64_t i, const T* w) const { return fastdescent::dot(row(i), w, n_cols); }
-    void axpy(std::int64_t i, T a, T* w) const { fastdescent::axpy(a, row(i), w, n_cols); }
+    T dot(std::int64_t i, const T* w) const { return kernels->dot(row(i), w, n_cols); }
+    void axpy(std::int64_t i, T a, T* w) const { kernels->axpy(a, row(i), w, n_cols); }
     double row_squared_norm(std::int64_t i) const { return squared_norm(row(i), n_cols); }
 
     // Asks the cache for row i ahead of use: shuffled epochs visit rows in random order, and

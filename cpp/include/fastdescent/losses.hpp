@@ -7,20 +7,14 @@
 #include <string>
 #include <type_traits>
 
-namespace fastdescent {
+#include "fastdescent/isa_namespace.hpp"
+#include "fastdescent/loss_kind.hpp"
 
-enum class LossKind {
-    squared_error,
-    huber,
-    epsilon_insensitive,
-    squared_epsilon_insensitive,
-    log_loss,
-    hinge,
-    squared_hinge,
-    modified_huber,
-    perceptron,
-    multinomial,  // softmax cross-entropy over K outputs; y holds the class index
-};
+namespace fastdescent {
+// Compiled into every ISA's kernels: one copy per ISA namespace (see isa_namespace.hpp).
+inline namespace FASTDESCENT_ISA_NS {
+
+
 
 struct SquaredError {
     double value(double p, double y) const { return 0.5 * (p - y) * (p - y); }
@@ -59,19 +53,17 @@ struct SquaredEpsilonInsensitive {
     }
 };
 
-// log(1 + exp(-y p)), evaluated without overflow for any |p|.
+// log(1 + exp(-y p)), evaluated without overflow or cancellation for any |p|: with
+// e = exp(-|z|) <= 1, the value is log1p(e) (+ |z| when z < 0), exact to rounding everywhere.
 struct LogLoss {
     double value(double p, double y) const {
-        double z = p * y;
-        if (z > 18.0) return std::exp(-z);
-        if (z < -18.0) return -z;
-        return std::log1p(std::exp(-z));
+        double d;
+        return value_and_deriv(p, y, d);
     }
     double deriv(double p, double y) const {
-        double z = p * y;
-        if (z > 18.0) return -y * std::exp(-z);
-        if (z < -18.0) return -y;
-        return -y / (std::exp(z) + 1.0);
+        double d;
+        value_and_deriv(p, y, d);
+        return d;
     }
     // Both at once with one exp and one log1p: e = exp(-|z|) serves either sign of z.
     double value_and_deriv(double p, double y, double& d) const {
@@ -164,7 +156,10 @@ double softmax_cross_entropy(const Real* p, int K, int c, Real* dp) {
         z += e;
     }
     for (int k = 0; k < K; ++k) dp[k] = Real(double(dp[k]) / z - (k == c ? 1.0 : 0.0));
-    return std::log(z) + m - double(p[c]);
+    // m - p_c first: it is exact when p_c is the largest score, where adding log(z) to m
+    // first would round it away at |m| ~ 1e30.
+    return std::log(z) + (m - double(p[c]));
 }
 
+}  // namespace FASTDESCENT_ISA_NS
 }  // namespace fastdescent

@@ -3,7 +3,10 @@
 #pragma once
 #include <cstdint>
 
+#include "fastdescent/isa_namespace.hpp"
+
 namespace fastdescent {
+inline namespace FASTDESCENT_ISA_NS {
 
 template <class T>
 inline T dot(const T* __restrict a, const T* __restrict b, std::int64_t n) {
@@ -57,4 +60,5 @@ inline bool all_finite(const T* x, std::int64_t n) {
     return acc == 0;
 }
 
+}  // namespace FASTDESCENT_ISA_NS
 }  // namespace fastdescent

@@ -109,6 +109,9 @@ template <class Rows>
 class Trainer {
     using T = typename Rows::value_type;
     static constexpr std::int64_t prefetch_distance = 4;  // rows requested ahead of use
+    // Fewest rows each thread of the parallel per-sample epoch trains on between averagings.
+    static constexpr std::int64_t sync_rows = 1024;
+    static constexpr bool dense = std::is_same_v<Rows, DenseRows<T>>;
 
 public:
     Trainer(const Rows& X, const Targets<T>& tg, Model<T>& m, const TrainConfig& cfg,
@@ -154,7 +157,9 @@ public:
         for (int epoch = 0; epoch < cfg_.max_iter; ++epoch) {
             // A full batch sums over all rows, so its order does not matter: keep memory order.
             if (cfg_.shuffle && cfg_.batch_size != 0) rng_.shuffle(order_);
-            double sumloss = per_sample_sgd() ? epoch_per_sample(t, eta) : epoch_batched(t, eta);
+            double sumloss = !per_sample_sgd()       ? epoch_batched(t, eta)
+                             : per_sample_threads() > 1 ? epoch_per_sample_parallel(t, eta, per_sample_threads())
+                                                        : epoch_per_sample(t, eta);
             res.n_iter = epoch + 1;
             if (interrupted_) { res.interrupted = true; break; }
             if (!std::isfinite(sumloss) || !all_finite(m_.coef, K_ * d_) ||
@@ -196,6 +201,16 @@ private:
     // scikit-learn's per-sample algorithm; any optimizer or clipping takes the general path.
     bool per_sample_sgd() const {
         return cfg_.batch_size == 1 && opt_ == nullptr && cfg_.clip_value == 0 && cfg_.clip_norm == 0;
+    }
+
+    // Threads of the parallel per-sample epoch: plain SGD with no penalty or L2 only, no
+    // averaging, and enough work per epoch to pay for the synchronization; otherwise 1.
+    int per_sample_threads() const {
+        const bool supported = !(has_penalty_ && l1_ratio_ > 0) && cfg_.average == 0 &&
+                               schedule_.kind != ScheduleKind::pa1 && schedule_.kind != ScheduleKind::pa2;
+        const std::int64_t n = std::int64_t(order_.size());
+        if (!supported || cfg_.n_threads <= 1 || n < 4 * sync_rows * cfg_.n_threads) return 1;
+        return cfg_.n_threads;
     }
 
     T* coef_row(int k) { return m_.coef + k * d_; }
@@ -314,6 +329,88 @@ private:
             }
         }
         return std::sqrt(std::fmax(sum, 0.0));
+    }
+
+    // Per-sample SGD on n_threads threads, each on its own copy of the model: in every round
+    // each thread runs scikit-learn's per-sample updates (weight-scale trick included) on its
+    // share of the round's rows, then the copies are averaged into the model in thread order. No
+    // locks, no shared writes, and the same result for the same thread count; it differs from
+    // the one-thread trajectory (an average of local runs, as in local SGD / parameter mixing).
+    // Hogwild-style updates of one shared model were the alternative: on dense rows every update
+    // writes every cache line of the model, so the threads spend their time passing those lines
+    // between cores.
+    double epoch_per_sample_parallel(double& t, double eta_adaptive, int n_threads) {
+        constexpr double max_dloss = 1e12;
+        const std::int64_t n = std::int64_t(order_.size());
+        const std::int64_t P = K_ * d_;
+        const std::int64_t stride = P + K_;  // a thread's coefficients then intercepts
+        local_models_.resize(std::size_t(n_threads * stride));
+        local_scratch_.resize(std::size_t(n_threads * 2 * K_));
+        std::vector<double> thread_loss(std::size_t(n_threads), 0.0);
+        const double shrink_l2 = has_penalty_ ? cfg_.alpha : 0.0;
+        // A round is at least sync_rows rows per thread and at most a quarter epoch: every
+        // round ends in a barrier, and on a busy machine a barrier costs a time slice.
+        const std::int64_t round_rows = n_threads * std::max(sync_rows, (n + 4 * n_threads - 1) / (4 * n_threads));
+        for (std::int64_t start = 0; start < n; start += round_rows) {
+            const std::int64_t stop = std::min(n, start + round_rows);
+#pragma omp parallel num_threads(n_threads)
+            {
+                int tid = 0;
+#ifdef _OPENMP
+                tid = omp_get_thread_num();
+#endif
+                T* w = local_models_.data() + tid * stride;
+                T* b = w + P;
+                std::copy(m_.coef, m_.coef + P, w);
+                std::copy(m_.intercept, m_.intercept + K_, b);
+                double* p = local_scratch_.data() + 2 * K_ * tid;
+                double* dp = p + K_;
+                const std::int64_t lo = start + (stop - start) * tid / n_threads;
+                const std::int64_t hi = start + (stop - start) * (tid + 1) / n_threads;
+                double wscale = 1.0, loss = 0.0;
+                for (std::int64_t r = lo; r < hi; ++r) {
+                    const std::int64_t i = order_[std::size_t(r)];
+                    if (r + prefetch_distance < hi) X_.prefetch(order_[std::size_t(r + prefetch_distance)]);
+                    for (int k = 0; k < K_; ++k)
+                        p[k] = wscale * double(X_.dot(i, w + k * d_)) + double(b[k]);
+                    // Step count as if the threads took turns over the round's rows.
+                    const double eta = schedule_.eta(t + double(start + (r - lo) * n_threads + tid - start), eta_adaptive);
+                    const double sw = sample_weight(i);
+                    loss += sw * loss_and_deriv(i, p, dp);
+                    if (shrink_l2 > 0) {
+                        wscale *= std::fmax(0.0, 1.0 - eta * shrink_l2);
+                        if (wscale < 1e-9) {
+                            scale(T(wscale), w, P);
+                            wscale = 1.0;
+                        }
+                    }
+                    for (int k = 0; k < K_; ++k) {
+                        const double g = std::fmin(max_dloss, std::fmax(-max_dloss, dp[k]));
+                        const double update = -eta * g * sw;
+                        if (update != 0.0) {
+                            X_.axpy(i, T(update / wscale), w + k * d_);
+                            if (cfg_.fit_intercept) b[k] += T(update * cfg_.intercept_decay);
+                        }
+                    }
+                }
+                if (wscale != 1.0) scale(T(wscale), w, P);
+                thread_loss[std::size_t(tid)] += loss;
+            }
+            const T inv = T(1.0 / n_threads);
+            for (std::int64_t j = 0; j < stride; ++j) {
+                T sum = 0;
+                for (int tid = 0; tid < n_threads; ++tid) sum += local_models_[std::size_t(tid * stride + j)];
+                (j < P ? m_.coef[j] : m_.intercept[j - P]) = sum * inv;
+            }
+            last_eta_ = schedule_.eta(t + double(stop - start - 1), eta_adaptive);
+            t += double(stop - start);
+            if (poll_stop((stop - start) * (P + 1))) break;
+        }
+        // The threads' models are averaged: no single update's gradient to report.
+        last_grad_norm_ = std::numeric_limits<double>::quiet_NaN();
+        double sumloss = 0.0;
+        for (double l : thread_loss) sumloss += l;
+        return sumloss;
     }
 
     // Cumulative L1 penalty on the features that row i touches: each weight has received q of
@@ -698,6 +795,7 @@ private:
         int n_threads = cfg_.n_threads;
         if ((stop - start) * P < (1 << 16)) n_threads = 1;  // not worth waking threads
         if (int(thread_grads_.size()) < n_threads) thread_grads_.resize(std::size_t(n_threads));
+        if (int(block_scratch_.size()) < n_threads) block_scratch_.resize(std::size_t(n_threads));
         thread_sums_.assign(std::size_t(2 * n_threads), 0.0);  // (loss, weight) per thread
 #pragma omp parallel num_threads(n_threads) if (n_threads > 1)
         {
@@ -714,18 +812,24 @@ private:
             const std::int64_t lo = start + len * tid / n_threads;
             const std::int64_t hi = start + len * (tid + 1) / n_threads;
             double loss = 0.0, weight = 0.0;
-            for (std::int64_t r = lo; r < hi; ++r) {
-                const std::int64_t i = order_[std::size_t(r)];
-                if (r + prefetch_distance < hi) X_.prefetch(order_[std::size_t(r + prefetch_distance)]);
-                for (int k = 0; k < K_; ++k) p[k] = X_.dot(i, m_.coef + k * d_) + m_.intercept[k];
-                double sw = sample_weight(i);
-                weight += sw;
-                loss += sw * loss_and_deriv(i, p, dp);
-                for (int k = 0; k < K_; ++k) {
-                    T c = T(sw * double(dp[k]));
-                    if (c != T(0)) {
-                        X_.axpy(i, c, g.data() + k * d_);
-                        g[std::size_t(P + k)] += c;
+            bool fused_blocks = false;
+            if constexpr (dense) fused_blocks = K_ == 1;
+            if (fused_blocks) {
+                loss = dense_block_gradients(lo, hi, g.data(), block_scratch_[std::size_t(tid)], weight);
+            } else {
+                for (std::int64_t r = lo; r < hi; ++r) {
+                    const std::int64_t i = order_[std::size_t(r)];
+                    if (r + prefetch_distance < hi) X_.prefetch(order_[std::size_t(r + prefetch_distance)]);
+                    for (int k = 0; k < K_; ++k) p[k] = X_.dot(i, m_.coef + k * d_) + m_.intercept[k];
+                    double sw = sample_weight(i);
+                    weight += sw;
+                    loss += sw * loss_and_deriv(i, p, dp);
+                    for (int k = 0; k < K_; ++k) {
+                        T c = T(sw * double(dp[k]));
+                        if (c != T(0)) {
+                            X_.axpy(i, c, g.data() + k * d_);
+                            g[std::size_t(P + k)] += c;
+                        }
                     }
                 }
             }
@@ -744,6 +848,35 @@ private:
             weight_sum += thread_sums_[std::size_t(2 * tid + 1)];
         }
         return loss;
+    }
+
+    // One output on dense rows: the rows order_[lo:hi] in blocks that fit in the L1 cache, each
+    // through the fused kernel of the active instruction set (scores, vectorized loss terms,
+    // gradient from the rows still in cache). Adds to grad (d entries, then the intercept's).
+    double dense_block_gradients(std::int64_t lo, std::int64_t hi, T* grad, std::vector<double>& scratch,
+                                 double& weight) {
+        if constexpr (!dense) {
+            (void)lo, (void)hi, (void)grad, (void)scratch, (void)weight;
+            return 0.0;  // only called with dense rows
+        } else {
+            constexpr std::int64_t max_block = 64;
+            const std::int64_t row_bytes = d_ * std::int64_t(sizeof(T));
+            const std::int64_t block = std::max<std::int64_t>(8, std::min<std::int64_t>(max_block, (24 << 10) / std::max<std::int64_t>(row_bytes, 1)));
+            scratch.resize(std::size_t(3 * max_block));
+            double* row_weight = scratch.data() + 2 * max_block;
+            double loss = 0.0;
+            for (std::int64_t r = lo; r < hi; r += block) {
+                const std::int64_t m = std::min(block, hi - r);
+                for (std::int64_t q = 0; q < m; ++q) {
+                    row_weight[q] = sample_weight(order_[std::size_t(r + q)]);
+                    weight += row_weight[q];
+                }
+                const DenseBlock<T> b{X_.data, X_.row_stride, X_.n_cols, order_.data() + r, m, tg_.y, row_weight,
+                                      cfg_.loss, cfg_.epsilon, m_.coef, m_.intercept[0], scratch.data()};
+                loss += X_.kernels->block_gradient(b, grad, grad + d_);
+            }
+            return loss;
+        }
     }
 
     // alpha * ((1 - l1_ratio) / 2 * ||W||^2 + l1_ratio * ||W||_1), the objective's penalty term.
@@ -834,6 +967,9 @@ private:
     std::vector<double> p_, dp_;
     std::vector<T> grad_, grad_b_;
     std::vector<std::vector<T>> thread_grads_;
+    std::vector<std::vector<double>> block_scratch_;
+    std::vector<T> local_models_;
+    std::vector<double> local_scratch_;
     std::vector<double> thread_sums_;
 };
 

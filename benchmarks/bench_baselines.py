@@ -1,0 +1,251 @@
+"""fastdescent against the loops a user would write instead, on the dense problem of conftest.py.
+
+* per-sample SGD (log_loss, l2, 'optimal'): fastdescent with one thread and all cores against
+  the same loop in NumPy (timed on a slice of the rows, scaled), Numba and Cython (compiled
+  here, compile time excluded by the warm-up round), plus scikit-learn in bench_training.py;
+* mini-batch (256 rows) Adam: fastdescent against a NumPy loop and a PyTorch loop (CPU);
+* MNIST-sized softmax regression (10,000 x 784, 10 classes, ../shared/data/mnist_test):
+  fastdescent's multinomial log_loss against scikit-learn's SGDClassifier(log_loss), each
+  trained to its own convergence; the test accuracies are recorded beside the times;
+* time against rows: fastdescent's per-sample and full-batch epochs at 4 sizes spanning two
+  orders of magnitude;
+* peak memory of a fit in a fresh process (ru_maxrss), against the bytes of X.
+
+report.py renders everything as ratios measured in the same run.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+import loops
+from fastdescent import SGDClassifier
+
+HYPER = dict(loss="log_loss", penalty="l2", alpha=1e-4, random_state=0)
+NUMPY_LOOP_ROWS = 20_000  # the pure-NumPy per-sample loop is timed on this many rows
+
+
+def _run(benchmark, fn, rounds, *, method, kind, X, epochs, rows_timed=None, **info):
+    benchmark.group = f"{kind} {X.dtype} {X.shape[0]}x{X.shape[1]}"
+    benchmark.extra_info.update(
+        method=method, kind=kind, dtype=str(X.dtype), rows=X.shape[0], cols=X.shape[1],
+        epochs=epochs, bytes=int(X.nbytes), rows_timed=rows_timed or X.shape[0], **info,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=1)
+
+
+def _signs(y):
+    return np.where(y > 0, 1.0, -1.0).astype(np.float64)
+
+
+# ---- per-sample loops ----------------------------------------------------------------------
+
+
+def test_per_sample_fastdescent_all_cores(benchmark, dense, bench_rounds):
+    X, y = dense
+    est = SGDClassifier(max_iter=1, tol=None, shuffle=False, n_jobs=-1, **HYPER)
+    _run(benchmark, lambda: est.fit(X, y), bench_rounds, method="fastdescent",
+         kind="per-sample-loop", X=X, epochs=1, n_jobs=-1)
+
+
+def test_per_sample_fastdescent_one_thread(benchmark, dense, bench_rounds):
+    X, y = dense
+    est = SGDClassifier(max_iter=1, tol=None, shuffle=False, n_jobs=1, **HYPER)
+    _run(benchmark, lambda: est.fit(X, y), bench_rounds, method="fastdescent",
+         kind="per-sample-loop", X=X, epochs=1, n_jobs=1)
+
+
+def test_per_sample_numpy_loop(benchmark, dense):
+    X, y = dense
+    rows = min(NUMPY_LOOP_ROWS, X.shape[0])
+    Xs, ys = X[:rows], _signs(y[:rows])
+    _run(benchmark, lambda: loops.numpy_per_sample(Xs, ys), 1, method="NumPy loop",
+         kind="per-sample-loop", X=X, epochs=1, rows_timed=rows, n_jobs=1)
+
+
+def test_per_sample_numba(benchmark, dense, bench_rounds):
+    pytest.importorskip("numba")
+    X, y = dense
+    fn = loops.numba_per_sample()
+    ys = _signs(y)
+    _run(benchmark, lambda: fn(X, ys), bench_rounds, method="Numba", kind="per-sample-loop",
+         X=X, epochs=1, n_jobs=1)
+
+
+def test_per_sample_cython(benchmark, dense, bench_rounds):
+    pytest.importorskip("Cython")
+    X, y = dense
+    fn = loops.cython_per_sample()
+    ys = _signs(y)
+    _run(benchmark, lambda: fn(X, ys), bench_rounds, method="Cython", kind="per-sample-loop",
+         X=X, epochs=1, n_jobs=1)
+
+
+def test_loops_agree_with_fastdescent(dense):
+    """The baselines compute what fastdescent computes (same algorithm, same order). Rows
+    scaled to norm ~1: with the first steps of the 'optimal' schedule (eta ~ 1) on rows of
+    squared norm d, rounding differences grow until runs disagree."""
+    X, y = dense
+    rows = min(5000, X.shape[0])
+    Xs, ys = np.ascontiguousarray(X[:rows] / np.sqrt(X.shape[1])).astype(X.dtype), y[:rows]
+    est = SGDClassifier(max_iter=1, tol=None, shuffle=False, **HYPER).fit(Xs, ys)
+    tol = 1e-3 if X.dtype == np.float32 else 1e-8
+    for name, fn in [("numpy", loops.numpy_per_sample), ("numba", loops.numba_per_sample()),
+                     ("cython", loops.cython_per_sample())]:
+        w, b = fn(Xs, _signs(ys))
+        np.testing.assert_allclose(w, est.coef_.ravel(), rtol=tol, atol=tol, err_msg=name)
+
+
+# ---- mini-batch Adam -----------------------------------------------------------------------
+
+ADAM = dict(batch_size=256, lr=1e-3)
+
+
+def test_minibatch_adam_fastdescent(benchmark, dense, bench_rounds):
+    X, y = dense
+    est = SGDClassifier(max_iter=1, tol=None, shuffle=False, batch_size=ADAM["batch_size"],
+                        optimizer="adam", learning_rate="constant", eta0=ADAM["lr"], n_jobs=1,
+                        **HYPER)
+    _run(benchmark, lambda: est.fit(X, y), bench_rounds, method="fastdescent",
+         kind="minibatch-adam", X=X, epochs=1, n_jobs=1)
+
+
+def test_minibatch_adam_numpy(benchmark, dense, bench_rounds):
+    X, y = dense
+    _run(benchmark, lambda: loops.numpy_minibatch_adam(X, y, **ADAM), bench_rounds,
+         method="NumPy loop", kind="minibatch-adam", X=X, epochs=1, n_jobs="blas")
+
+
+def test_minibatch_adam_torch(benchmark, dense):
+    pytest.importorskip("torch")
+    X, y = dense
+    _run(benchmark, lambda: loops.torch_minibatch_adam(X, y, **ADAM), 2,
+         method="PyTorch loop", kind="minibatch-adam", X=X, epochs=1, n_jobs="torch")
+
+
+# ---- MNIST-sized multinomial ----------------------------------------------------------------
+
+
+def _mnist(data_dir):
+    root = data_dir / "mnist_test"
+    images = [p for p in root.iterdir() if "images" in p.name and p.name.endswith(".gz")]
+    labels = [p for p in root.iterdir() if "labels" in p.name and p.name.endswith(".gz")]
+    if not images or not labels:
+        pytest.skip(f"no MNIST idx files in {root}")
+    with gzip.open(images[0]) as f:
+        X = np.frombuffer(f.read(), dtype=np.uint8, offset=16).reshape(-1, 784)
+    with gzip.open(labels[0]) as f:
+        y = np.frombuffer(f.read(), dtype=np.uint8, offset=8).astype(np.int64)
+    return X.astype(np.float32) / 255.0, y
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    default = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    data = Path(os.environ.get("FASTDESCENT_DATA", default))
+    if not (data / "mnist_test").is_dir():
+        pytest.skip(f"MNIST not found at {data / 'mnist_test'}")
+    X, y = _mnist(data)
+    return X[:8000], y[:8000], X[8000:], y[8000:]
+
+
+@pytest.mark.parametrize("method", ["fastdescent", "scikit-learn"])
+def test_mnist_multinomial(benchmark, mnist, method):
+    from sklearn.linear_model import SGDClassifier as SklearnSGD
+
+    X, y, X_test, y_test = mnist
+    if method == "fastdescent":
+        est = SGDClassifier(loss="log_loss", multi_class="multinomial", alpha=1e-4,
+                            random_state=0)
+    else:
+        est = SklearnSGD(loss="log_loss", alpha=1e-4, random_state=0)
+    _run(benchmark, lambda: est.fit(X, y), 3, method=method, kind="mnist-multinomial", X=X,
+         epochs=1, n_jobs=1)
+    benchmark.extra_info["test_accuracy"] = float(est.score(X_test, y_test))
+    benchmark.extra_info["n_iter"] = int(np.max(est.n_iter_))
+
+
+# ---- time against rows ----------------------------------------------------------------------
+
+SCALES = [0.01, 0.0464, 0.215, 1.0]  # two orders of magnitude, evenly spaced in log
+
+
+@pytest.mark.parametrize("scale", SCALES, ids=[f"{s:g}" for s in SCALES])
+@pytest.mark.parametrize("batch", ["per-sample", "full-batch"])
+def test_scaling_with_rows(benchmark, dense, bench_rounds, scale, batch):
+    """A 6-epoch fit; the fixed cost of a fit (a 1-epoch fit, best of 3) goes to extra_info so
+    that report.py shows the time of an epoch alone."""
+    X, y = dense
+    rows = max(1000, int(X.shape[0] * scale))
+    Xs, ys = X[:rows], y[:rows]
+    kw = dict(batch_size="full", learning_rate="constant", eta0=1.0) if batch == "full-batch" else {}
+
+    def fit(epochs):
+        return SGDClassifier(max_iter=epochs, tol=None, n_jobs=1, **kw, **HYPER).fit(Xs, ys)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        one = []
+        for _ in range(3):
+            start = time.perf_counter()
+            fit(1)
+            one.append(time.perf_counter() - start)
+    benchmark.extra_info["fixed_seconds"] = min(one)
+    _run(benchmark, lambda: fit(6), bench_rounds, method="fastdescent", kind=f"scaling {batch}",
+         X=Xs, epochs=6, n_jobs=1)
+
+
+# ---- peak memory ----------------------------------------------------------------------------
+
+MEMORY_SCRIPT = textwrap.dedent("""
+    import json, resource, sys
+    import numpy as np
+    import fastdescent
+    n, d, dtype, batch = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    rng = np.random.default_rng(0)
+    y = (rng.random(n) > 0.5).astype(np.int64)
+    import os
+    # A small fit first, so that the modules a fit imports are loaded before the baseline.
+    fastdescent.SGDClassifier(max_iter=1, tol=None).fit(np.ones((4, d), dtype=dtype), y[:4] * 0 + [0, 1, 0, 1])
+    # Resident memory now (not the peak of the imports): the baseline the fit is measured from.
+    before = int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    X = np.empty((n, d), dtype=dtype)
+    for s in range(0, n, 4096):  # filled in chunks: no temporary the size of X
+        X[s:s + 4096] = rng.standard_normal((min(4096, n - s), d))
+    kw = dict(batch_size=int(batch) if batch.isdigit() else batch)
+    fastdescent.SGDClassifier(loss="log_loss", max_iter=2, tol=None, **kw).fit(X, y)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps(dict(extra=peak - before - X.nbytes, x_bytes=X.nbytes)))
+""")
+
+
+@pytest.mark.parametrize("batch", ["1", "256", "full"])
+def test_peak_memory_of_a_fit(benchmark, dense, batch):
+    if not Path("/proc/self/statm").exists():
+        pytest.skip("needs Linux's /proc to read the resident memory")
+    """Peak resident memory of a fit in a fresh process, less the process before X: X itself
+    plus what the fit adds (target at most 10% of X)."""
+    X, _ = dense
+    args = [sys.executable, "-c", MEMORY_SCRIPT, str(X.shape[0]), str(X.shape[1]), str(X.dtype), batch]
+
+    def measure():
+        out = subprocess.run(args, capture_output=True, text=True, check=True)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    result = _run(benchmark, measure, 1, method="fastdescent", kind="peak-memory", X=X,
+                  epochs=2, n_jobs=1, batch=batch)
+    benchmark.extra_info.update(result)

@@ -1,0 +1,207 @@
+// The dense kernels, compiled once per instruction set: kernels_<isa>.cpp defines
+// FASTDESCENT_ISA_NS and includes this file, and the compiler flags of that file pick the
+// instructions. Everything here is plain loops that the compiler vectorizes; nothing uses the
+// standard containers, so no library template is compiled with the wider instructions.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "fastdescent/isa_namespace.hpp"
+#include "fastdescent/kernels.hpp"
+#include "fastdescent/losses.hpp"
+#include "fastdescent/simd.hpp"
+
+namespace fastdescent {
+inline namespace FASTDESCENT_ISA_NS {
+namespace kernels {
+
+inline std::uint64_t to_bits(double x) {
+    std::uint64_t u;
+    std::memcpy(&u, &x, sizeof u);
+    return u;
+}
+
+inline double from_bits(std::uint64_t u) {
+    double x;
+    std::memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+constexpr double ln2_hi = 6.93147180369123816490e-01;  // ln 2 with 21 trailing zero bits
+constexpr double ln2_lo = 1.90821492927058770002e-10;  // ln 2 - ln2_hi
+
+// exp(x) without branches or library calls, so that a loop over it vectorizes: x = k ln2 + r
+// with |r| <= ln2 / 2, exp(r) by its Taylor series to degree 13 (truncation below 1e-17
+// relative), times 2^k built in the exponent bits. A few ulp from the true value for
+// x in [-708, 709]; x is clamped to that range (outside it exp is 0 or inf up to that error).
+inline double exp_bounded(double x) {
+    constexpr double log2e = 1.4426950408889634;
+    constexpr double shifter = 6755399441055744.0;  // 1.5 * 2^52: adding it rounds to an integer
+    x = x < -708.0 ? -708.0 : (x > 709.0 ? 709.0 : x);
+    const double t = x * log2e + shifter;
+    const double k = t - shifter;
+    const double r = (x - k * ln2_hi) - k * ln2_lo;
+    double p = 1.0 / 6227020800.0;  // 1/13!
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    // The low mantissa bits of t hold k (offset by 2^51, which the shift drops): 2^k's bits.
+    const double scale = from_bits((to_bits(t) + 1023) << 52);
+    return p * scale;
+}
+
+// log1p(x) for 0 <= x <= 1 without branches or library calls: u = 1 + x = 2^k m with
+// m in [sqrt(2)/2, sqrt(2)], log m = 2 atanh(s), s = (m - 1) / (m + 1), by its series to s^21;
+// the rounding of 1 + x is corrected to first order. A few ulp from the true value.
+inline double log1p_unit(double x) {
+    const double u = 1.0 + x;
+    const double correction = (x - (u - 1.0)) / u;
+    const bool halve = u > 1.4142135623730951;
+    const double m = halve ? 0.5 * u : u;
+    const double k = halve ? 1.0 : 0.0;
+    const double f = m - 1.0;
+    const double s = f / (2.0 + f);
+    const double s2 = s * s;
+    double q = 1.0 / 21;
+    q = q * s2 + 1.0 / 19;
+    q = q * s2 + 1.0 / 17;
+    q = q * s2 + 1.0 / 15;
+    q = q * s2 + 1.0 / 13;
+    q = q * s2 + 1.0 / 11;
+    q = q * s2 + 1.0 / 9;
+    q = q * s2 + 1.0 / 7;
+    q = q * s2 + 1.0 / 5;
+    q = q * s2 + 1.0 / 3;
+    // 2 s (1 + s2 q) = f - s f + 2 s s2 q, since 2 s = f - s f: keeps f exact in the sum.
+    const double log_m = f - s * f + 2.0 * s * s2 * q;
+    return k * ln2_hi + (log_m + (k * ln2_lo + correction));
+}
+
+inline void exp_array(const double* x, double* out, std::int64_t n) {
+#pragma omp simd
+    for (std::int64_t i = 0; i < n; ++i) out[i] = exp_bounded(x[i]);
+}
+
+inline void log1p_array(const double* x, double* out, std::int64_t n) {
+#pragma omp simd
+    for (std::int64_t i = 0; i < n; ++i) out[i] = log1p_unit(x[i]);
+}
+
+template <class T>
+T dot_kernel(const T* a, const T* b, std::int64_t n) {
+    return fastdescent::dot(a, b, n);
+}
+
+template <class T>
+void axpy_kernel(T a, const T* x, T* y, std::int64_t n) {
+    fastdescent::axpy(a, x, y, n);
+}
+
+// Loss terms of a block: on entry dl[r] holds y_r and p[r] the score; on exit dl[r] holds
+// weight_r * dloss_r. Returns sum_r weight_r * loss_r.
+template <class Loss>
+double scalar_terms(const Loss& L, const double* p, double* dl, const double* weight, std::int64_t m) {
+    double sum = 0.0;
+    for (std::int64_t r = 0; r < m; ++r) {
+        double d;
+        const double v = value_and_deriv(L, p[r], dl[r], d);
+        sum += weight[r] * v;
+        dl[r] = weight[r] * d;
+    }
+    return sum;
+}
+
+// log(1 + exp(-z)) and its derivative, z = y p, from e = exp(-|z|) for either sign of z: one
+// vectorized loop over the block instead of a library exp and log1p per row.
+inline double log_loss_terms(const double* p, double* dl, const double* weight, std::int64_t m) {
+    double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
+    for (std::int64_t r = 0; r < m; ++r) {
+        const double y = dl[r];
+        const double z = y * p[r];
+        const double e = exp_bounded(-std::fabs(z));
+        const double inv = 1.0 / (1.0 + e);
+        const double d = z >= 0 ? -y * e * inv : -y * inv;
+        const double v = log1p_unit(e) + (z < 0 ? -z : 0.0);
+        sum += weight[r] * v;
+        dl[r] = weight[r] * d;
+    }
+    return sum;
+}
+
+template <class T>
+double block_gradient(const DenseBlock<T>& b, T* grad, T* grad_b) {
+    double* p = b.scratch;
+    double* dl = b.scratch + b.m;
+    constexpr std::int64_t ahead = 4;
+    const std::int64_t row_bytes = b.d * std::int64_t(sizeof(T));
+    auto prefetch = [&](std::int64_t i) {
+        const char* q = reinterpret_cast<const char*>(b.X + i * b.row_stride);
+        for (std::int64_t off = 0; off < row_bytes; off += 64) __builtin_prefetch(q + off);
+    };
+    for (std::int64_t r = 0; r < b.m; ++r) {
+        if (r + ahead < b.m) prefetch(b.rows[r + ahead]);
+        const std::int64_t i = b.rows[r];
+        p[r] = double(T(fastdescent::dot(b.X + i * b.row_stride, b.w, b.d) + b.intercept));
+        dl[r] = double(b.y[i]);
+    }
+    double loss = 0.0;
+    switch (b.loss) {
+        case LossKind::squared_error: loss = scalar_terms(SquaredError{}, p, dl, b.weight, b.m); break;
+        case LossKind::huber: loss = scalar_terms(Huber{b.epsilon}, p, dl, b.weight, b.m); break;
+        case LossKind::epsilon_insensitive:
+            loss = scalar_terms(EpsilonInsensitive{b.epsilon}, p, dl, b.weight, b.m);
+            break;
+        case LossKind::squared_epsilon_insensitive:
+            loss = scalar_terms(SquaredEpsilonInsensitive{b.epsilon}, p, dl, b.weight, b.m);
+            break;
+        case LossKind::log_loss: loss = log_loss_terms(p, dl, b.weight, b.m); break;
+        case LossKind::hinge: loss = scalar_terms(Hinge{1.0}, p, dl, b.weight, b.m); break;
+        case LossKind::squared_hinge: loss = scalar_terms(SquaredHinge{1.0}, p, dl, b.weight, b.m); break;
+        case LossKind::modified_huber: loss = scalar_terms(ModifiedHuber{}, p, dl, b.weight, b.m); break;
+        case LossKind::perceptron: loss = scalar_terms(Hinge{0.0}, p, dl, b.weight, b.m); break;
+        case LossKind::multinomial: return std::nan("");  // the trainer never sends it here
+    }
+    // The block's rows are still in cache: the second read of each row costs no memory traffic.
+    T gb = 0;
+    for (std::int64_t r = 0; r < b.m; ++r) {
+        const T c = T(dl[r]);
+        if (c != T(0)) {
+            fastdescent::axpy(c, b.X + b.rows[r] * b.row_stride, grad, b.d);
+            gb += c;
+        }
+    }
+    *grad_b += gb;
+    return loss;
+}
+
+template <class T>
+DenseKernels<T> table() {
+    return DenseKernels<T>{&dot_kernel<T>, &axpy_kernel<T>, &block_gradient<T>, &exp_array, &log1p_array};
+}
+
+}  // namespace kernels
+}  // namespace FASTDESCENT_ISA_NS
+}  // namespace fastdescent
+
+#define FASTDESCENT_CONCAT2(a, b) a##_##b
+#define FASTDESCENT_CONCAT(a, b) FASTDESCENT_CONCAT2(a, b)
+
+namespace fastdescent {
+// kernel_tables_<isa>: the entry point that dispatch.cpp calls, one per kernels_<isa>.cpp.
+void FASTDESCENT_CONCAT(kernel_tables, FASTDESCENT_ISA_NS)(DenseKernels<float>& f32, DenseKernels<double>& f64) {
+    f32 = kernels::table<float>();
+    f64 = kernels::table<double>();
+}
+}  // namespace fastdescent

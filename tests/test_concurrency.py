@@ -1,0 +1,207 @@
+"""Fits on several Python threads at once match sequential fits and run in parallel (the GIL is
+released in C++); a KeyboardInterrupt stops a fit quickly and leaves the estimator as it was."""
+
+import json
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import fastdescent as fd
+from fastdescent import _core
+
+
+def _data(seed, n=300, d=8, sparse=False):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    y = np.argmax(X[:, :3], axis=1)
+    if sparse:
+        X[np.abs(X) < 0.8] = 0
+        X = sp.csr_matrix(X)
+    return X, y
+
+
+# Different estimators and data layouts, so that any state shared between fits would show.
+JOBS = [
+    lambda: (fd.SGDClassifier(max_iter=20, tol=None, random_state=1), _data(0)),
+    lambda: (fd.SGDClassifier(loss="log_loss", multi_class="multinomial", batch_size=16,
+                              optimizer="adam", max_iter=20, tol=None, random_state=2), _data(1)),
+    lambda: (fd.SGDClassifier(loss="modified_huber", penalty="elasticnet", average=10,
+                              max_iter=20, tol=None, random_state=3), _data(2, sparse=True)),
+    lambda: (fd.SGDRegressor(batch_size="full", optimizer="momentum", max_iter=30, tol=None,
+                             random_state=4), _data(3)),
+    lambda: (fd.SGDRegressor(penalty="l1", learning_rate="cosine", max_iter=20, tol=None,
+                             random_state=5), _data(4, sparse=True)),
+    lambda: (fd.SGDClassifier(early_stopping=True, n_iter_no_change=3, random_state=6,
+                              n_jobs=2), _data(5)),
+]
+
+
+def _run(job):
+    est, (X, y) = job()
+    if isinstance(est, fd.SGDRegressor):
+        y = y.astype(np.float64)
+    est.fit(X, y)
+    return est.coef_.copy(), est.intercept_.copy(), est.n_iter_
+
+
+def test_threaded_fits_equal_sequential_fits():
+    sequential = [_run(job) for job in JOBS]
+    for _ in range(3):
+        with ThreadPoolExecutor(max_workers=len(JOBS)) as pool:
+            threaded = list(pool.map(_run, JOBS * 2))
+        for got, expected in zip(threaded, sequential * 2):
+            np.testing.assert_array_equal(got[0], expected[0])
+            np.testing.assert_array_equal(got[1], expected[1])
+            assert got[2] == expected[2]
+
+
+def test_one_estimator_refit_on_many_threads_stays_consistent():
+    """Concurrent fits of the same estimator object: each call's result is one complete fit
+    (all attributes from the same call), never a mix."""
+    X, y = _data(7)
+    est = fd.SGDClassifier(max_iter=10, tol=None, random_state=0)
+    references = {}
+    for n in (100, 200, 300):
+        ref = fd.SGDClassifier(max_iter=10, tol=None, random_state=0).fit(X[:n], y[:n])
+        references[ref.t_] = ref.coef_
+
+    def refit(n):
+        est.fit(X[:n], y[:n])
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        list(pool.map(refit, [100, 200, 300] * 4))
+    np.testing.assert_array_equal(est.coef_, references[est.t_])
+
+
+def test_gil_is_released_during_training():
+    """A Python thread keeps running while another thread is inside the C++ trainer: the
+    longest pause it sees is a small part of the training time."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((100_000, 20))
+    y = X[:, 0].copy()
+    cfg = _core.TrainConfig()
+    cfg.max_iter = 30
+    cfg.tol = -np.inf
+    coef, intercept = np.zeros((1, 20)), np.zeros(1)
+    stamps, done = [], threading.Event()
+
+    def ticker():
+        while not done.is_set():
+            stamps.append(time.perf_counter())
+            time.sleep(0.001)
+
+    thread = threading.Thread(target=ticker)
+    thread.start()
+    try:
+        time.sleep(0.05)
+        start = time.perf_counter()
+        _core.train_dense(X, y, coef, intercept, cfg)
+        stop = time.perf_counter()
+    finally:
+        done.set()
+        thread.join()
+    inside = [t for t in stamps if start <= t <= stop]
+    gaps = np.diff([start, *inside, stop])
+    # Holding the GIL would leave one gap as long as the whole call.
+    assert gaps.max() < 0.5 * (stop - start), (gaps.max(), stop - start)
+
+
+# ---- KeyboardInterrupt ------------------------------------------------------------------------
+
+# One subprocess runs every scenario (an interrupt that arrived late in this process would
+# abort the test session). The interrupt is sent once a thread is inside the C++ trainer,
+# found through sys._current_frames.
+INTERRUPT_SCRIPT = textwrap.dedent(
+    """
+    import _thread, json, sys, threading, time
+    import numpy as np
+    import fastdescent as fd
+    from fastdescent import _base
+
+    def interrupt_when_training(sent):
+        def watch():
+            while True:
+                if any(f.f_code is _base.train.__code__ for f in sys._current_frames().values()):
+                    time.sleep(0.2)
+                    sent.append(time.perf_counter())
+                    _thread.interrupt_main()
+                    return
+                time.sleep(0.001)
+        threading.Thread(target=watch, daemon=True).start()
+
+    def state(est):
+        return {k: np.asarray(v).tolist() for k, v in sorted(vars(est).items())
+                if k.endswith("_") and not k.startswith("__")}
+
+    def scenario(est, call):
+        before = state(est)
+        sent = []
+        interrupt_when_training(sent)
+        start = time.perf_counter()
+        try:
+            call()
+            outcome = "finished"
+        except KeyboardInterrupt:
+            outcome = "interrupted"
+        end = time.perf_counter()
+        time.sleep(0.05)  # no late interrupt is pending
+        return {"outcome": outcome, "unchanged": state(est) == before,
+                "latency": end - sent[0] if sent else None, "ran": end - start,
+                "fitted": hasattr(est, "coef_")}
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((100_000, 20))
+    y40 = rng.integers(0, 40, X.shape[0])
+    y2 = (X[:, 0] > 0).astype(int)
+    small = slice(0, 2000)
+    results = {}
+
+    est = fd.SGDClassifier(max_iter=200, tol=None)
+    results["first_fit"] = scenario(est, lambda: est.fit(X, y2))
+
+    est = fd.SGDRegressor(max_iter=3, tol=None, random_state=0).fit(X[small], X[small, 0])
+    est.set_params(max_iter=500, warm_start=True)
+    results["refit_warm_start"] = scenario(est, lambda: est.fit(X, X[:, 1]))
+    est.set_params(warm_start=False)
+    results["refit_other_features"] = scenario(est, lambda: est.fit(X[:, :10], X[:, 1]))
+    results["refit_still_predicts"] = bool(np.isfinite(est.predict(X[:5])).all())
+
+    est = fd.SGDClassifier(random_state=0).partial_fit(X[small], y40[small], classes=np.arange(40))
+    results["partial_fit"] = scenario(est, lambda: est.partial_fit(X, y40))
+
+    est = fd.SGDClassifier(max_iter=2, tol=None, n_jobs=2, random_state=0)
+    est.fit(X[small], y40[small])
+    est.set_params(max_iter=200)
+    results["threaded_ovr_refit"] = scenario(est, lambda: est.fit(X, y40))
+
+    est = fd.SGDRegressor(batch_size=64, optimizer="adam", max_iter=2, tol=None)
+    est.fit(X[small], X[small, 0])
+    est.set_params(max_iter=500)
+    results["batched_refit"] = scenario(est, lambda: est.fit(X, X[:, 0]))
+
+    print(json.dumps(results))
+    """
+)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="interrupt_main delivery differs on Windows")
+def test_keyboard_interrupt_stops_fits_and_keeps_the_previous_state():
+    proc = subprocess.run([sys.executable, "-c", INTERRUPT_SCRIPT], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert results.pop("refit_still_predicts") is True
+    for name, r in results.items():
+        assert r["outcome"] == "interrupted", (name, r)
+        assert r["unchanged"], (name, "the interrupted call changed the estimator")
+        assert r["latency"] < 1.0, (name, r)
+    assert results["first_fit"]["fitted"] is False
+    for name in ("refit_warm_start", "refit_other_features", "partial_fit", "threaded_ovr_refit", "batched_refit"):
+        assert results[name]["fitted"] is True
