@@ -156,8 +156,9 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         gradient of that update's rows (one row per-sample, a batch otherwise) plus the L2
         penalty's gradient, at the weights the update started from, before clipping (the L1
         part is a proximal step and is left out). With ``batch_size='full'`` it is the
-        gradient norm of the training objective. It is NaN for per-sample SGD on dask input,
-        which averages local epochs of the chunks instead of taking single updates.
+        gradient norm of the training objective. It is NaN where no single update stands
+        for the epoch: per-sample SGD with n_jobs > 1 or on dask input (models averaged), and
+        on the GPU (not reduced there).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when X has feature names.
