@@ -67,13 +67,15 @@ struct Tables {
         supported[0] = true;
 #ifdef FASTDESCENT_X86_CPUID
         const CpuFeatures cpu = detect();
+        // A builder is compiled with its ISA's flags, so the compiler may use that ISA's
+        // instructions in it too: call it only on a CPU that has them.
 #ifdef FASTDESCENT_BUILD_AVX2
-        kernel_tables_avx2(f32[1], f64[1]);
         supported[1] = cpu.avx2_fma;
+        if (supported[1]) kernel_tables_avx2(f32[1], f64[1]);
 #endif
 #ifdef FASTDESCENT_BUILD_AVX512
-        kernel_tables_avx512(f32[2], f64[2]);
         supported[2] = cpu.avx512;
+        if (supported[2]) kernel_tables_avx512(f32[2], f64[2]);
 #endif
 #endif
     }
