@@ -37,6 +37,7 @@ struct DenseBlock {
     std::int64_t row_stride, d;
     const std::int64_t* rows;  // row ids, m of them
     std::int64_t m;
+    std::int64_t m_next;  // rows[m : m + m_next] are the next block's, fetched ahead
     const T* y;            // indexed by row id
     const double* weight;  // per block position: sample weight times class weight
     LossKind loss;         // a scalar loss (not multinomial)

@@ -8,18 +8,93 @@
 namespace fastdescent {
 inline namespace FASTDESCENT_ISA_NS {
 
+#if defined(__GNUC__)
+#define FASTDESCENT_VECTOR_EXTENSIONS 1
+// The widest vector register of the instruction set this file is compiled for.
+#if defined(__AVX512F__)
+constexpr int vector_bytes = 64;
+#elif defined(__AVX__)
+constexpr int vector_bytes = 32;
+#else
+constexpr int vector_bytes = 16;
+#endif
+
+template <class T>
+struct Vector {
+    typedef T type __attribute__((vector_size(vector_bytes)));
+    static constexpr int lanes = vector_bytes / int(sizeof(T));
+    static type load(const T* p) {
+        type v;
+        __builtin_memcpy(&v, p, sizeof v);  // an unaligned load
+        return v;
+    }
+    static T sum(type v) {
+        T s = 0;
+        for (int j = 0; j < lanes; ++j) s += v[j];
+        return s;
+    }
+};
+#endif
+
+// Sum of a[i] * b[i]. Four vector accumulators, so that the additions do not wait on each other
+// (one accumulator would be bound by the latency of the fused multiply-add).
 template <class T>
 inline T dot(const T* __restrict a, const T* __restrict b, std::int64_t n) {
-    T s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     std::int64_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        s0 += a[i] * b[i];
-        s1 += a[i + 1] * b[i + 1];
-        s2 += a[i + 2] * b[i + 2];
-        s3 += a[i + 3] * b[i + 3];
+    T total = 0;
+#ifdef FASTDESCENT_VECTOR_EXTENSIONS
+    using V = Vector<T>;
+    constexpr int L = V::lanes;
+    typename V::type s0 = {}, s1 = {}, s2 = {}, s3 = {};
+    for (; i + 4 * L <= n; i += 4 * L) {
+        s0 += V::load(a + i) * V::load(b + i);
+        s1 += V::load(a + i + L) * V::load(b + i + L);
+        s2 += V::load(a + i + 2 * L) * V::load(b + i + 2 * L);
+        s3 += V::load(a + i + 3 * L) * V::load(b + i + 3 * L);
     }
-    for (; i < n; ++i) s0 += a[i] * b[i];
-    return (s0 + s1) + (s2 + s3);
+    for (; i + L <= n; i += L) s0 += V::load(a + i) * V::load(b + i);
+    total = V::sum((s0 + s1) + (s2 + s3));
+#endif
+    for (; i < n; ++i) total += a[i] * b[i];
+    return total;
+}
+
+// out[q] = sum_i x_q[i] * w[i] for four rows at once: w is loaded once for the four, and the
+// four sums are independent chains.
+template <class T>
+inline void dot4(const T* __restrict x0, const T* __restrict x1, const T* __restrict x2,
+                 const T* __restrict x3, const T* __restrict w, std::int64_t n, T out[4]) {
+    std::int64_t i = 0;
+    T t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+#ifdef FASTDESCENT_VECTOR_EXTENSIONS
+    using V = Vector<T>;
+    constexpr int L = V::lanes;
+    typename V::type s0 = {}, s1 = {}, s2 = {}, s3 = {};
+    for (; i + L <= n; i += L) {
+        const typename V::type wv = V::load(w + i);
+        s0 += V::load(x0 + i) * wv;
+        s1 += V::load(x1 + i) * wv;
+        s2 += V::load(x2 + i) * wv;
+        s3 += V::load(x3 + i) * wv;
+    }
+    t0 = V::sum(s0), t1 = V::sum(s1), t2 = V::sum(s2), t3 = V::sum(s3);
+#endif
+    for (; i < n; ++i) {
+        t0 += x0[i] * w[i];
+        t1 += x1[i] * w[i];
+        t2 += x2[i] * w[i];
+        t3 += x3[i] * w[i];
+    }
+    out[0] = t0, out[1] = t1, out[2] = t2, out[3] = t3;
+}
+
+// y += c[0] x0 + c[1] x1 + c[2] x2 + c[3] x3: one read and write of y for four rows.
+template <class T>
+inline void axpy4(const T c[4], const T* __restrict x0, const T* __restrict x1, const T* __restrict x2,
+                  const T* __restrict x3, T* __restrict y, std::int64_t n) {
+    const T c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];
+#pragma omp simd
+    for (std::int64_t i = 0; i < n; ++i) y[i] += (c0 * x0[i] + c1 * x1[i]) + (c2 * x2[i] + c3 * x3[i]);
 }
 
 // y += a * x

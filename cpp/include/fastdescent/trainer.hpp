@@ -861,7 +861,9 @@ private:
         } else {
             constexpr std::int64_t max_block = 64;
             const std::int64_t row_bytes = d_ * std::int64_t(sizeof(T));
-            const std::int64_t block = std::max<std::int64_t>(8, std::min<std::int64_t>(max_block, (24 << 10) / std::max<std::int64_t>(row_bytes, 1)));
+            // A multiple of 8 rows, so that the vectorized loss terms have no scalar remainder.
+            const std::int64_t fit = (24 << 10) / std::max<std::int64_t>(row_bytes, 1);
+            const std::int64_t block = std::max<std::int64_t>(8, std::min<std::int64_t>(max_block, fit) / 8 * 8);
             scratch.resize(std::size_t(3 * max_block));
             double* row_weight = scratch.data() + 2 * max_block;
             double loss = 0.0;
@@ -871,7 +873,8 @@ private:
                     row_weight[q] = sample_weight(order_[std::size_t(r + q)]);
                     weight += row_weight[q];
                 }
-                const DenseBlock<T> b{X_.data, X_.row_stride, X_.n_cols, order_.data() + r, m, tg_.y, row_weight,
+                const DenseBlock<T> b{X_.data, X_.row_stride, X_.n_cols, order_.data() + r, m,
+                                      std::min(block, hi - r - m), tg_.y, row_weight,
                                       cfg_.loss, cfg_.epsilon, m_.coef, m_.intercept[0], scratch.data()};
                 loss += X_.kernels->block_gradient(b, grad, grad + d_);
             }

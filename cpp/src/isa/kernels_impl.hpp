@@ -124,9 +124,10 @@ double scalar_terms(const Loss& L, const double* p, double* dl, const double* we
 
 // log(1 + exp(-z)) and its derivative, z = y p, from e = exp(-|z|) for either sign of z: one
 // vectorized loop over the block instead of a library exp and log1p per row.
-inline double log_loss_terms(const double* p, double* dl, const double* weight, std::int64_t m) {
-    double sum = 0.0;
-#pragma omp simd reduction(+ : sum)
+// The weighted losses overwrite the scores, then are summed in a second loop: with the sum in
+// the first loop the compiler keeps a scalar copy of it for the iterations it cannot prove safe.
+inline double log_loss_terms(double* p, double* dl, const double* weight, std::int64_t m) {
+#pragma omp simd
     for (std::int64_t r = 0; r < m; ++r) {
         const double y = dl[r];
         const double z = y * p[r];
@@ -134,9 +135,11 @@ inline double log_loss_terms(const double* p, double* dl, const double* weight, 
         const double inv = 1.0 / (1.0 + e);
         const double d = z >= 0 ? -y * e * inv : -y * inv;
         const double v = log1p_unit(e) + (z < 0 ? -z : 0.0);
-        sum += weight[r] * v;
+        p[r] = weight[r] * v;
         dl[r] = weight[r] * d;
     }
+    double sum = 0.0;
+    for (std::int64_t r = 0; r < m; ++r) sum += p[r];
     return sum;
 }
 
@@ -144,18 +147,33 @@ template <class T>
 double block_gradient(const DenseBlock<T>& b, T* grad, T* grad_b) {
     double* p = b.scratch;
     double* dl = b.scratch + b.m;
-    constexpr std::int64_t ahead = 4;
+    const T* x[4];
+    auto row = [&](std::int64_t r) { return b.X + b.rows[r] * b.row_stride; };
+    // Gathered rows (shuffled batches) are asked for a group ahead; consecutive rows are left
+    // to the hardware prefetcher.
+    const bool gathered = b.m > 1 && b.rows[b.m - 1] - b.rows[0] != b.m - 1;
     const std::int64_t row_bytes = b.d * std::int64_t(sizeof(T));
-    auto prefetch = [&](std::int64_t i) {
-        const char* q = reinterpret_cast<const char*>(b.X + i * b.row_stride);
+    auto prefetch = [&](std::int64_t r) {
+        const char* q = reinterpret_cast<const char*>(row(r));
         for (std::int64_t off = 0; off < row_bytes; off += 64) __builtin_prefetch(q + off);
     };
-    for (std::int64_t r = 0; r < b.m; ++r) {
-        if (r + ahead < b.m) prefetch(b.rows[r + ahead]);
-        const std::int64_t i = b.rows[r];
-        p[r] = double(T(fastdescent::dot(b.X + i * b.row_stride, b.w, b.d) + b.intercept));
-        dl[r] = double(b.y[i]);
+    // The next block's rows: half fetched during the scores, half during the gradient.
+    std::int64_t next = b.m;
+    const std::int64_t next_end = b.m + b.m_next;
+    const std::int64_t next_half = b.m + b.m_next / 2;
+    std::int64_t r = 0;
+    for (; r + 4 <= b.m; r += 4) {
+        if (gathered) {
+            for (std::int64_t q = r + 4; q < r + 8 && q < b.m; ++q) prefetch(q);
+        }
+        for (int q = 0; q < 2 && next < next_half; ++q) prefetch(next++);
+        T s[4];
+        for (int q = 0; q < 4; ++q) x[q] = row(r + q);
+        fastdescent::dot4(x[0], x[1], x[2], x[3], b.w, b.d, s);
+        for (int q = 0; q < 4; ++q) p[r + q] = double(T(s[q] + b.intercept));
     }
+    for (; r < b.m; ++r) p[r] = double(T(fastdescent::dot(row(r), b.w, b.d) + b.intercept));
+    for (r = 0; r < b.m; ++r) dl[r] = double(b.y[b.rows[r]]);
     double loss = 0.0;
     switch (b.loss) {
         case LossKind::squared_error: loss = scalar_terms(SquaredError{}, p, dl, b.weight, b.m); break;
@@ -174,14 +192,25 @@ double block_gradient(const DenseBlock<T>& b, T* grad, T* grad_b) {
         case LossKind::multinomial: return std::nan("");  // the trainer never sends it here
     }
     // The block's rows are still in cache: the second read of each row costs no memory traffic.
+    // Rows with a zero derivative (hinge losses, zero weights) are skipped, the others go four
+    // at a time. Meanwhile the next block's rows are fetched, so that memory is never idle.
     T gb = 0;
-    for (std::int64_t r = 0; r < b.m; ++r) {
-        const T c = T(dl[r]);
-        if (c != T(0)) {
-            fastdescent::axpy(c, b.X + b.rows[r] * b.row_stride, grad, b.d);
-            gb += c;
+    T c[4];
+    int k = 0;
+    for (r = 0; r < b.m; ++r) {
+        if (next < next_end) prefetch(next++);
+        const T cr = T(dl[r]);
+        if (cr == T(0)) continue;
+        gb += cr;
+        c[k] = cr;
+        x[k] = row(r);
+        if (++k == 4) {
+            fastdescent::axpy4(c, x[0], x[1], x[2], x[3], grad, b.d);
+            k = 0;
         }
     }
+    for (int q = 0; q < k; ++q) fastdescent::axpy(c[q], x[q], grad, b.d);
+    while (next < next_end) prefetch(next++);
     *grad_b += gb;
     return loss;
 }
