@@ -215,6 +215,14 @@ private:
 
     T* coef_row(int k) { return m_.coef + k * d_; }
 
+    // Asks the cache for row i, its target and its weight ahead of use: in a shuffled epoch
+    // each of them would otherwise cost a full memory latency.
+    void prefetch_row(std::int64_t i) const {
+        X_.prefetch(i);
+        __builtin_prefetch(tg_.y + i);
+        if (tg_.sample_weight) __builtin_prefetch(tg_.sample_weight + i);
+    }
+
     double sample_weight(std::int64_t i) const {
         double w = tg_.sample_weight ? double(tg_.sample_weight[i]) : 1.0;
         if (tg_.n_class_weight > 0) {
@@ -252,7 +260,7 @@ private:
         const std::int64_t n = std::int64_t(order_.size());
         for (std::int64_t r = 0; r < n; ++r) {
             const std::int64_t i = order_[std::size_t(r)];
-            if (r + prefetch_distance < n) X_.prefetch(order_[std::size_t(r + prefetch_distance)]);
+            if (r + prefetch_distance < n) prefetch_row(order_[std::size_t(r + prefetch_distance)]);
             for (int k = 0; k < K_; ++k)
                 p_[k] = wscale * double(X_.dot(i, coef_row(k))) + double(m_.intercept[k]);
             double eta = schedule_.eta(t, eta_adaptive);
@@ -370,7 +378,7 @@ private:
                 double wscale = 1.0, loss = 0.0;
                 for (std::int64_t r = lo; r < hi; ++r) {
                     const std::int64_t i = order_[std::size_t(r)];
-                    if (r + prefetch_distance < hi) X_.prefetch(order_[std::size_t(r + prefetch_distance)]);
+                    if (r + prefetch_distance < hi) prefetch_row(order_[std::size_t(r + prefetch_distance)]);
                     for (int k = 0; k < K_; ++k)
                         p[k] = wscale * double(X_.dot(i, w + k * d_)) + double(b[k]);
                     // Step count as if the threads took turns over the round's rows.
@@ -638,7 +646,7 @@ private:
             double batch_weight = 0.0;
             for (std::int64_t r = start; r < stop; ++r) {
                 const std::int64_t i = order_[std::size_t(r)];
-                if (r + prefetch_distance < stop) X_.prefetch(order_[std::size_t(r + prefetch_distance)]);
+                if (r + prefetch_distance < stop) prefetch_row(order_[std::size_t(r + prefetch_distance)]);
                 for (int k = 0; k < K_; ++k) p[std::size_t(k)] = X_.dot(i, coef_row(k)) + m_.intercept[k];
                 const double sw = sample_weight(i);
                 batch_weight += sw;
@@ -793,7 +801,7 @@ private:
     double batch_gradient(std::int64_t start, std::int64_t stop, double& weight_sum) {
         const std::int64_t P = K_ * d_;
         int n_threads = cfg_.n_threads;
-        if ((stop - start) * P < (1 << 16)) n_threads = 1;  // not worth waking threads
+        if ((stop - start) * P < (1 << 13)) n_threads = 1;  // not worth waking threads
         if (int(thread_grads_.size()) < n_threads) thread_grads_.resize(std::size_t(n_threads));
         if (int(block_scratch_.size()) < n_threads) block_scratch_.resize(std::size_t(n_threads));
         thread_sums_.assign(std::size_t(2 * n_threads), 0.0);  // (loss, weight) per thread
@@ -819,7 +827,7 @@ private:
             } else {
                 for (std::int64_t r = lo; r < hi; ++r) {
                     const std::int64_t i = order_[std::size_t(r)];
-                    if (r + prefetch_distance < hi) X_.prefetch(order_[std::size_t(r + prefetch_distance)]);
+                    if (r + prefetch_distance < hi) prefetch_row(order_[std::size_t(r + prefetch_distance)]);
                     for (int k = 0; k < K_; ++k) p[k] = X_.dot(i, m_.coef + k * d_) + m_.intercept[k];
                     double sw = sample_weight(i);
                     weight += sw;
@@ -869,6 +877,12 @@ private:
             double loss = 0.0;
             for (std::int64_t r = lo; r < hi; r += block) {
                 const std::int64_t m = std::min(block, hi - r);
+                // The kernel fetches the next block's rows; their targets and weights go here.
+                for (std::int64_t q = r + m; q < std::min(hi, r + m + block); ++q) {
+                    const std::int64_t i = order_[std::size_t(q)];
+                    __builtin_prefetch(tg_.y + i);
+                    if (tg_.sample_weight) __builtin_prefetch(tg_.sample_weight + i);
+                }
                 for (std::int64_t q = 0; q < m; ++q) {
                     row_weight[q] = sample_weight(order_[std::size_t(r + q)]);
                     weight += row_weight[q];
