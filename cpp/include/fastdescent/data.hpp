@@ -24,7 +24,7 @@ struct DenseRows {
 
     // Asks the cache for row i ahead of use: shuffled epochs visit rows in random order, and
     // without this every row costs a full memory latency.
-    void prefetch(std::int64_t i) const {
+    FASTDESCENT_ALWAYS_INLINE void prefetch(std::int64_t i) const {
         const char* p = reinterpret_cast<const char*>(row(i));
         const std::int64_t bytes = n_cols * std::int64_t(sizeof(T));
         for (std::int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off);
@@ -60,7 +60,7 @@ struct CsrRows {
         for (I k = indptr[i]; k < indptr[i + 1]; ++k) s += double(data[k]) * double(data[k]);
         return s;
     }
-    void prefetch(std::int64_t i) const {
+    FASTDESCENT_ALWAYS_INLINE void prefetch(std::int64_t i) const {
         __builtin_prefetch(data + indptr[i]);
         __builtin_prefetch(indices + indptr[i]);
     }

@@ -5,6 +5,14 @@
 
 #include "fastdescent/isa_namespace.hpp"
 
+// For functions that only prefetch: GCC finds them free of side effects and deletes calls to
+// them that were not inlined early, prefetches included. Inlined, the prefetches stay.
+#if defined(__GNUC__)
+#define FASTDESCENT_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define FASTDESCENT_ALWAYS_INLINE inline
+#endif
+
 namespace fastdescent {
 inline namespace FASTDESCENT_ISA_NS {
 

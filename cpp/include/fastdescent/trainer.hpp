@@ -217,7 +217,7 @@ private:
 
     // Asks the cache for row i, its target and its weight ahead of use: in a shuffled epoch
     // each of them would otherwise cost a full memory latency.
-    void prefetch_row(std::int64_t i) const {
+    FASTDESCENT_ALWAYS_INLINE void prefetch_row(std::int64_t i) const {
         X_.prefetch(i);
         __builtin_prefetch(tg_.y + i);
         if (tg_.sample_weight) __builtin_prefetch(tg_.sample_weight + i);
