@@ -18,6 +18,27 @@ StopCheck stop_check(py::handle cancel) {
     };
 }
 
+// Whether all entries are finite: one read of the array, rows split across threads (the
+// single-threaded NumPy check is the slowest step of validating a large X).
+template <class T>
+bool rows_finite(const py::array& obj, int n_threads) {
+    auto a = typed<T>(obj, "a");
+    const std::int64_t n_rows = a.ndim() == 2 ? a.shape(0) : 1;
+    const std::int64_t n_cols = a.ndim() == 2 ? a.shape(1) : (a.ndim() == 1 ? a.shape(0) : 0);
+    if (a.ndim() >= 1 && a.ndim() <= 2 && n_rows * n_cols == 0) return true;  // any strides
+    if (a.ndim() < 1 || a.ndim() > 2 || (n_cols > 1 && a.strides(a.ndim() - 1) != sizeof(T)) ||
+        (a.ndim() == 2 && n_rows > 1 && a.strides(0) < 0))
+        throw py::value_error("a must be 1-D contiguous or 2-D with contiguous rows");
+    const T* data = a.data();
+    const std::int64_t stride = a.ndim() == 2 ? a.strides(0) / std::int64_t(sizeof(T)) : 0;
+    bool finite = true;
+    py::gil_scoped_release release;
+    if (std::int64_t(n_threads) * 65536 > n_rows * n_cols) n_threads = 1;
+#pragma omp parallel for num_threads(n_threads) reduction(&& : finite) schedule(static) if (n_threads > 1)
+    for (std::int64_t i = 0; i < n_rows; ++i) finite = finite && all_finite(data + i * stride, n_cols);
+    return finite;
+}
+
 // Settings the trainer would otherwise turn into NaN weights or an endless loop; the estimators
 // check them too, this keeps direct callers of the bindings safe.
 void check_config(const TrainConfig& cfg, double t0) {
@@ -275,6 +296,15 @@ void bind_train(py::module_& m) {
         .def_readonly("validation_scores", &TrainResult::validation_scores)
         .def_readonly("diverged", &TrainResult::diverged)
         .def_readonly("stopped_by_callback", &TrainResult::stopped_by_callback);
+
+    m.def("all_finite",
+          [](py::array a, int n_threads) {
+              if (a.dtype().equal(py::dtype::of<float>())) return rows_finite<float>(a, n_threads);
+              return rows_finite<double>(a, n_threads);
+          },
+          py::arg("a"), py::arg("n_threads") = 1,
+          "Whether every entry of a float32/float64 array (1-D contiguous, or 2-D with contiguous "
+          "rows) is finite; rows split over n_threads threads, GIL released.");
 
     const char* doc =
         "Train a linear model in place on the rows of X (GIL released). Arrays must already have "

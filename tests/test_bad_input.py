@@ -85,6 +85,36 @@ def test_nan_at_predict_is_refused(est_cls):
         est.predict(X_bad)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_threaded_finiteness_scan_finds_every_position(dtype, value, n_threads):
+    # Large enough for the threaded scan; every bad position is found, in rows of any stride.
+    X = np.ones((700, 203), dtype=dtype)
+    assert _core.all_finite(X, n_threads)
+    strided = X[:, :150]  # rows 203 apart, columns contiguous
+    assert _core.all_finite(strided, n_threads)
+    for i, j in [(0, 0), (699, 202), (350, 77), (511, 1)]:
+        bad = X.copy()
+        bad[i, j] = value
+        assert not _core.all_finite(bad, n_threads)
+        assert not _core.all_finite(bad.ravel(), n_threads)
+        assert _core.all_finite(bad[:, :j], n_threads)  # column j left out
+    X[5, 160] = value  # outside the strided view
+    assert _core.all_finite(X[:, :150], n_threads)
+    assert _core.all_finite(np.empty((0, 3), dtype=dtype), n_threads)
+
+
+def test_finiteness_scan_refuses_unreadable_layouts():
+    X = np.ones((10, 4))
+    with pytest.raises(ValueError, match="contiguous rows"):
+        _core.all_finite(X[:, ::2], 1)
+    with pytest.raises(ValueError, match="contiguous rows"):
+        _core.all_finite(X[::-1], 1)
+    with pytest.raises(TypeError, match="dtype"):
+        _core.all_finite(X.astype(np.int64), 1)
+
+
 # ---- sample weights -----------------------------------------------------------------------
 
 @pytest.mark.parametrize("est_cls", ESTIMATORS)

@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import _assert_all_finite, _check_sample_weight, validate_data
 
 from . import _core, optim, schedules
 from ._monitor import FitMonitor
@@ -149,8 +149,9 @@ class BaseSGD(BaseEstimator):
             accept_sparse="csr",
             dtype=[np.float64, np.float32],
             accept_large_sparse=True,
+            ensure_all_finite=False,
         )
-        return _rows_readable(X)
+        return self._check_finite(_rows_readable(X))
 
     def _check_X_y(self, X, y, reset, y_numeric):
         """Validated X (as in _check_X) and a 1-D y; a regressor's y must be numbers."""
@@ -169,8 +170,26 @@ class BaseSGD(BaseEstimator):
             accept_large_sparse=True,
             y_numeric=y_numeric,
             multi_output=False,
+            ensure_all_finite=False,
         )
-        return _rows_readable(X), y
+        return self._check_finite(_rows_readable(X)), y
+
+    def _check_finite(self, X):
+        """X, after scikit-learn's error if it holds NaN or infinity.
+
+        The scan runs in C++ on as many threads as the OpenMP limit allows (threadpoolctl and
+        OMP_NUM_THREADS set it; NumPy's check reads X on one thread), as a NumPy operation
+        would; only when it finds a bad value does scikit-learn's own check run, to word the
+        error.
+        """
+        values = X.data if sp.issparse(X) else X
+        readable = values.ndim in (1, 2) and values.flags.aligned and (
+            values.ndim == 1 and values.flags.c_contiguous
+            or values.ndim == 2 and (values.shape[1] < 2 or values.strides[1] == values.itemsize)
+            and (values.shape[0] < 2 or values.strides[0] >= 0))
+        if not (readable and _core.all_finite(values, _core.openmp_max_threads())):
+            _assert_all_finite(values, input_name="X", estimator_name=type(self).__name__)
+        return X
 
     # ---- device ---------------------------------------------------------------------------
 

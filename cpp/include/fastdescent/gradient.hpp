@@ -1,11 +1,12 @@
-// Loss and gradient sums over a set of rows at fixed parameters: the fused pass of the batched
-// trainer (one read of each row for the scores, the loss derivative and the gradient), exposed
+// Loss and gradient sums over a set of rows at fixed parameters: the batched trainer's pass
+// (one read of each row for the scores, the loss derivative and the gradient), exposed
 // for callers that combine partial sums themselves, e.g. data-parallel training where every
 // worker sums over its own rows and the sums are added up elsewhere.
 #pragma once
 #include <algorithm>
 #include <cstdint>
 #include <stdexcept>
+#include <type_traits>
 #include <vector>
 
 #ifdef _OPENMP
@@ -13,6 +14,7 @@
 #endif
 
 #include "fastdescent/data.hpp"
+#include "fastdescent/dense_blocks.hpp"
 #include "fastdescent/losses.hpp"
 #include "fastdescent/simd.hpp"
 
@@ -74,10 +76,25 @@ void loss_gradient_sums(const Rows& X, const GradientInput<typename Rows::value_
         T* p = g.data() + P + K;
         T* dp = p + K;
         double* s = sums.data() + std::size_t(tid) * std::size_t(2 * n_problems);
+        bool fused = false;
         const std::int64_t lo = in.n_rows * tid / n_threads;
         const std::int64_t hi = in.n_rows * (tid + 1) / n_threads;
         constexpr std::int64_t prefetch_distance = 4;
-        for (std::int64_t r = lo; r < hi; ++r) {
+        if constexpr (std::is_same_v<Rows, DenseRows<T>>) {
+            if (in.mode == OutputMode::single) {
+                // The batched trainer's own fused kernel, so that both sum alike.
+                auto row_weight = [&](std::int64_t i) {
+                    const double sw = in.sample_weight ? double(in.sample_weight[i]) : 1.0;
+                    return in.class_weight ? sw * in.class_weight[in.y[i] > 0 ? 1 : 0] : sw;
+                };
+                BlockScratch scratch;
+                s[0] = dense_block_sums(X, in.rows, lo, hi, in.y, in.sample_weight, row_weight, in.loss,
+                                        in.epsilon, in.coef, in.intercept[0], g.data(), g.data() + d, scratch,
+                                        s[1]);
+                fused = true;
+            }
+        }
+        for (std::int64_t r = lo; !fused && r < hi; ++r) {  // other outputs: row by row
             const std::int64_t i = in.rows ? in.rows[r] : r;
             if (in.rows && r + prefetch_distance < hi) X.prefetch(in.rows[r + prefetch_distance]);
             for (int k = 0; k < K; ++k) p[k] = X.dot(i, in.coef + k * d) + in.intercept[k];

@@ -17,6 +17,7 @@
 
 #include "fastdescent/clipping.hpp"
 #include "fastdescent/data.hpp"
+#include "fastdescent/dense_blocks.hpp"
 #include "fastdescent/lazy_average.hpp"
 #include "fastdescent/losses.hpp"
 #include "fastdescent/optimizers.hpp"
@@ -823,7 +824,12 @@ private:
             bool fused_blocks = false;
             if constexpr (dense) fused_blocks = K_ == 1;
             if (fused_blocks) {
-                loss = dense_block_gradients(lo, hi, g.data(), block_scratch_[std::size_t(tid)], weight);
+                if constexpr (dense) {
+                    loss = dense_block_sums(X_, order_.data(), lo, hi, tg_.y, tg_.sample_weight,
+                                            [this](std::int64_t i) { return sample_weight(i); }, cfg_.loss,
+                                            cfg_.epsilon, m_.coef, m_.intercept[0], g.data(), g.data() + d_,
+                                            block_scratch_[std::size_t(tid)], weight);
+                }
             } else {
                 for (std::int64_t r = lo; r < hi; ++r) {
                     const std::int64_t i = order_[std::size_t(r)];
@@ -856,44 +862,6 @@ private:
             weight_sum += thread_sums_[std::size_t(2 * tid + 1)];
         }
         return loss;
-    }
-
-    // One output on dense rows: the rows order_[lo:hi] in blocks that fit in the L1 cache, each
-    // through the fused kernel of the active instruction set (scores, vectorized loss terms,
-    // gradient from the rows still in cache). Adds to grad (d entries, then the intercept's).
-    double dense_block_gradients(std::int64_t lo, std::int64_t hi, T* grad, std::vector<double>& scratch,
-                                 double& weight) {
-        if constexpr (!dense) {
-            (void)lo, (void)hi, (void)grad, (void)scratch, (void)weight;
-            return 0.0;  // only called with dense rows
-        } else {
-            constexpr std::int64_t max_block = 64;
-            const std::int64_t row_bytes = d_ * std::int64_t(sizeof(T));
-            // A multiple of 8 rows, so that the vectorized loss terms have no scalar remainder.
-            const std::int64_t fit = (24 << 10) / std::max<std::int64_t>(row_bytes, 1);
-            const std::int64_t block = std::max<std::int64_t>(8, std::min<std::int64_t>(max_block, fit) / 8 * 8);
-            scratch.resize(std::size_t(3 * max_block));
-            double* row_weight = scratch.data() + 2 * max_block;
-            double loss = 0.0;
-            for (std::int64_t r = lo; r < hi; r += block) {
-                const std::int64_t m = std::min(block, hi - r);
-                // The kernel fetches the next block's rows; their targets and weights go here.
-                for (std::int64_t q = r + m; q < std::min(hi, r + m + block); ++q) {
-                    const std::int64_t i = order_[std::size_t(q)];
-                    __builtin_prefetch(tg_.y + i);
-                    if (tg_.sample_weight) __builtin_prefetch(tg_.sample_weight + i);
-                }
-                for (std::int64_t q = 0; q < m; ++q) {
-                    row_weight[q] = sample_weight(order_[std::size_t(r + q)]);
-                    weight += row_weight[q];
-                }
-                const DenseBlock<T> b{X_.data, X_.row_stride, X_.n_cols, order_.data() + r, m,
-                                      std::min(block, hi - r - m), tg_.y, row_weight,
-                                      cfg_.loss, cfg_.epsilon, m_.coef, m_.intercept[0], scratch.data()};
-                loss += X_.kernels->block_gradient(b, grad, grad + d_);
-            }
-            return loss;
-        }
     }
 
     // alpha * ((1 - l1_ratio) / 2 * ||W||^2 + l1_ratio * ||W||_1), the objective's penalty term.
@@ -984,7 +952,7 @@ private:
     std::vector<double> p_, dp_;
     std::vector<T> grad_, grad_b_;
     std::vector<std::vector<T>> thread_grads_;
-    std::vector<std::vector<double>> block_scratch_;
+    std::vector<BlockScratch> block_scratch_;
     std::vector<T> local_models_;
     std::vector<double> local_scratch_;
     std::vector<double> thread_sums_;
