@@ -5,8 +5,9 @@
   here, compile time excluded by the warm-up round), plus scikit-learn in bench_training.py;
 * mini-batch (256 rows) Adam: fastdescent against a NumPy loop and a PyTorch loop (CPU);
 * MNIST-sized softmax regression (10,000 x 784, 10 classes, ../shared/data/mnist_test):
-  fastdescent's multinomial log_loss against scikit-learn's SGDClassifier(log_loss), each
-  trained to its own convergence; the test accuracies are recorded beside the times;
+  fastdescent's multinomial log_loss (mini-batch Adam for 5 epochs, and per-sample with
+  scikit-learn's defaults to its own convergence) against scikit-learn's
+  SGDClassifier(log_loss) to its convergence; the test accuracies are recorded beside the times;
 * time against rows: fastdescent's per-sample and full-batch epochs at 4 sizes spanning two
   orders of magnitude;
 * peak memory of a fit in a fresh process (ru_maxrss), against the bytes of X.
@@ -60,6 +61,8 @@ def test_per_sample_fastdescent_all_cores(benchmark, dense, bench_rounds):
     est = SGDClassifier(max_iter=1, tol=None, shuffle=False, n_jobs=-1, **HYPER)
     _run(benchmark, lambda: est.fit(X, y), bench_rounds, method="fastdescent",
          kind="per-sample-loop", X=X, epochs=1, n_jobs=-1)
+    benchmark.extra_info["train_log_loss"] = _log_loss(X, _signs(y), est.coef_.ravel(),
+                                                       est.intercept_[0])
 
 
 def test_per_sample_fastdescent_one_thread(benchmark, dense, bench_rounds):
@@ -67,6 +70,8 @@ def test_per_sample_fastdescent_one_thread(benchmark, dense, bench_rounds):
     est = SGDClassifier(max_iter=1, tol=None, shuffle=False, n_jobs=1, **HYPER)
     _run(benchmark, lambda: est.fit(X, y), bench_rounds, method="fastdescent",
          kind="per-sample-loop", X=X, epochs=1, n_jobs=1)
+    benchmark.extra_info["train_log_loss"] = _log_loss(X, _signs(y), est.coef_.ravel(),
+                                                       est.intercept_[0])
 
 
 def test_per_sample_numpy_loop(benchmark, dense):
@@ -84,6 +89,24 @@ def test_per_sample_numba(benchmark, dense, bench_rounds):
     ys = _signs(y)
     _run(benchmark, lambda: fn(X, ys), bench_rounds, method="Numba", kind="per-sample-loop",
          X=X, epochs=1, n_jobs=1)
+
+
+@pytest.mark.parametrize("n_jobs", [1, -1], ids=["1thread", "allcores"])
+def test_per_sample_numba_hogwild(benchmark, dense, bench_rounds, n_jobs):
+    """The other parallel scheme for per-sample SGD, lock-free updates of one shared model, to
+    set beside fastdescent's thread-local models averaged per round (n_jobs=-1 above)."""
+    pytest.importorskip("numba")
+    X, y = dense
+    fn = loops.numba_hogwild_per_sample()
+    ys = _signs(y)
+    threads = os.cpu_count() if n_jobs == -1 else 1
+    w, b = _run(benchmark, lambda: fn(X, ys, threads), bench_rounds, method="Numba Hogwild",
+                kind="per-sample-loop", X=X, epochs=1, n_jobs=n_jobs)
+    benchmark.extra_info["train_log_loss"] = _log_loss(X, ys, w, b)
+
+
+def _log_loss(X, ys, w, b):
+    return float(np.mean(np.logaddexp(0.0, -ys * (X @ w + b))))
 
 
 def test_per_sample_cython(benchmark, dense, bench_rounds):
@@ -115,13 +138,19 @@ def test_loops_agree_with_fastdescent(dense):
 ADAM = dict(batch_size=256, lr=1e-3)
 
 
-def test_minibatch_adam_fastdescent(benchmark, dense, bench_rounds):
+@pytest.mark.parametrize("shuffle", [False, True], ids=["in-order", "shuffled"])
+@pytest.mark.parametrize("n_jobs", [1, -1], ids=["1thread", "allcores"])
+def test_minibatch_adam_fastdescent(benchmark, dense, bench_rounds, n_jobs, shuffle):
+    """In row order, as the loops below run; shuffled, as a fit runs by default (every batch
+    then gathers rows from all over X)."""
     X, y = dense
-    est = SGDClassifier(max_iter=1, tol=None, shuffle=False, batch_size=ADAM["batch_size"],
-                        optimizer="adam", learning_rate="constant", eta0=ADAM["lr"], n_jobs=1,
-                        **HYPER)
-    _run(benchmark, lambda: est.fit(X, y), bench_rounds, method="fastdescent",
-         kind="minibatch-adam", X=X, epochs=1, n_jobs=1)
+    epochs = 3
+    est = SGDClassifier(max_iter=epochs, tol=None, shuffle=shuffle, batch_size=ADAM["batch_size"],
+                        optimizer="adam", learning_rate="constant", eta0=ADAM["lr"],
+                        n_jobs=n_jobs, **HYPER)
+    _run(benchmark, lambda: est.fit(X, y), bench_rounds,
+         method="fastdescent" if not shuffle else "fastdescent shuffled",
+         kind="minibatch-adam", X=X, epochs=epochs, n_jobs=n_jobs)
 
 
 def test_minibatch_adam_numpy(benchmark, dense, bench_rounds):
@@ -163,12 +192,16 @@ def mnist():
     return X[:8000], y[:8000], X[8000:], y[8000:]
 
 
-@pytest.mark.parametrize("method", ["fastdescent", "scikit-learn"])
+@pytest.mark.parametrize("method", ["fastdescent", "fastdescent per-sample", "scikit-learn"])
 def test_mnist_multinomial(benchmark, mnist, method):
     from sklearn.linear_model import SGDClassifier as SklearnSGD
 
     X, y, X_test, y_test = mnist
-    if method == "fastdescent":
+    if method == "fastdescent":  # softmax, mini-batch Adam: a few epochs suffice
+        est = SGDClassifier(loss="log_loss", multi_class="multinomial", alpha=1e-4,
+                            batch_size=32, optimizer="adam", learning_rate="constant",
+                            eta0=1e-3, max_iter=5, tol=None, random_state=0)
+    elif method == "fastdescent per-sample":  # softmax with scikit-learn's defaults
         est = SGDClassifier(loss="log_loss", multi_class="multinomial", alpha=1e-4,
                             random_state=0)
     else:

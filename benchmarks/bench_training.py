@@ -49,11 +49,12 @@ def _run(benchmark, fn, rounds, *, method, kind, X, epochs, **info):
 # ---- per-sample SGD ------------------------------------------------------------------------
 
 
-def test_per_sample_fastdescent(benchmark, dense, bench_rounds):
+@pytest.mark.parametrize("n_jobs", [1, -1], ids=["1thread", "allcores"])
+def test_per_sample_fastdescent(benchmark, dense, bench_rounds, n_jobs):
     X, y = dense
-    est = SGDClassifier(max_iter=PER_SAMPLE_EPOCHS, tol=None, **HYPER)
+    est = SGDClassifier(max_iter=PER_SAMPLE_EPOCHS, tol=None, n_jobs=n_jobs, **HYPER)
     _run(benchmark, lambda: est.fit(X, y), bench_rounds, method="fastdescent",
-         kind="per-sample", X=X, epochs=PER_SAMPLE_EPOCHS, n_jobs=1)
+         kind="per-sample", X=X, epochs=PER_SAMPLE_EPOCHS, n_jobs=n_jobs)
     assert est.n_iter_ == PER_SAMPLE_EPOCHS
     assert est.coef_.dtype == X.dtype
 

@@ -105,6 +105,53 @@ def numba_per_sample():
     return lambda X, y, alpha=1e-4, epochs=1: _NUMBA(X, y, alpha, epochs, optimal_t0(alpha))
 
 
+_HOGWILD = None
+
+
+def numba_hogwild_per_sample():
+    """Hogwild (Niu et al., 2011) compiled by Numba: the rows are split among threads, and each
+    thread runs per-sample SGD on one shared model without locks (ImportError without numba).
+    The L2 shrinkage is applied with each update (a shared weight scale would be a race of its
+    own); the step of the k-th update of an epoch is the 'optimal' schedule's at the global
+    count k * threads, as if the threads' updates interleaved evenly."""
+    global _HOGWILD
+    if _HOGWILD is None:
+        import numba
+
+        @numba.njit(parallel=True, cache=False, fastmath=False)
+        def loop(X, y, alpha, epochs, t0, threads):
+            n, d = X.shape
+            w = np.zeros(d, dtype=X.dtype)
+            b = np.zeros(1)
+            share = (n + threads - 1) // threads
+            for epoch in range(epochs):
+                for k in numba.prange(threads):
+                    lo, hi = k * share, min(n, (k + 1) * share)
+                    for i in range(lo, hi):
+                        p = b[0]
+                        for j in range(d):
+                            p += X[i, j] * w[j]
+                        z = p * y[i]
+                        if z > 18.0:
+                            g = -y[i] * math.exp(-z)
+                        elif z < -18.0:
+                            g = -y[i]
+                        else:
+                            g = -y[i] / (math.exp(z) + 1.0)
+                        t = t0 + epoch * n + (i - lo) * threads + k
+                        eta = 1.0 / (alpha * t)
+                        shrink = max(0.0, 1.0 - eta * alpha)
+                        u = -eta * max(-1e12, min(1e12, g))
+                        for j in range(d):
+                            w[j] = shrink * w[j] + u * X[i, j]
+                        b[0] += u
+            return w, b[0]
+
+        _HOGWILD = loop
+    return lambda X, y, threads, alpha=1e-4, epochs=1: _HOGWILD(X, y, alpha, epochs,
+                                                                 optimal_t0(alpha), threads)
+
+
 CYTHON_SOURCE = r"""
 # cython: boundscheck=False, wraparound=False, cdivision=True, language_level=3
 from libc.math cimport exp

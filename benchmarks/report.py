@@ -91,6 +91,16 @@ def rows(problems):
                 out.append(_row(dtype, shape, "full-batch GD epoch vs NumPy GD loop",
                                 per_epoch(mine), j, per_epoch(numpy), "blas", mine[2]))
 
+        for method in ("fastdescent", "fastdescent shuffled"):
+            for j in ("1", "-1"):
+                mine = fits.get(("minibatch-adam", method, j))
+                floor = fits.get(("floor", "X @ w", FLOOR_OF[j]))
+                if mine and floor:
+                    order = "rows shuffled" if "shuffled" in method else "rows in order"
+                    out.append(_row(dtype, shape, f"mini-batch (256) Adam epoch, {order}, vs floor `X @ w`",
+                                    per_epoch(mine), j, per_epoch(floor), FLOOR_OF[j], floor[2],
+                                    floor=True))
+
         for j in jobs:
             floor = fits.get(("floor", "X @ w", FLOOR_OF.get(j, "blas")))
             it = iteration(fits, j)
@@ -149,6 +159,10 @@ def baseline_rows(groups, extras):
                 acc_ours = extras[key + ("fastdescent", "1", "")].get("test_accuracy")
                 acc = extras[key + method].get("test_accuracy")
                 note = f"; test accuracy {acc_ours:.4f} vs {acc:.4f}"
+            loss_ours = extras[key + ("fastdescent", "1", "")].get("train_log_loss")
+            loss = extras[key + method].get("train_log_loss")
+            if loss_ours is not None and loss is not None:
+                note = f"; training log-loss {loss_ours:.4f} vs {loss:.4f}"
             verdict = (f"**{ratio:.1f}x faster**" if ratio >= 1 else f"{1 / ratio:.2f}x slower")
             out.append([dtype, shape, titles[kind], f"{_time(ours) * 1e3:.1f}",
                         f"{label}: {_time(entry) * 1e3:.1f}", verdict + note])

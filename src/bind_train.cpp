@@ -1,5 +1,6 @@
 #include "common.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "fastdescent/trainer.hpp"
@@ -33,7 +34,8 @@ bool rows_finite(const py::array& obj, int n_threads) {
     const std::int64_t stride = a.ndim() == 2 ? a.strides(0) / std::int64_t(sizeof(T)) : 0;
     bool finite = true;
     py::gil_scoped_release release;
-    if (std::int64_t(n_threads) * 65536 > n_rows * n_cols) n_threads = 1;
+    // A thread per 4M entries at most: below that, waking threads costs more than it saves.
+    n_threads = int(std::max<std::int64_t>(1, std::min<std::int64_t>(n_threads, n_rows * n_cols >> 22)));
 #pragma omp parallel for num_threads(n_threads) reduction(&& : finite) schedule(static) if (n_threads > 1)
     for (std::int64_t i = 0; i < n_rows; ++i) finite = finite && all_finite(data + i * stride, n_cols);
     return finite;

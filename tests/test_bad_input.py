@@ -86,22 +86,18 @@ def test_nan_at_predict_is_refused(est_cls):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
 @pytest.mark.parametrize("n_threads", [1, 2])
-def test_threaded_finiteness_scan_finds_every_position(dtype, value, n_threads):
-    # Large enough for the threaded scan; every bad position is found, in rows of any stride.
-    X = np.ones((700, 203), dtype=dtype)
+def test_threaded_finiteness_scan_finds_every_position(dtype, n_threads):
+    # 2**23 entries and more: the scan takes a second thread from 2**23 (4M entries a thread).
+    X = np.ones((4100, 2050), dtype=dtype)
     assert _core.all_finite(X, n_threads)
-    strided = X[:, :150]  # rows 203 apart, columns contiguous
-    assert _core.all_finite(strided, n_threads)
-    for i, j in [(0, 0), (699, 202), (350, 77), (511, 1)]:
-        bad = X.copy()
-        bad[i, j] = value
-        assert not _core.all_finite(bad, n_threads)
-        assert not _core.all_finite(bad.ravel(), n_threads)
-        assert _core.all_finite(bad[:, :j], n_threads)  # column j left out
-    X[5, 160] = value  # outside the strided view
-    assert _core.all_finite(X[:, :150], n_threads)
+    for value in (np.nan, np.inf, -np.inf):
+        for i, j in [(0, 0), (4099, 2049), (2050, 77), (3000, 1)]:
+            X[i, j] = value
+            assert not _core.all_finite(X, n_threads)
+            assert not _core.all_finite(X.ravel(), n_threads)
+            assert _core.all_finite(X[:, :j], n_threads)  # column j left out, rows strided
+            X[i, j] = 1
     assert _core.all_finite(np.empty((0, 3), dtype=dtype), n_threads)
 
 
