@@ -10,7 +10,7 @@
   SGDClassifier(log_loss) to its convergence; the test accuracies are recorded beside the times;
 * time against rows: fastdescent's per-sample and full-batch epochs at 4 sizes spanning two
   orders of magnitude;
-* peak memory of a fit in a fresh process (ru_maxrss), against the bytes of X.
+* peak memory of a fit in a fresh process (VmHWM), against the bytes of X.
 
 report.py renders everything as ratios measured in the same run.
 """
@@ -245,7 +245,7 @@ def test_scaling_with_rows(benchmark, dense, bench_rounds, scale, batch):
 # ---- peak memory ----------------------------------------------------------------------------
 
 MEMORY_SCRIPT = textwrap.dedent("""
-    import json, resource, sys
+    import json, sys
     import numpy as np
     import fastdescent
     n, d, dtype, batch = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
@@ -261,7 +261,10 @@ MEMORY_SCRIPT = textwrap.dedent("""
         X[s:s + 4096] = rng.standard_normal((min(4096, n - s), d))
     kw = dict(batch_size=int(batch) if batch.isdigit() else batch)
     fastdescent.SGDClassifier(loss="log_loss", max_iter=2, tol=None, **kw).fit(X, y)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    # VmHWM, the peak of this process's own memory map: ru_maxrss would carry over the peak of
+    # the parent that started this process (Linux keeps it across exec).
+    status = open("/proc/self/status").read()
+    peak = int(status.split("VmHWM:")[1].split()[0]) * 1024
     print(json.dumps(dict(extra=peak - before - X.nbytes, x_bytes=X.nbytes)))
 """)
 

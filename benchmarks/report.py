@@ -276,7 +276,7 @@ def main(argv=None):
               "(6-epoch fit less a 1-epoch fit, over 5):\n")
         print(markdown(scaling, ["dtype", "epoch", "rows: ns per row"]))
     if memory:
-        print("\nPeak memory of a 2-epoch fit in a fresh process (ru_maxrss less the process "
+        print("\nPeak memory of a 2-epoch fit in a fresh process (VmHWM less the process "
               "before X was made):\n")
         print(markdown(memory, ["dtype", "X", "fit", "X", "beyond X", "peak"]))
     if args.plot:

@@ -124,8 +124,8 @@ double scalar_terms(const Loss& L, const double* p, double* dl, const double* we
 
 // log(1 + exp(-z)) and its derivative, z = y p, from e = exp(-|z|) for either sign of z: one
 // vectorized loop over the block instead of a library exp and log1p per row.
-// The weighted losses overwrite the scores, then are summed in a second loop: with the sum in
-// the first loop the compiler keeps a scalar copy of it for the iterations it cannot prove safe.
+// The weighted losses overwrite the scores and are summed after the loop, in row order, so
+// that the sum does not depend on the vector width of the instruction set.
 inline double log_loss_terms(double* p, double* dl, const double* weight, std::int64_t m) {
 #pragma omp simd
     for (std::int64_t r = 0; r < m; ++r) {
@@ -153,9 +153,10 @@ double block_gradient(const DenseBlock<T>& b, T* grad, T* grad_b) {
     // to the hardware prefetcher.
     const bool gathered = b.m > 1 && b.rows[b.m - 1] - b.rows[0] != b.m - 1;
     const std::int64_t row_bytes = b.d * std::int64_t(sizeof(T));
+    // Into L2 (locality 2): it keeps more misses in flight than L1 does.
     auto prefetch = [&](std::int64_t r) {
         const char* q = reinterpret_cast<const char*>(row(r));
-        for (std::int64_t off = 0; off < row_bytes; off += 64) __builtin_prefetch(q + off, 0, 2);  // to L2: more misses in flight than L1 allows
+        for (std::int64_t off = 0; off < row_bytes; off += 64) __builtin_prefetch(q + off, 0, 2);
     };
     // The next block's rows: half fetched during the scores, half during the gradient.
     std::int64_t next = b.m;
