@@ -36,10 +36,14 @@ struct Vector {
         __builtin_memcpy(&v, p, sizeof v);  // an unaligned load
         return v;
     }
+    // By halves (a tree of depth log2(lanes), not a chain of lanes - 1 dependent additions).
     static T sum(type v) {
-        T s = 0;
-        for (int j = 0; j < lanes; ++j) s += v[j];
-        return s;
+        T a[lanes];
+        __builtin_memcpy(a, &v, sizeof v);
+        for (int width = lanes / 2; width > 0; width /= 2) {
+            for (int j = 0; j < width; ++j) a[j] += a[j + width];
+        }
+        return a[0];
     }
 };
 #endif
@@ -96,13 +100,23 @@ inline void dot4(const T* __restrict x0, const T* __restrict x1, const T* __rest
     out[0] = t0, out[1] = t1, out[2] = t2, out[3] = t3;
 }
 
-// y += c[0] x0 + c[1] x1 + c[2] x2 + c[3] x3: one read and write of y for four rows.
+// y += sum_q c[q] x[q] over eight rows: one read and write of y for the eight.
 template <class T>
-inline void axpy4(const T c[4], const T* __restrict x0, const T* __restrict x1, const T* __restrict x2,
-                  const T* __restrict x3, T* __restrict y, std::int64_t n) {
-    const T c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];
+inline void axpy8(const T c[8], const T* const x[8], T* __restrict y, std::int64_t n) {
+    const T c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3], c4 = c[4], c5 = c[5], c6 = c[6], c7 = c[7];
+    const T* __restrict x0 = x[0];
+    const T* __restrict x1 = x[1];
+    const T* __restrict x2 = x[2];
+    const T* __restrict x3 = x[3];
+    const T* __restrict x4 = x[4];
+    const T* __restrict x5 = x[5];
+    const T* __restrict x6 = x[6];
+    const T* __restrict x7 = x[7];
 #pragma omp simd
-    for (std::int64_t i = 0; i < n; ++i) y[i] += (c0 * x0[i] + c1 * x1[i]) + (c2 * x2[i] + c3 * x3[i]);
+    for (std::int64_t i = 0; i < n; ++i) {
+        y[i] += ((c0 * x0[i] + c1 * x1[i]) + (c2 * x2[i] + c3 * x3[i])) +
+                ((c4 * x4[i] + c5 * x5[i]) + (c6 * x6[i] + c7 * x7[i]));
+    }
 }
 
 // y += a * x

@@ -193,10 +193,11 @@ double block_gradient(const DenseBlock<T>& b, T* grad, T* grad_b) {
         case LossKind::multinomial: return std::nan("");  // the trainer never sends it here
     }
     // The block's rows are still in cache: the second read of each row costs no memory traffic.
-    // Rows with a zero derivative (hinge losses, zero weights) are skipped, the others go four
+    // Rows with a zero derivative (hinge losses, zero weights) are skipped, the others go eight
     // at a time. Meanwhile the next block's rows are fetched, so that memory is never idle.
     T gb = 0;
-    T c[4];
+    T c[8];
+    const T* xs[8];
     int k = 0;
     for (r = 0; r < b.m; ++r) {
         if (next < next_end) prefetch(next++);
@@ -204,13 +205,13 @@ double block_gradient(const DenseBlock<T>& b, T* grad, T* grad_b) {
         if (cr == T(0)) continue;
         gb += cr;
         c[k] = cr;
-        x[k] = row(r);
-        if (++k == 4) {
-            fastdescent::axpy4(c, x[0], x[1], x[2], x[3], grad, b.d);
+        xs[k] = row(r);
+        if (++k == 8) {
+            fastdescent::axpy8(c, xs, grad, b.d);
             k = 0;
         }
     }
-    for (int q = 0; q < k; ++q) fastdescent::axpy(c[q], x[q], grad, b.d);
+    for (int q = 0; q < k; ++q) fastdescent::axpy(c[q], xs[q], grad, b.d);
     while (next < next_end) prefetch(next++);
     *grad_b += gb;
     return loss;
