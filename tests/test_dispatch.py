@@ -1,7 +1,7 @@
 """Runtime instruction-set dispatch, n_jobs and threads.
 
 Every instruction set this machine supports runs the dense kernels (dot, axpy, the fused block
-gradient with its vectorized exp / log1p) through the training loop; each must match the NumPy
+gradients, scalar with its vectorized exp / log1p and softmax) through the training loop; each must match the NumPy
 reference of tests/reference.py and the others. n_jobs follows scikit-learn and threadpoolctl;
 n_jobs=1 is bit-for-bit reproducible, and the parallel per-sample epoch trains as well as one
 thread.
@@ -21,7 +21,7 @@ from threadpoolctl import threadpool_limits
 import fastdescent as fd
 import reference as ref
 from fastdescent import _core
-from test_trajectories import DATA, TOL, assert_same_run, run_core, targets
+from test_trajectories import DATA, TOL, assert_same_run, n_outputs, run_core, targets
 
 ISAS = _core.available_isas()
 SCALAR_LOSSES = ("squared_error", "huber", "epsilon_insensitive", "squared_epsilon_insensitive",
@@ -80,29 +80,33 @@ def test_vectorized_exp_and_log1p(isa):
 @pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 @pytest.mark.parametrize("batch_size", [0, 3, 1], ids=["full", "batch3", "sgd"])
-@pytest.mark.parametrize("loss", SCALAR_LOSSES)
+@pytest.mark.parametrize("loss", SCALAR_LOSSES + ("multinomial",))
 def test_every_isa_matches_the_reference(isa, dtype, batch_size, loss, isa_restored):
     _core.set_isa(isa)
     cfg = ref.Config(loss=loss, batch_size=batch_size, schedule="constant", eta0=0.05, max_iter=3)
     X, y, sw = DATA["X"], targets(loss), DATA["sample_weight"]
     expected = ref.train(X, y, cfg, sample_weight=sw)
-    res, model = run_core("dense", dtype, X, y, cfg, sample_weight=sw)
+    res, model = run_core("dense", dtype, X, y, cfg, K=n_outputs(loss), sample_weight=sw)
     assert_same_run(res, model, expected, dtype, f"{isa} {loss}")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
-@pytest.mark.parametrize("loss", ["log_loss", "squared_error", "hinge"])
+@pytest.mark.parametrize("loss", ["log_loss", "squared_error", "hinge", "multinomial"])
 def test_isas_agree_with_each_other_on_a_larger_problem(dtype, loss, isa_restored):
     """More rows than one block and more features than one vector: every tail of every loop."""
     rng = np.random.default_rng(3)
     X = rng.normal(size=(1000, 37)).astype(dtype)
     y = np.sign(X @ rng.normal(size=37) + 0.1).astype(dtype)
+    extra = {}
+    if loss == "multinomial":
+        y = np.argmax(X @ rng.normal(size=(37, 4)), axis=1)
+        loss, extra = "log_loss", {"multi_class": "multinomial"}
     fits = {}
     for isa in ISAS:
         _core.set_isa(isa)
         est = (fd.SGDRegressor if loss == "squared_error" else fd.SGDClassifier)(
             loss=loss, batch_size="full", learning_rate="constant", eta0=0.1, max_iter=20,
-            tol=None, random_state=0)
+            tol=None, random_state=0, **extra)
         fits[isa] = est.fit(X, y)
         assert fits[isa].coef_.dtype == dtype
     base = fits["baseline"]

@@ -1,5 +1,5 @@
-// Weighted loss and gradient sums of one output (a scalar loss) over dense rows, through the
-// fused block kernel of the active instruction set. Shared by the batched trainer and by the
+// Weighted loss and gradient sums over dense rows, for one output (a scalar loss) or K
+// (multinomial), through the fused block kernels of the active instruction set. Shared by the batched trainer and by the
 // loss-and-gradient sums that data-parallel callers combine (gradient.hpp).
 #pragma once
 #include <algorithm>
@@ -18,21 +18,22 @@ struct BlockScratch {
     std::vector<std::int64_t> ids;
 };
 
-// Rows rows[lo:hi] (or lo..hi-1 when rows is null), in blocks that fit in the L1 cache. Adds
-// sum_i w_i dloss_i x_i to grad[0:d] and sum_i w_i dloss_i to *grad_b, w_i = row_weight(i),
-// adds sum_i w_i to weight_sum and returns sum_i w_i loss_i.
+// Rows rows[lo:hi] (or lo..hi-1 when rows is null), in blocks that fit in the L1 cache, with
+// K outputs of weights w (K x d) and intercepts b (K). Adds sum_i w_i dloss_i/dp_k x_i to
+// grad[k d : (k + 1) d] and sum_i w_i dloss_i/dp_k to grad_b[k], w_i = row_weight(i), adds
+// sum_i w_i to weight_sum and returns sum_i w_i loss_i.
 template <class T, class RowWeight>
 double dense_block_sums(const DenseRows<T>& X, const std::int64_t* rows, std::int64_t lo, std::int64_t hi,
                         const T* y, const T* sample_weight, RowWeight&& row_weight, LossKind loss,
-                        double epsilon, const T* w, T b, T* grad, T* grad_b, BlockScratch& scratch,
-                        double& weight_sum) {
+                        double epsilon, int K, const T* w, const T* b, T* grad, T* grad_b,
+                        BlockScratch& scratch, double& weight_sum) {
     constexpr std::int64_t max_block = 64;
     const std::int64_t row_bytes = X.n_cols * std::int64_t(sizeof(T));
     // A multiple of 8 rows, so that the vectorized loss terms have no scalar remainder.
     const std::int64_t fit = (24 << 10) / std::max<std::int64_t>(row_bytes, 1);
     const std::int64_t block = std::max<std::int64_t>(8, std::min<std::int64_t>(max_block, fit) / 8 * 8);
-    scratch.values.resize(std::size_t(3 * max_block));
-    double* weights = scratch.values.data() + 2 * max_block;
+    scratch.values.resize(std::size_t((2 * K + 1) * max_block));
+    double* weights = scratch.values.data() + 2 * K * max_block;
     if (!rows) {
         // Ids for this block and the next one (the kernel fetches the next block's rows).
         scratch.ids.resize(std::size_t(2 * max_block));
@@ -55,8 +56,9 @@ double dense_block_sums(const DenseRows<T>& X, const std::int64_t* rows, std::in
             weight_sum += weights[q];
         }
         const DenseBlock<T> blk{X.data, X.row_stride, X.n_cols, ids, m, m_next, y, weights,
-                                loss, epsilon, w, b, scratch.values.data()};
-        total += X.kernels->block_gradient(blk, grad, grad_b);
+                                loss, epsilon, K, w, b, scratch.values.data()};
+        total += loss == LossKind::multinomial ? X.kernels->block_gradient_softmax(blk, grad, grad_b)
+                                               : X.kernels->block_gradient(blk, grad, grad_b);
     }
     return total;
 }

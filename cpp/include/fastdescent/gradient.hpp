@@ -81,16 +81,18 @@ void loss_gradient_sums(const Rows& X, const GradientInput<typename Rows::value_
         const std::int64_t hi = in.n_rows * (tid + 1) / n_threads;
         constexpr std::int64_t prefetch_distance = 4;
         if constexpr (std::is_same_v<Rows, DenseRows<T>>) {
-            if (in.mode == OutputMode::single) {
-                // The batched trainer's own fused kernel, so that both sum alike.
+            if (in.mode != OutputMode::one_vs_rest) {
+                // The batched trainer's own fused kernels, so that both sum alike.
+                const bool softmax = in.mode == OutputMode::multinomial;
                 auto row_weight = [&](std::int64_t i) {
                     const double sw = in.sample_weight ? double(in.sample_weight[i]) : 1.0;
-                    return in.class_weight ? sw * in.class_weight[in.y[i] > 0 ? 1 : 0] : sw;
+                    if (!in.class_weight) return sw;
+                    return sw * in.class_weight[softmax ? int(in.y[i]) : (in.y[i] > 0 ? 1 : 0)];
                 };
                 BlockScratch scratch;
-                s[0] = dense_block_sums(X, in.rows, lo, hi, in.y, in.sample_weight, row_weight, in.loss,
-                                        in.epsilon, in.coef, in.intercept[0], g.data(), g.data() + d, scratch,
-                                        s[1]);
+                s[0] = dense_block_sums(X, in.rows, lo, hi, in.y, in.sample_weight, row_weight,
+                                        softmax ? LossKind::multinomial : in.loss, in.epsilon, K, in.coef,
+                                        in.intercept, g.data(), g.data() + P, scratch, s[1]);
                 fused = true;
             }
         }

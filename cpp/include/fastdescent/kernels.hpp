@@ -40,11 +40,12 @@ struct DenseBlock {
     std::int64_t m_next;  // rows[m : m + m_next] are the next block's, fetched ahead
     const T* y;            // indexed by row id
     const double* weight;  // per block position: sample weight times class weight
-    LossKind loss;         // a scalar loss (not multinomial)
+    LossKind loss;         // a scalar loss, or multinomial (softmax over K outputs)
     double epsilon;
-    const T* w;
-    T intercept;
-    double* scratch;  // room for 2 * m doubles
+    int K;                 // outputs: 1, or the classes of a multinomial loss
+    const T* w;            // K x d, row-major
+    const T* intercept;    // K
+    double* scratch;  // room for 2 * m * K doubles
 };
 
 template <class T>
@@ -54,6 +55,8 @@ struct DenseKernels {
     // One fused pass over a block: scores, loss derivatives, then grad += sum_r weight_r *
     // dloss_r * x_r and *grad_b += sum_r weight_r * dloss_r. Returns sum_r weight_r * loss_r.
     double (*block_gradient)(const DenseBlock<T>& block, T* grad, T* grad_b);
+    // The same for softmax cross-entropy over K outputs: grad is K x d, grad_b K.
+    double (*block_gradient_softmax)(const DenseBlock<T>& block, T* grad, T* grad_b);
     // Element-wise exp and log1p as the log_loss kernel evaluates them (exposed for tests).
     void (*exp)(const double* x, double* out, std::int64_t n);
     void (*log1p)(const double* x, double* out, std::int64_t n);

@@ -821,17 +821,12 @@ private:
             const std::int64_t lo = start + len * tid / n_threads;
             const std::int64_t hi = start + len * (tid + 1) / n_threads;
             double loss = 0.0, weight = 0.0;
-            bool fused = false;  // one output on dense rows: the fused block kernel
-            if constexpr (dense) {
-                if (K_ == 1) {
-                    loss = dense_block_sums(X_, order_.data(), lo, hi, tg_.y, tg_.sample_weight,
-                                            [this](std::int64_t i) { return sample_weight(i); }, cfg_.loss,
-                                            cfg_.epsilon, m_.coef, m_.intercept[0], g.data(), g.data() + d_,
-                                            block_scratch_[std::size_t(tid)], weight);
-                    fused = true;
-                }
-            }
-            if (!fused) {
+            if constexpr (dense) {  // the fused block kernels
+                loss = dense_block_sums(X_, order_.data(), lo, hi, tg_.y, tg_.sample_weight,
+                                        [this](std::int64_t i) { return sample_weight(i); }, cfg_.loss,
+                                        cfg_.epsilon, K_, m_.coef, m_.intercept, g.data(), g.data() + P,
+                                        block_scratch_[std::size_t(tid)], weight);
+            } else {
                 for (std::int64_t r = lo; r < hi; ++r) {
                     const std::int64_t i = order_[std::size_t(r)];
                     if (r + prefetch_distance < hi) prefetch_row(order_[std::size_t(r + prefetch_distance)]);

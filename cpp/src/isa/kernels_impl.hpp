@@ -171,9 +171,9 @@ double block_gradient(const DenseBlock<T>& b, T* grad, T* grad_b) {
         T s[4];
         for (int q = 0; q < 4; ++q) x[q] = row(r + q);
         fastdescent::dot4(x[0], x[1], x[2], x[3], b.w, b.d, s);
-        for (int q = 0; q < 4; ++q) p[r + q] = double(T(s[q] + b.intercept));
+        for (int q = 0; q < 4; ++q) p[r + q] = double(T(s[q] + b.intercept[0]));
     }
-    for (; r < b.m; ++r) p[r] = double(T(fastdescent::dot(row(r), b.w, b.d) + b.intercept));
+    for (; r < b.m; ++r) p[r] = double(T(fastdescent::dot(row(r), b.w, b.d) + b.intercept[0]));
     for (r = 0; r < b.m; ++r) dl[r] = double(b.y[b.rows[r]]);
     double loss = 0.0;
     switch (b.loss) {
@@ -190,7 +190,7 @@ double block_gradient(const DenseBlock<T>& b, T* grad, T* grad_b) {
         case LossKind::squared_hinge: loss = scalar_terms(SquaredHinge{1.0}, p, dl, b.weight, b.m); break;
         case LossKind::modified_huber: loss = scalar_terms(ModifiedHuber{}, p, dl, b.weight, b.m); break;
         case LossKind::perceptron: loss = scalar_terms(Hinge{0.0}, p, dl, b.weight, b.m); break;
-        case LossKind::multinomial: return std::nan("");  // the trainer never sends it here
+        case LossKind::multinomial: return std::nan("");  // block_gradient_softmax's
     }
     // The block's rows are still in cache: the second read of each row costs no memory traffic.
     // Rows with a zero derivative (hinge losses, zero weights) are skipped, the others go eight
@@ -217,9 +217,65 @@ double block_gradient(const DenseBlock<T>& b, T* grad, T* grad_b) {
     return loss;
 }
 
+// Softmax cross-entropy over K outputs: per output, the scores of four rows at a time (that
+// output's weights read once for the four); then each row's softmax; then per output the
+// gradient from the block's rows, eight at a time, while they are still in cache.
+template <class T>
+double block_gradient_softmax(const DenseBlock<T>& b, T* grad, T* grad_b) {
+    const int K = b.K;
+    double* S = b.scratch;  // m x K scores
+    auto row = [&](std::int64_t r) { return b.X + b.rows[r] * b.row_stride; };
+    std::int64_t r = 0;
+    for (; r + 4 <= b.m; r += 4) {
+        const T* x0 = row(r);
+        const T* x1 = row(r + 1);
+        const T* x2 = row(r + 2);
+        const T* x3 = row(r + 3);
+        for (int k = 0; k < K; ++k) {
+            T s[4];
+            fastdescent::dot4(x0, x1, x2, x3, b.w + k * b.d, b.d, s);
+            for (int q = 0; q < 4; ++q) S[(r + q) * K + k] = double(T(s[q] + b.intercept[k]));
+        }
+    }
+    for (; r < b.m; ++r) {
+        for (int k = 0; k < K; ++k)
+            S[r * K + k] = double(T(fastdescent::dot(row(r), b.w + k * b.d, b.d) + b.intercept[k]));
+    }
+    double* D = S + b.m * K;  // m x K: weight_r * d loss_r / d p_k
+    double loss = 0.0;
+    for (r = 0; r < b.m; ++r) {
+        double* dp = D + r * K;
+        const double weight = b.weight[r];
+        loss += weight * softmax_cross_entropy(S + r * K, K, int(b.y[b.rows[r]]), dp);
+        for (int k = 0; k < K; ++k) dp[k] = double(T(weight * dp[k]));
+    }
+    T c[8];
+    const T* xs[8];
+    for (int k = 0; k < K; ++k) {
+        T* g = grad + k * b.d;
+        T gb = 0;
+        int n = 0;
+        for (r = 0; r < b.m; ++r) {
+            const T cr = T(D[r * K + k]);
+            if (cr == T(0)) continue;
+            gb += cr;
+            c[n] = cr;
+            xs[n] = row(r);
+            if (++n == 8) {
+                fastdescent::axpy8(c, xs, g, b.d);
+                n = 0;
+            }
+        }
+        for (int q = 0; q < n; ++q) fastdescent::axpy(c[q], xs[q], g, b.d);
+        grad_b[k] += gb;
+    }
+    return loss;
+}
+
 template <class T>
 DenseKernels<T> table() {
-    return DenseKernels<T>{&dot_kernel<T>, &axpy_kernel<T>, &block_gradient<T>, &exp_array, &log1p_array};
+    return DenseKernels<T>{&dot_kernel<T>, &axpy_kernel<T>, &block_gradient<T>, &block_gradient_softmax<T>,
+                           &exp_array, &log1p_array};
 }
 
 }  // namespace kernels
