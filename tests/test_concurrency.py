@@ -120,9 +120,13 @@ def test_gil_is_released_during_training():
 # found through sys._current_frames.
 INTERRUPT_SCRIPT = textwrap.dedent(
     """
-    import _thread, json, sys, threading, time
+    import _thread, json, signal, sys, threading, time
     import numpy as np
     import fastdescent as fd
+
+    # Python's own Ctrl-C handler, also when this process was started with SIGINT ignored (as
+    # a shell's background job is): interrupt_main does nothing for an ignored signal.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from fastdescent import _base
 
     def interrupt_when_training(sent):

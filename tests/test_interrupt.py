@@ -10,9 +10,13 @@ import pytest
 
 SCRIPT = textwrap.dedent(
     """
-    import sys, time
+    import signal, sys, time
     import numpy as np
     import fastdescent as fd
+
+    # Python's own Ctrl-C handler, also when this process was started with SIGINT ignored (as
+    # a shell's background job is).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     rng = np.random.default_rng(0)
     X = rng.standard_normal((200_000, 50))
