@@ -53,6 +53,10 @@ def _signs(y):
     return np.where(y > 0, 1.0, -1.0).astype(np.float64)
 
 
+def _log_loss(X, ys, w, b):
+    return float(np.mean(np.logaddexp(0.0, -ys * (X @ w + b))))
+
+
 def _fixed_seconds(benchmark, fit):
     """The fixed cost of a fit (input checks, setup), as the best of three 1-epoch fits, put in
     extra_info: report.py subtracts it, with one epoch, from an E-epoch fit, leaving E - 1 epochs
@@ -96,12 +100,13 @@ def test_per_sample_numpy_loop(benchmark, dense):
          kind="per-sample-loop", X=X, epochs=1, rows_timed=rows, n_jobs=1)
 
 
-def test_per_sample_numba(benchmark, dense, bench_rounds):
-    pytest.importorskip("numba")
+@pytest.mark.parametrize("compiler", ["Numba", "Cython"])
+def test_per_sample_compiled(benchmark, dense, bench_rounds, compiler):
+    pytest.importorskip({"Numba": "numba", "Cython": "Cython"}[compiler])
     X, y = dense
-    fn = loops.numba_per_sample()
+    fn = loops.numba_per_sample() if compiler == "Numba" else loops.cython_per_sample()
     ys = _signs(y)
-    _run(benchmark, lambda: fn(X, ys), bench_rounds, method="Numba", kind="per-sample-loop",
+    _run(benchmark, lambda: fn(X, ys), bench_rounds, method=compiler, kind="per-sample-loop",
          X=X, epochs=1, n_jobs=1)
 
 
@@ -117,19 +122,6 @@ def test_per_sample_numba_hogwild(benchmark, dense, bench_rounds, n_jobs):
     w, b = _run(benchmark, lambda: fn(X, ys, threads), bench_rounds, method="Numba Hogwild",
                 kind="per-sample-loop", X=X, epochs=1, n_jobs=n_jobs)
     benchmark.extra_info["train_log_loss"] = _log_loss(X, ys, w, b)
-
-
-def _log_loss(X, ys, w, b):
-    return float(np.mean(np.logaddexp(0.0, -ys * (X @ w + b))))
-
-
-def test_per_sample_cython(benchmark, dense, bench_rounds):
-    pytest.importorskip("Cython")
-    X, y = dense
-    fn = loops.cython_per_sample()
-    ys = _signs(y)
-    _run(benchmark, lambda: fn(X, ys), bench_rounds, method="Cython", kind="per-sample-loop",
-         X=X, epochs=1, n_jobs=1)
 
 
 def test_loops_agree_with_fastdescent(dense):

@@ -67,6 +67,8 @@ def numba_per_sample():
     if _NUMBA is None:
         import numba
 
+        dloss = numba.njit(_dloss)
+
         @numba.njit(cache=False, fastmath=False)
         def loop(X, y, alpha, epochs, t0):
             n, d = X.shape
@@ -78,14 +80,7 @@ def numba_per_sample():
                     for j in range(d):
                         p += X[i, j] * v[j]
                     p = wscale * p + b
-                    z = p * y[i]
-                    if z > 18.0:
-                        g = -y[i] * math.exp(-z)
-                    elif z < -18.0:
-                        g = -y[i]
-                    else:
-                        g = -y[i] / (math.exp(z) + 1.0)
-                    g = max(-1e12, min(1e12, g))
+                    g = max(-1e12, min(1e12, dloss(p * y[i], y[i])))
                     eta = 1.0 / (alpha * t)
                     wscale *= max(0.0, 1.0 - eta * alpha)
                     if wscale < 1e-9:
@@ -118,6 +113,8 @@ def numba_hogwild_per_sample():
     if _HOGWILD is None:
         import numba
 
+        dloss = numba.njit(_dloss)
+
         @numba.njit(parallel=True, cache=False, fastmath=False)
         def loop(X, y, alpha, epochs, t0, threads):
             n, d = X.shape
@@ -131,17 +128,11 @@ def numba_hogwild_per_sample():
                         p = b[0]
                         for j in range(d):
                             p += X[i, j] * w[j]
-                        z = p * y[i]
-                        if z > 18.0:
-                            g = -y[i] * math.exp(-z)
-                        elif z < -18.0:
-                            g = -y[i]
-                        else:
-                            g = -y[i] / (math.exp(z) + 1.0)
+                        g = max(-1e12, min(1e12, dloss(p * y[i], y[i])))
                         t = t0 + epoch * n + (i - lo) * threads + k
                         eta = 1.0 / (alpha * t)
                         shrink = max(0.0, 1.0 - eta * alpha)
-                        u = -eta * max(-1e12, min(1e12, g))
+                        u = -eta * g
                         for j in range(d):
                             w[j] = shrink * w[j] + u * X[i, j]
                         b[0] += u

@@ -182,11 +182,10 @@ class BaseSGD(BaseEstimator):
         would; only when it finds a bad value does scikit-learn's own check run, to word the
         error.
         """
+        # Dense X comes from _rows_readable, in a layout the scan reads; CSR data is usually
+        # contiguous, and scikit-learn's check reads it otherwise.
         values = X.data if sp.issparse(X) else X
-        readable = values.ndim in (1, 2) and values.flags.aligned and (
-            values.ndim == 1 and values.flags.c_contiguous
-            or values.ndim == 2 and (values.shape[1] < 2 or values.strides[1] == values.itemsize)
-            and (values.shape[0] < 2 or values.strides[0] >= 0))
+        readable = not sp.issparse(X) or (values.flags.c_contiguous and values.flags.aligned)
         if not (readable and _core.all_finite(values, _core.openmp_max_threads())):
             _assert_all_finite(values, input_name="X", estimator_name=type(self).__name__)
         return X

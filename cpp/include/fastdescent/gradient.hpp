@@ -16,6 +16,7 @@
 #include "fastdescent/data.hpp"
 #include "fastdescent/dense_blocks.hpp"
 #include "fastdescent/losses.hpp"
+#include "fastdescent/parallel.hpp"
 #include "fastdescent/simd.hpp"
 
 namespace fastdescent {
@@ -61,7 +62,7 @@ void loss_gradient_sums(const Rows& X, const GradientInput<typename Rows::value_
     if (in.mode == OutputMode::single && K != 1)
         throw std::invalid_argument("a scalar loss with one problem needs K = 1");
     if (n_threads < 1) n_threads = 1;
-    if (in.n_rows * P < (1 << 16)) n_threads = 1;  // not worth waking threads
+    if (in.n_rows * P < row_sums_min_work) n_threads = 1;  // not worth waking threads
     // Per thread: gradient (P), intercept gradient (K), loss and weight sums (n_problems each).
     std::vector<std::vector<T>> grads(static_cast<std::size_t>(n_threads));
     std::vector<double> sums(std::size_t(n_threads) * std::size_t(2 * n_problems), 0.0);

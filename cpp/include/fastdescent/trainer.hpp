@@ -20,6 +20,7 @@
 #include "fastdescent/dense_blocks.hpp"
 #include "fastdescent/lazy_average.hpp"
 #include "fastdescent/losses.hpp"
+#include "fastdescent/parallel.hpp"
 #include "fastdescent/optimizers.hpp"
 #include "fastdescent/rng.hpp"
 #include "fastdescent/schedules.hpp"
@@ -802,7 +803,7 @@ private:
     double batch_gradient(std::int64_t start, std::int64_t stop, double& weight_sum) {
         const std::int64_t P = K_ * d_;
         int n_threads = cfg_.n_threads;
-        if ((stop - start) * P < (1 << 13)) n_threads = 1;  // not worth waking threads
+        if ((stop - start) * P < row_sums_min_work) n_threads = 1;  // not worth waking threads
         if (int(thread_grads_.size()) < n_threads) thread_grads_.resize(std::size_t(n_threads));
         if (int(block_scratch_.size()) < n_threads) block_scratch_.resize(std::size_t(n_threads));
         thread_sums_.assign(std::size_t(2 * n_threads), 0.0);  // (loss, weight) per thread

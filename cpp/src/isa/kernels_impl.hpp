@@ -143,6 +143,32 @@ inline double log_loss_terms(double* p, double* dl, const double* weight, std::i
     return sum;
 }
 
+// grad += sum_r c_r x_r over the block's rows, c_r = coef(r); returns sum_r c_r. The rows still
+// in cache from the scores: rows with c_r = 0 (hinge losses, zero weights) are skipped, the
+// others go eight at a time (one read and write of grad for the eight). before_row() runs
+// once per row, for work to interleave.
+template <class T, class Coef, class BeforeRow>
+T add_rows(const DenseBlock<T>& b, Coef&& coef, T* grad, BeforeRow&& before_row) {
+    T sum = 0;
+    T c[8];
+    const T* xs[8];
+    int k = 0;
+    for (std::int64_t r = 0; r < b.m; ++r) {
+        before_row();
+        const T cr = coef(r);
+        if (cr == T(0)) continue;
+        sum += cr;
+        c[k] = cr;
+        xs[k] = b.X + b.rows[r] * b.row_stride;
+        if (++k == 8) {
+            fastdescent::axpy8(c, xs, grad, b.d);
+            k = 0;
+        }
+    }
+    for (int q = 0; q < k; ++q) fastdescent::axpy(c[q], xs[q], grad, b.d);
+    return sum;
+}
+
 template <class T>
 double block_gradient(const DenseBlock<T>& b, T* grad, T* grad_b) {
     double* p = b.scratch;
@@ -193,27 +219,10 @@ double block_gradient(const DenseBlock<T>& b, T* grad, T* grad_b) {
         case LossKind::multinomial: return std::nan("");  // block_gradient_softmax's
     }
     // The block's rows are still in cache: the second read of each row costs no memory traffic.
-    // Rows with a zero derivative (hinge losses, zero weights) are skipped, the others go eight
-    // at a time. Meanwhile the next block's rows are fetched, so that memory is never idle.
-    T gb = 0;
-    T c[8];
-    const T* xs[8];
-    int k = 0;
-    for (r = 0; r < b.m; ++r) {
-        if (next < next_end) prefetch(next++);
-        const T cr = T(dl[r]);
-        if (cr == T(0)) continue;
-        gb += cr;
-        c[k] = cr;
-        xs[k] = row(r);
-        if (++k == 8) {
-            fastdescent::axpy8(c, xs, grad, b.d);
-            k = 0;
-        }
-    }
-    for (int q = 0; q < k; ++q) fastdescent::axpy(c[q], xs[q], grad, b.d);
+    // Meanwhile the next block's rows are fetched, so that memory is never idle.
+    *grad_b += add_rows(b, [&](std::int64_t q) { return T(dl[q]); }, grad,
+                        [&] { if (next < next_end) prefetch(next++); });
     while (next < next_end) prefetch(next++);
-    *grad_b += gb;
     return loss;
 }
 
@@ -249,26 +258,8 @@ double block_gradient_softmax(const DenseBlock<T>& b, T* grad, T* grad_b) {
         loss += weight * softmax_cross_entropy(S + r * K, K, int(b.y[b.rows[r]]), dp);
         for (int k = 0; k < K; ++k) dp[k] = double(T(weight * dp[k]));
     }
-    T c[8];
-    const T* xs[8];
-    for (int k = 0; k < K; ++k) {
-        T* g = grad + k * b.d;
-        T gb = 0;
-        int n = 0;
-        for (r = 0; r < b.m; ++r) {
-            const T cr = T(D[r * K + k]);
-            if (cr == T(0)) continue;
-            gb += cr;
-            c[n] = cr;
-            xs[n] = row(r);
-            if (++n == 8) {
-                fastdescent::axpy8(c, xs, g, b.d);
-                n = 0;
-            }
-        }
-        for (int q = 0; q < n; ++q) fastdescent::axpy(c[q], xs[q], g, b.d);
-        grad_b[k] += gb;
-    }
+    for (int k = 0; k < K; ++k)
+        grad_b[k] += add_rows(b, [&](std::int64_t q) { return T(D[q * K + k]); }, grad + k * b.d, [] {});
     return loss;
 }
 
