@@ -207,6 +207,12 @@ def test_text_targets_are_labels_for_the_classifier_only():
         quick(fd.SGDRegressor).fit(X, y_reg.astype(str))
 
 
+def test_continuous_targets_are_refused_by_the_classifier():
+    X, _, y_reg = make_data()
+    with pytest.raises(ValueError, match="Unknown label type: continuous"):
+        quick(fd.SGDClassifier).fit(X, y_reg)
+
+
 @pytest.mark.parametrize("est_cls", ESTIMATORS)
 def test_complex_input_is_refused(est_cls):
     X, y = targets(est_cls)

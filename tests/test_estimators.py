@@ -337,6 +337,23 @@ def test_sample_weight_changes_the_fit(cancer_full):
     assert np.mean(weighted.predict(X) == 1) >= np.mean(plain.predict(X) == 1)
 
 
+@pytest.mark.parametrize("batch_size", [1, 32])
+def test_labels_of_any_type_train_alike(cancer_full, batch_size):
+    """Integer, boolean, float and text labels take different checks on the way in; the
+    fit is the same bit for bit, and unit weights are the same as no weights."""
+    X, y = cancer_full
+    kw = dict(random_state=0, batch_size=batch_size, max_iter=3, tol=None)
+    ref = SGDClassifier(**kw).fit(X, y)
+    for labels in ([-5, 12], [False, True], [0.0, 2.0], ["no", "yes"]):
+        labels = np.array(labels)
+        est = SGDClassifier(**kw).fit(X, labels[y])
+        assert_array_equal(est.classes_, labels)
+        assert_array_equal(est.coef_, ref.coef_)
+        assert_array_equal(est.intercept_, ref.intercept_)
+    unit = SGDClassifier(class_weight={0: 1.0, 1: 1.0}, **kw).fit(X, y, sample_weight=np.ones(len(y)))
+    assert_array_equal(unit.coef_, ref.coef_)
+
+
 @pytest.mark.parametrize("batch_size", [1, "full"])
 def test_class_weight_dict_equals_sample_weight_binary(cancer_full, batch_size):
     X, y = cancer_full

@@ -220,8 +220,7 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
             return _dask.fit(self, X, y, sample_weight=sample_weight, coef_init=coef_init,
                              intercept_init=intercept_init, classifier=True)
         X, y = self._check_X_y(X, y, reset=True, y_numeric=False)
-        check_classification_targets(y)
-        classes = np.unique(y)
+        classes = _classes_of(y)
         return self._fit(X, y, classes, sample_weight, coef_init, intercept_init,
                          self.max_iter, resume=False)
 
@@ -277,7 +276,10 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
         dtype = X.dtype if gpu is None else gpu.dtype
         n_samples, n_features = X.shape if gpu is None else gpu.X.shape
         sample_weight = self._check_sample_weight(sample_weight, y, dtype)
-        class_weight = compute_class_weight(self.class_weight, classes=classes, y=y)
+        if self.class_weight is None:  # scikit-learn's helper would also pass over y
+            class_weight = np.ones(n_classes)
+        else:
+            class_weight = compute_class_weight(self.class_weight, classes=classes, y=y)
         multinomial = self.multi_class == "multinomial" and n_classes > 2
         K = 1 if n_classes == 2 else n_classes
 
@@ -312,7 +314,7 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
         validation_mask = self._validation_mask(y, sample_weight)
         n_train = n_samples - int(validation_mask.sum())
         rng = check_random_state(self.random_state)
-        label = np.searchsorted(classes, y)
+        label = None if K == 1 else np.searchsorted(classes, y)
         n_threads = self._n_threads()
 
         optimizer_spec = self._optimizer_spec()
@@ -350,7 +352,7 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
                                        _core.LossKind.multinomial, rng.randint(MAX_INT),
                                        n_threads)]
             elif K == 1:
-                y_bin = np.where(label == 1, 1.0, -1.0).astype(dtype)
+                y_bin = np.where(y == classes[1], dtype.type(1), dtype.type(-1))
                 results = [fit_problem(0, slice(0, 1), y_bin, class_weight, LOSSES[self.loss],
                                        rng.randint(MAX_INT), n_threads)]
             else:
@@ -512,3 +514,14 @@ def _mean_curve(curves):
     n = max(len(c) for c in curves)
     padded = np.array([c + [c[-1]] * (n - len(c)) for c in curves])
     return padded.mean(axis=0).tolist()
+
+
+def _classes_of(y):
+    """The sorted classes of a 1-D target, after scikit-learn's check that y holds classes.
+
+    An integer or boolean y can only be binary or multiclass, so the check (a pass over y to
+    count its distinct values) is left out for it: one pass over y instead of two.
+    """
+    if y.dtype.kind not in "biu":
+        check_classification_targets(y)
+    return np.unique(y)
