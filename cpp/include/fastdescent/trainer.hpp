@@ -122,6 +122,7 @@ public:
           on_epoch_(std::move(on_epoch)),
           K_(m.K), d_(m.d), rng_(cfg.seed) {
         validate();
+        order_.reserve(std::size_t(X_.n_rows));
         for (std::int64_t i = 0; i < X_.n_rows; ++i) {
             if (tg_.validation_mask && tg_.validation_mask[i]) val_rows_.push_back(i);
             else order_.push_back(i);
