@@ -8,6 +8,25 @@
 
 namespace fastdescent::bindings {
 
+template <class T>
+void def_elementwise(py::module_& m) {
+    constexpr bool single = std::is_same_v<T, float>;
+    using Array = py::array_t<T, py::array::c_style | (single ? 0 : py::array::forcecast)>;
+    auto arg_x = single ? py::arg("x").noconvert() : py::arg("x");
+    m.def("kernel_exp", [](const std::string& isa, Array x) {
+        Array out(x.size());
+        dense_kernels<T>(isa_from_name(isa.c_str())).exp(x.data(), out.mutable_data(), x.size());
+        return out;
+    }, py::arg("isa"), arg_x);
+    m.def("kernel_log1p", [](const std::string& isa, Array x) {
+        for (py::ssize_t i = 0; i < x.size(); ++i)
+            if (!(x.data()[i] >= 0 && x.data()[i] <= 1)) throw py::value_error("kernel_log1p takes 0 <= x <= 1");
+        Array out(x.size());
+        dense_kernels<T>(isa_from_name(isa.c_str())).log1p(x.data(), out.mutable_data(), x.size());
+        return out;
+    }, py::arg("isa"), arg_x);
+}
+
 void bind_info(py::module_& m) {
     m.def("build_info", [] {
         py::dict d;
@@ -60,21 +79,10 @@ void bind_info(py::module_& m) {
         for (Isa isa : supported_isas()) out.emplace_back(isa_name(isa));
         return out;
     }, "Instruction sets that are compiled in and that this CPU and OS support.");
-    // The vectorized exp / log1p of one instruction set's kernels, for the tests.
-    m.def("kernel_exp", [](const std::string& isa, py::array_t<double, py::array::c_style | py::array::forcecast> x) {
-        py::array_t<double> out(x.size());
-        const auto& k = dense_kernels<double>(isa_from_name(isa.c_str()));
-        k.exp(x.data(), out.mutable_data(), x.size());
-        return out;
-    }, py::arg("isa"), py::arg("x"));
-    m.def("kernel_log1p", [](const std::string& isa, py::array_t<double, py::array::c_style | py::array::forcecast> x) {
-        for (py::ssize_t i = 0; i < x.size(); ++i)
-            if (!(x.data()[i] >= 0 && x.data()[i] <= 1)) throw py::value_error("kernel_log1p takes 0 <= x <= 1");
-        py::array_t<double> out(x.size());
-        const auto& k = dense_kernels<double>(isa_from_name(isa.c_str()));
-        k.log1p(x.data(), out.mutable_data(), x.size());
-        return out;
-    }, py::arg("isa"), py::arg("x"));
+    // The vectorized exp / log1p of one instruction set's kernels, for the tests: float32
+    // arrays through the single-precision kernels, anything else as float64.
+    def_elementwise<float>(m);
+    def_elementwise<double>(m);
 }
 
 }  // namespace fastdescent::bindings

@@ -64,17 +64,31 @@ def test_isa_environment_variable():
     assert bad.returncode != 0 and "unknown instruction set" in bad.stderr
 
 
+# Range of exp where the result is a normal number of the dtype, and the error allowed (ulp).
+EXP_RANGE = {np.float64: (-708, 709, 4), np.float32: (-87, 88, 2)}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("isa", ISAS)
-def test_vectorized_exp_and_log1p(isa):
-    x = np.concatenate([np.linspace(-708, 709, 20001), np.linspace(-1, 1, 2001), [0.0, -1e-300]])
+def test_vectorized_exp_and_log1p(isa, dtype):
+    """The log_loss kernel's exp and log1p, in the precision of the data, against NumPy's in
+    float64 rounded to the dtype."""
+    lo, hi, ulps = EXP_RANGE[dtype]
+    eps = np.finfo(dtype).eps
+    tiny = np.finfo(dtype).tiny
+    x = np.concatenate([np.linspace(lo, hi, 20001), np.linspace(-1, 1, 2001), [0.0, -tiny]]).astype(dtype)
     got = _core.kernel_exp(isa, x)
-    assert_allclose(got, np.exp(x), rtol=4 * np.finfo(float).eps, atol=0)
-    u = np.concatenate([np.linspace(0, 1, 20001), np.geomspace(1e-300, 1, 2001)])
-    assert_allclose(_core.kernel_log1p(isa, u), np.log1p(u), rtol=4 * np.finfo(float).eps, atol=0)
-    # Clamped outside the double range instead of inf / denormals.
-    assert np.all(np.isfinite(_core.kernel_exp(isa, np.array([-1e4, 1e4]))))
+    assert got.dtype == dtype
+    assert_allclose(got, np.exp(x.astype(np.float64)), rtol=ulps * eps, atol=0)
+    u = np.concatenate([np.linspace(0, 1, 20001), np.geomspace(tiny, 1, 2001)]).astype(dtype)
+    got = _core.kernel_log1p(isa, u)
+    assert got.dtype == dtype
+    assert_allclose(got, np.log1p(u.astype(np.float64)), rtol=ulps * eps, atol=0)
+    # Clamped outside the dtype's range instead of inf / denormals.
+    assert np.all(np.isfinite(_core.kernel_exp(isa, np.array([-1e4, 1e4], dtype=dtype))))
+    assert np.all(_core.kernel_exp(isa, np.array([-1e4], dtype=dtype)) > 0)
     with pytest.raises(ValueError):
-        _core.kernel_log1p(isa, np.array([2.0]))
+        _core.kernel_log1p(isa, np.array([2.0], dtype=dtype))
 
 
 @pytest.mark.parametrize("isa", ISAS)

@@ -57,9 +57,10 @@ struct DenseKernels {
     double (*block_gradient)(const DenseBlock<T>& block, T* grad, T* grad_b);
     // The same for softmax cross-entropy over K outputs: grad is K x d, grad_b K.
     double (*block_gradient_softmax)(const DenseBlock<T>& block, T* grad, T* grad_b);
-    // Element-wise exp and log1p as the log_loss kernel evaluates them (exposed for tests).
-    void (*exp)(const double* x, double* out, std::int64_t n);
-    void (*log1p)(const double* x, double* out, std::int64_t n);
+    // Element-wise exp and log1p as the log_loss kernel evaluates them, in the precision of T
+    // (exposed for tests).
+    void (*exp)(const T* x, T* out, std::int64_t n);
+    void (*log1p)(const T* x, T* out, std::int64_t n);
 };
 
 // The kernels of the active instruction set, or of a given supported one.
