@@ -157,7 +157,8 @@ def baseline_rows(groups, extras):
                 continue
             for method, entry in sorted(fits.items(), key=lambda kv: _time(kv[1])):
                 name, jobs, _ = method
-                if name == "fastdescent" or (jobs_ours != "1" and jobs not in threaded):
+                if name in ("fastdescent", "fastdescent shuffled") or (
+                        jobs_ours != "1" and jobs not in threaded):
                     continue
                 ratio = _time(entry) / _time(ours)
                 label = f"{name} ({THREADS.get(jobs, jobs)})"

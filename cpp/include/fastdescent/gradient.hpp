@@ -63,20 +63,20 @@ void loss_gradient_sums(const Rows& X, const GradientInput<typename Rows::value_
         throw std::invalid_argument("a scalar loss with one problem needs K = 1");
     if (n_threads < 1) n_threads = 1;
     if (in.n_rows * P < row_sums_min_work) n_threads = 1;  // not worth waking threads
-    // Per thread: gradient (P), intercept gradient (K), loss and weight sums (n_problems each).
+    // Per thread (see thread_room): gradient (P), intercept gradient (K), scratch scores and
+    // derivatives (2 K); loss and weight sums (n_problems each).
     std::vector<std::vector<T>> grads(static_cast<std::size_t>(n_threads));
-    std::vector<double> sums(std::size_t(n_threads) * std::size_t(2 * n_problems), 0.0);
+    std::vector<std::vector<double>> sums(static_cast<std::size_t>(n_threads));
 #pragma omp parallel num_threads(n_threads) if (n_threads > 1)
     {
         int tid = 0;
 #ifdef _OPENMP
         tid = omp_get_thread_num();
 #endif
-        std::vector<T>& g = grads[std::size_t(tid)];
-        g.assign(std::size_t(P + 3 * K), T(0));
-        T* p = g.data() + P + K;
+        T* g = thread_room(grads[std::size_t(tid)], P + 3 * K);
+        T* p = g + P + K;
         T* dp = p + K;
-        double* s = sums.data() + std::size_t(tid) * std::size_t(2 * n_problems);
+        double* s = thread_room(sums[std::size_t(tid)], 2 * n_problems);
         bool fused = false;
         const std::int64_t lo = in.n_rows * tid / n_threads;
         const std::int64_t hi = in.n_rows * (tid + 1) / n_threads;
@@ -93,7 +93,7 @@ void loss_gradient_sums(const Rows& X, const GradientInput<typename Rows::value_
                 BlockScratch scratch;
                 s[0] = dense_block_sums(X, in.rows, lo, hi, in.y, in.sample_weight, row_weight,
                                         softmax ? LossKind::multinomial : in.loss, in.epsilon, K, in.coef,
-                                        in.intercept, g.data(), g.data() + P, scratch, s[1]);
+                                        in.intercept, g, g + P, scratch, s[1]);
                 fused = true;
             }
         }
@@ -130,23 +130,25 @@ void loss_gradient_sums(const Rows& X, const GradientInput<typename Rows::value_
             for (int k = 0; k < K; ++k) {
                 const T c = dp[k];
                 if (c != T(0)) {
-                    X.axpy(i, c, g.data() + k * d);
-                    g[std::size_t(P + k)] += c;
+                    X.axpy(i, c, g + k * d);
+                    g[P + k] += c;
                 }
             }
         }
     }
-    std::copy(grads[0].begin(), grads[0].begin() + P, grad);
-    std::copy(grads[0].begin() + P, grads[0].begin() + P + K, grad_b);
+    const T* g0 = room_of(grads[0]);
+    const double* s0 = room_of(sums[0]);
+    std::copy(g0, g0 + P, grad);
+    std::copy(g0 + P, g0 + P + K, grad_b);
     for (int q = 0; q < n_problems; ++q) {
-        loss[q] = sums[std::size_t(2 * q)];
-        weight[q] = sums[std::size_t(2 * q + 1)];
+        loss[q] = s0[2 * q];
+        weight[q] = s0[2 * q + 1];
     }
     for (int tid = 1; tid < n_threads; ++tid) {
-        const std::vector<T>& g = grads[std::size_t(tid)];
-        axpy(T(1), g.data(), grad, P);
-        axpy(T(1), g.data() + P, grad_b, K);
-        const double* s = sums.data() + std::size_t(tid) * std::size_t(2 * n_problems);
+        const T* g = room_of(grads[std::size_t(tid)]);
+        axpy(T(1), g, grad, P);
+        axpy(T(1), g + P, grad_b, K);
+        const double* s = room_of(sums[std::size_t(tid)]);
         for (int q = 0; q < n_problems; ++q) {
             loss[q] += s[2 * q];
             weight[q] += s[2 * q + 1];

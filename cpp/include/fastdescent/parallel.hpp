@@ -19,6 +19,24 @@ constexpr std::int64_t parallel_min_size = std::int64_t(1) << 16;
 // and a mini-batch of 256 rows of 100 features gains from two threads.
 constexpr std::int64_t row_sums_min_work = std::int64_t(1) << 13;
 
+// What each thread writes over and over (its running sums, its copy of the model) stays a
+// cache line clear of every other thread's: a line that two cores write in turn moves between
+// them at every write. thread_room(v, n) makes room for n zeroed entries in v with a line of
+// slack on both sides (v may sit next to another thread's allocation); room_of(v) is where
+// they start.
+constexpr std::int64_t cache_line = 64;
+
+template <class T>
+T* room_of(std::vector<T>& v) {
+    return v.data() + cache_line / std::int64_t(sizeof(T));
+}
+
+template <class T>
+T* thread_room(std::vector<T>& v, std::int64_t n) {
+    v.assign(std::size_t(n + 2 * cache_line / std::int64_t(sizeof(T))), T(0));
+    return room_of(v);
+}
+
 // n_threads <= 0 means all the threads OpenMP would use (OMP_NUM_THREADS or the core count).
 inline int resolve_threads(int n_threads) {
 #ifdef _OPENMP

@@ -354,9 +354,12 @@ private:
         constexpr double max_dloss = 1e12;
         const std::int64_t n = std::int64_t(order_.size());
         const std::int64_t P = K_ * d_;
-        const std::int64_t stride = P + K_;  // a thread's coefficients then intercepts
+        // Per thread: coefficients then intercepts, and the scores and derivatives, written at
+        // every row: a cache line apart from the next thread's (see cache_line).
+        const std::int64_t stride = P + K_ + cache_line / std::int64_t(sizeof(T));
+        const std::int64_t scratch_stride = 2 * K_ + cache_line / std::int64_t(sizeof(double));
         local_models_.resize(std::size_t(n_threads * stride));
-        local_scratch_.resize(std::size_t(n_threads * 2 * K_));
+        local_scratch_.resize(std::size_t(n_threads * scratch_stride));
         std::vector<double> thread_loss(std::size_t(n_threads), 0.0);
         const double shrink_l2 = has_penalty_ ? cfg_.alpha : 0.0;
         // A round is at least sync_rows rows per thread and at most a quarter epoch: every
@@ -374,7 +377,7 @@ private:
                 T* b = w + P;
                 std::copy(m_.coef, m_.coef + P, w);
                 std::copy(m_.intercept, m_.intercept + K_, b);
-                double* p = local_scratch_.data() + 2 * K_ * tid;
+                double* p = local_scratch_.data() + scratch_stride * tid;
                 double* dp = p + K_;
                 const std::int64_t lo = start + (stop - start) * tid / n_threads;
                 const std::int64_t hi = start + (stop - start) * (tid + 1) / n_threads;
@@ -408,7 +411,7 @@ private:
                 thread_loss[std::size_t(tid)] += loss;
             }
             const T inv = T(1.0 / n_threads);
-            for (std::int64_t j = 0; j < stride; ++j) {
+            for (std::int64_t j = 0; j < P + K_; ++j) {
                 T sum = 0;
                 for (int tid = 0; tid < n_threads; ++tid) sum += local_models_[std::size_t(tid * stride + j)];
                 (j < P ? m_.coef[j] : m_.intercept[j - P]) = sum * inv;
@@ -815,9 +818,8 @@ private:
             tid = omp_get_thread_num();
 #endif
             // Per thread: gradient (P), intercept gradient (K), then scratch scores and derivatives.
-            std::vector<T>& g = thread_grads_[std::size_t(tid)];
-            g.assign(std::size_t(P + 3 * K_), T(0));
-            T* p = g.data() + P + K_;
+            T* g = thread_room(thread_grads_[std::size_t(tid)], P + 3 * K_);
+            T* p = g + P + K_;
             T* dp = p + K_;
             const std::int64_t len = stop - start;
             const std::int64_t lo = start + len * tid / n_threads;
@@ -826,7 +828,7 @@ private:
             if constexpr (dense) {  // the fused block kernels
                 loss = dense_block_sums(X_, order_.data(), lo, hi, tg_.y, tg_.sample_weight,
                                         [this](std::int64_t i) { return sample_weight(i); }, cfg_.loss,
-                                        cfg_.epsilon, K_, m_.coef, m_.intercept, g.data(), g.data() + P,
+                                        cfg_.epsilon, K_, m_.coef, m_.intercept, g, g + P,
                                         block_scratch_[std::size_t(tid)], weight);
             } else {
                 for (std::int64_t r = lo; r < hi; ++r) {
@@ -839,8 +841,8 @@ private:
                     for (int k = 0; k < K_; ++k) {
                         T c = T(sw * double(dp[k]));
                         if (c != T(0)) {
-                            X_.axpy(i, c, g.data() + k * d_);
-                            g[std::size_t(P + k)] += c;
+                            X_.axpy(i, c, g + k * d_);
+                            g[P + k] += c;
                         }
                     }
                 }
@@ -848,14 +850,15 @@ private:
             thread_sums_[std::size_t(2 * tid)] = loss;
             thread_sums_[std::size_t(2 * tid + 1)] = weight;
         }
-        std::copy(thread_grads_[0].begin(), thread_grads_[0].begin() + P, grad_.begin());
-        std::copy(thread_grads_[0].begin() + P, thread_grads_[0].begin() + P + K_, grad_b_.begin());
+        const T* g0 = room_of(thread_grads_[0]);
+        std::copy(g0, g0 + P, grad_.begin());
+        std::copy(g0 + P, g0 + P + K_, grad_b_.begin());
         double loss = thread_sums_[0];
         weight_sum = thread_sums_[1];
         for (int tid = 1; tid < n_threads; ++tid) {
-            const std::vector<T>& g = thread_grads_[std::size_t(tid)];
-            axpy(T(1), g.data(), grad_.data(), P);
-            axpy(T(1), g.data() + P, grad_b_.data(), K_);
+            const T* g = room_of(thread_grads_[std::size_t(tid)]);
+            axpy(T(1), g, grad_.data(), P);
+            axpy(T(1), g + P, grad_b_.data(), K_);
             loss += thread_sums_[std::size_t(2 * tid)];
             weight_sum += thread_sums_[std::size_t(2 * tid + 1)];
         }

@@ -294,10 +294,12 @@ void adafactor_update(T* w, const T* g, std::int64_t rows, std::int64_t cols, T*
                                                         std::max<std::int64_t>(1, rows / 16)))
                            : 1;
         std::vector<double> row_sum(std::size_t(rows), 0.0);
-        std::vector<double> col_sums(std::size_t(nt) * std::size_t(cols), 0.0);
+        // A thread's column sums, written at every row, a cache line clear of the next's.
+        const std::int64_t stride = cols + cache_line / std::int64_t(sizeof(double));
+        std::vector<double> col_sums(std::size_t(nt) * std::size_t(stride), 0.0);
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
         for (int th = 0; th < nt; ++th) {
-            double* cs = col_sums.data() + std::size_t(th) * std::size_t(cols);
+            double* cs = col_sums.data() + std::size_t(th) * std::size_t(stride);
             for (std::int64_t r = rows * th / nt; r < rows * (th + 1) / nt; ++r) {
                 const T* gr = g + r * cols;
                 double s = 0;
@@ -312,7 +314,7 @@ void adafactor_update(T* w, const T* g, std::int64_t rows, std::int64_t cols, T*
         }
         for (int th = 1; th < nt; ++th)
             for (std::int64_t c = 0; c < cols; ++c)
-                col_sums[std::size_t(c)] += col_sums[std::size_t(th) * std::size_t(cols) + std::size_t(c)];
+                col_sums[std::size_t(c)] += col_sums[std::size_t(th) * std::size_t(stride) + std::size_t(c)];
         double v_row_total = 0;
         for (std::int64_t r = 0; r < rows; ++r) {
             v_row[r] = bt * v_row[r] + ct * T(row_sum[std::size_t(r)] / double(cols));
