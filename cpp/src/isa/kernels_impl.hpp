@@ -16,130 +16,100 @@ namespace fastdescent {
 inline namespace FASTDESCENT_ISA_NS {
 namespace kernels {
 
-inline std::uint64_t to_bits(double x) {
-    std::uint64_t u;
+// What exp_bounded and log1p_unit need to know of a floating-point format: its bits, the range
+// of x where 2^k stays a normal number, ln 2 in two parts (the high part ends in zero bits, so
+// that k ln2_hi is exact), and the degrees of the two series, each chosen so that the truncation
+// stays below the format's rounding: exp's Taylor series for |r| <= ln2 / 2 (double: degree 13,
+// below 1e-17 relative; float: degree 7, below 6e-9), log1p's odd powers of s for
+// |s| <= 0.172 (double: to s^21, below 1e-18; float: to s^9, below 3e-9).
+template <class R>
+struct Format;
+
+template <>
+struct Format<double> {
+    using Bits = std::uint64_t;
+    static constexpr int mantissa_bits = 52, exponent_bias = 1023;
+    static constexpr double exp_min = -708.0, exp_max = 709.0;
+    static constexpr double ln2_hi = 6.93147180369123816490e-01;  // 21 trailing zero bits
+    static constexpr double ln2_lo = 1.90821492927058770002e-10;  // ln 2 - ln2_hi
+    static constexpr int exp_degree = 13, log_degree = 21;
+};
+
+template <>
+struct Format<float> {
+    using Bits = std::uint32_t;
+    static constexpr int mantissa_bits = 23, exponent_bias = 127;
+    static constexpr float exp_min = -87.0f, exp_max = 88.0f;
+    static constexpr float ln2_hi = 0.693145751953125f;      // 12 trailing zero bits
+    static constexpr float ln2_lo = 1.428606765330187e-06f;  // ln 2 - ln2_hi
+    static constexpr int exp_degree = 7, log_degree = 9;
+};
+
+template <class R>
+typename Format<R>::Bits to_bits(R x) {
+    typename Format<R>::Bits u;
     std::memcpy(&u, &x, sizeof u);
     return u;
 }
 
-inline double from_bits(std::uint64_t u) {
-    double x;
+template <class R>
+R from_bits(typename Format<R>::Bits u) {
+    R x;
     std::memcpy(&x, &u, sizeof x);
     return x;
 }
 
-inline std::uint32_t to_bits(float x) {
-    std::uint32_t u;
-    std::memcpy(&u, &x, sizeof u);
-    return u;
+// 1 / k!, rounded once in R.
+template <class R>
+constexpr R inverse_factorial(int k) {
+    R f = 1;
+    for (int i = 2; i <= k; ++i) f *= R(i);
+    return R(1) / f;
 }
-
-inline float from_bits(std::uint32_t u) {
-    float x;
-    std::memcpy(&x, &u, sizeof x);
-    return x;
-}
-
-constexpr double ln2_hi = 6.93147180369123816490e-01;  // ln 2 with 21 trailing zero bits
-constexpr double ln2_lo = 1.90821492927058770002e-10;  // ln 2 - ln2_hi
 
 // exp(x) without branches or library calls, so that a loop over it vectorizes: x = k ln2 + r
-// with |r| <= ln2 / 2, exp(r) by its Taylor series to degree 13 (truncation below 1e-17
-// relative), times 2^k built in the exponent bits. A few ulp from the true value for
-// x in [-708, 709]; x is clamped to that range (outside it exp is 0 or inf up to that error).
-inline double exp_bounded(double x) {
-    constexpr double log2e = 1.4426950408889634;
-    constexpr double shifter = 6755399441055744.0;  // 1.5 * 2^52: adding it rounds to an integer
-    x = x < -708.0 ? -708.0 : (x > 709.0 ? 709.0 : x);
-    const double t = x * log2e + shifter;
-    const double k = t - shifter;
-    const double r = (x - k * ln2_hi) - k * ln2_lo;
-    double p = 1.0 / 6227020800.0;  // 1/13!
-    p = p * r + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
-    // The low mantissa bits of t hold k (offset by 2^51, which the shift drops): 2^k's bits.
-    const double scale = from_bits((to_bits(t) + 1023) << 52);
+// with |r| <= ln2 / 2, exp(r) by its Taylor series, times 2^k built in the exponent bits. A
+// few ulp from the true value inside [exp_min, exp_max]; x is clamped to that range (outside
+// it exp is 0 or inf up to that error).
+template <class R>
+inline R exp_bounded(R x) {
+    using F = Format<R>;
+    constexpr R log2e = R(1.4426950408889634);
+    // 1.5 * 2^mantissa_bits: adding it rounds to an integer, which lands in the low bits.
+    constexpr R shifter = R(1.5) * R(typename F::Bits(1) << F::mantissa_bits);
+    x = x < F::exp_min ? F::exp_min : (x > F::exp_max ? F::exp_max : x);
+    const R t = x * log2e + shifter;
+    const R k = t - shifter;
+    const R r = (x - k * F::ln2_hi) - k * F::ln2_lo;
+    R p = inverse_factorial<R>(F::exp_degree);
+#pragma GCC unroll 16
+    for (int j = F::exp_degree - 1; j >= 0; --j) p = p * r + inverse_factorial<R>(j);
+    // The low mantissa bits of t hold k (offset by half the shifter's leading bit, which the
+    // shift drops): 2^k's bits.
+    const R scale = from_bits<R>(typename F::Bits(to_bits(t) + F::exponent_bias) << F::mantissa_bits);
     return p * scale;
 }
 
 // log1p(x) for 0 <= x <= 1 without branches or library calls: u = 1 + x = 2^k m with
-// m in [sqrt(2)/2, sqrt(2)], log m = 2 atanh(s), s = (m - 1) / (m + 1), by its series to s^21;
-// the rounding of 1 + x is corrected to first order. A few ulp from the true value.
-inline double log1p_unit(double x) {
-    const double u = 1.0 + x;
-    const double correction = (x - (u - 1.0)) / u;
-    const bool halve = u > 1.4142135623730951;
-    const double m = halve ? 0.5 * u : u;
-    const double k = halve ? 1.0 : 0.0;
-    const double f = m - 1.0;
-    const double s = f / (2.0 + f);
-    const double s2 = s * s;
-    double q = 1.0 / 21;
-    q = q * s2 + 1.0 / 19;
-    q = q * s2 + 1.0 / 17;
-    q = q * s2 + 1.0 / 15;
-    q = q * s2 + 1.0 / 13;
-    q = q * s2 + 1.0 / 11;
-    q = q * s2 + 1.0 / 9;
-    q = q * s2 + 1.0 / 7;
-    q = q * s2 + 1.0 / 5;
-    q = q * s2 + 1.0 / 3;
+// m in [sqrt(2)/2, sqrt(2)], log m = 2 atanh(s), s = (m - 1) / (m + 1), by its series in odd
+// powers of s; the rounding of 1 + x is corrected to first order. A few ulp from the true value.
+template <class R>
+inline R log1p_unit(R x) {
+    using F = Format<R>;
+    const R u = R(1) + x;
+    const R correction = (x - (u - R(1))) / u;
+    const bool halve = u > R(1.4142135623730951);
+    const R m = halve ? R(0.5) * u : u;
+    const R k = halve ? R(1) : R(0);
+    const R f = m - R(1);
+    const R s = f / (R(2) + f);
+    const R s2 = s * s;
+    R q = R(1) / R(F::log_degree);
+#pragma GCC unroll 16
+    for (int j = F::log_degree - 2; j >= 3; j -= 2) q = q * s2 + R(1) / R(j);
     // 2 s (1 + s2 q) = f - s f + 2 s s2 q, since 2 s = f - s f: keeps f exact in the sum.
-    const double log_m = f - s * f + 2.0 * s * s2 * q;
-    return k * ln2_hi + (log_m + (k * ln2_lo + correction));
-}
-
-// The same two in single precision, for float32 data: twice the lanes per vector and shorter
-// series. exp: |r| <= ln2 / 2, Taylor to degree 7 (truncation below 6e-9 relative), x clamped
-// to [-87, 88] (2^k stays a normal float). log1p: |s| <= 0.172, series to s^9 (below 3e-9).
-constexpr float ln2_hi_f = 0.693145751953125f;       // ln 2 with 12 trailing zero bits
-constexpr float ln2_lo_f = 1.428606765330187e-06f;   // ln 2 - ln2_hi_f
-
-inline float exp_bounded(float x) {
-    constexpr float log2e = 1.44269504f;
-    constexpr float shifter = 12582912.0f;  // 1.5 * 2^23
-    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-    const float t = x * log2e + shifter;
-    const float k = t - shifter;
-    const float r = (x - k * ln2_hi_f) - k * ln2_lo_f;
-    float p = 1.0f / 5040;
-    p = p * r + 1.0f / 720;
-    p = p * r + 1.0f / 120;
-    p = p * r + 1.0f / 24;
-    p = p * r + 1.0f / 6;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    const float scale = from_bits(std::uint32_t((to_bits(t) + 127u) << 23));
-    return p * scale;
-}
-
-inline float log1p_unit(float x) {
-    const float u = 1.0f + x;
-    const float correction = (x - (u - 1.0f)) / u;
-    const bool halve = u > 1.41421356f;
-    const float m = halve ? 0.5f * u : u;
-    const float k = halve ? 1.0f : 0.0f;
-    const float f = m - 1.0f;
-    const float s = f / (2.0f + f);
-    const float s2 = s * s;
-    float q = 1.0f / 9;
-    q = q * s2 + 1.0f / 7;
-    q = q * s2 + 1.0f / 5;
-    q = q * s2 + 1.0f / 3;
-    const float log_m = f - s * f + 2.0f * s * s2 * q;
-    return k * ln2_hi_f + (log_m + (k * ln2_lo_f + correction));
+    const R log_m = f - s * f + R(2) * s * s2 * q;
+    return k * F::ln2_hi + (log_m + (k * F::ln2_lo + correction));
 }
 
 template <class R>
