@@ -26,6 +26,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import SGDClassifier as SklearnSGDClassifier
 from threadpoolctl import threadpool_limits
 
+import loops
 from fastdescent import SGDClassifier
 from fastdescent.demo import numpy_gd
 
@@ -112,3 +113,17 @@ def test_floor_matvec(benchmark, dense, bench_rounds, threads):
 
     _run(benchmark, matvecs, bench_rounds, method="X @ w", kind="floor", X=X, epochs=calls,
          n_jobs="blas" if threads is None else str(threads))
+
+
+def test_floor_shuffled_read(benchmark, dense, bench_rounds):
+    """One read of X with its rows in a random order, by a plain compiled loop (Cython) that
+    fetches each row ahead and computes ``X[i] . w``: what a shuffled epoch pays for the order
+    alone, on one thread."""
+    pytest.importorskip("Cython")
+    X, _ = dense
+    w = np.ones(X.shape[1], dtype=X.dtype)
+    order = np.random.default_rng(0).permutation(X.shape[0]).astype(np.int64)
+    read = loops.cython_shuffled_read()
+    total = _run(benchmark, lambda: read(X, w, order), bench_rounds, method="shuffled read",
+                 kind="floor-shuffled", X=X, epochs=1, n_jobs="1")
+    assert np.isclose(total, float((X @ w).sum(dtype=np.float64)), rtol=1e-4)

@@ -186,13 +186,42 @@ def loop(real[:, ::1] X, double[::1] y, double alpha, int epochs, double t0):
                 b += u
             t += 1.0
     return v_arr * wscale, b
+
+
+cdef extern from *:
+    void __builtin_prefetch(const void* address)
+
+
+# Sum over rows i, in the given order, of X[i] . w: one read of X in that order, each row
+# fetched four rows ahead, four partial sums per row.
+def shuffled_read(real[:, ::1] X, real[::1] w, long long[::1] order):
+    cdef Py_ssize_t n = order.shape[0], d = X.shape[1], r, j, i, k, ahead = 4
+    cdef Py_ssize_t row_bytes = d * sizeof(real)
+    cdef double total = 0.0, s0, s1, s2, s3
+    cdef const char* q
+    for r in range(n):
+        if r + ahead < n:
+            q = <const char*> &X[order[r + ahead], 0]
+            for k in range(0, row_bytes, 64):
+                __builtin_prefetch(q + k)
+        i = order[r]
+        s0 = s1 = s2 = s3 = 0.0
+        for j in range(0, d - 3, 4):
+            s0 += X[i, j] * w[j]
+            s1 += X[i, j + 1] * w[j + 1]
+            s2 += X[i, j + 2] * w[j + 2]
+            s3 += X[i, j + 3] * w[j + 3]
+        for j in range(d - d % 4, d):
+            s0 += X[i, j] * w[j]
+        total += (s0 + s1) + (s2 + s3)
+    return total
 """
 
 _CYTHON = None
 
 
-def cython_per_sample():
-    """The same loop compiled by Cython into a temporary directory (ImportError without
+def _cython_module():
+    """CYTHON_SOURCE compiled by Cython into a temporary directory (ImportError without
     Cython or a C compiler)."""
     global _CYTHON
     if _CYTHON is None:
@@ -204,11 +233,23 @@ def cython_per_sample():
                           setup_args={"include_dirs": np.get_include()}, language_level=3)
         sys.path.insert(0, str(build))
         try:
-            _CYTHON = importlib.import_module("fd_bench_sgd_loop").loop
+            _CYTHON = importlib.import_module("fd_bench_sgd_loop")
         finally:
             sys.path.remove(str(build))
-    return lambda X, y, alpha=1e-4, epochs=1: _CYTHON(X, np.asarray(y, dtype=np.float64), alpha,
-                                                      epochs, optimal_t0(alpha))
+    return _CYTHON
+
+
+def cython_per_sample():
+    """The per-sample loop, compiled by Cython."""
+    loop = _cython_module().loop
+    return lambda X, y, alpha=1e-4, epochs=1: loop(X, np.asarray(y, dtype=np.float64), alpha,
+                                                   epochs, optimal_t0(alpha))
+
+
+def cython_shuffled_read():
+    """shuffled_read(X, w, order), compiled by Cython: what reading X's rows in a random order
+    costs a plain compiled loop that fetches ahead, with no training work."""
+    return _cython_module().shuffled_read
 
 
 def numpy_minibatch_adam(X, y01, batch_size=256, lr=1e-3, alpha=1e-4, epochs=1,

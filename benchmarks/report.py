@@ -104,6 +104,25 @@ def rows(problems):
                                     per_epoch(mine), j, per_epoch(floor), FLOOR_OF[j], floor[2],
                                     floor=True))
 
+        # What the random order alone costs, and each shuffled epoch against it (one thread).
+        shuffled = fits.get(("floor-shuffled", "shuffled read", "1"))
+        floor = fits.get(("floor", "X @ w", "1"))
+        if shuffled and floor:
+            out.append(_row(dtype, shape, "one read of X in a shuffled row order (Cython, rows "
+                            "fetched ahead) vs floor `X @ w`", per_epoch(shuffled), "1",
+                            per_epoch(floor), "1", floor[2], floor=True))
+        if shuffled:
+            for title, entry in (
+                    ("mini-batch (256) Adam epoch, rows shuffled, vs the shuffled read",
+                     fits.get(("minibatch-adam", "fastdescent shuffled", "1"))),
+                    ("per-sample SGD epoch (fit, checks included) vs the shuffled read",
+                     fits.get(("per-sample", "fastdescent", "1"))),
+                    ("scikit-learn's per-sample SGD epoch vs the shuffled read",
+                     fits.get(("per-sample", "scikit-learn", "1")))):
+                if entry:
+                    out.append(_row(dtype, shape, title, per_epoch(entry), "1",
+                                    per_epoch(shuffled), "1", shuffled[2], floor=True))
+
         for j in jobs:
             floor = fits.get(("floor", "X @ w", FLOOR_OF.get(j, "blas")))
             it = iteration(fits, j)
