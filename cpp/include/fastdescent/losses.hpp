@@ -67,14 +67,17 @@ struct LogLoss {
     }
     // Both at once with one exp and one log1p: e = exp(-|z|) serves either sign of z.
     double value_and_deriv(double p, double y, double& d) const {
-        double z = p * y;
-        double e = std::exp(-std::fabs(z));
-        if (z >= 0) {
-            d = -y * e / (1.0 + e);
-            return std::log1p(e);
-        }
-        d = -y / (1.0 + e);
-        return std::log1p(e) - z;
+        double e;
+        d = deriv_and_exp(p, y, e);
+        const double z = p * y;
+        return z >= 0 ? std::log1p(e) : std::log1p(e) - z;
+    }
+    // The derivative alone, and e = exp(-|z|), z = y p: the value is log1p(e) + max(-z, 0), for
+    // callers that take the log1p of many rows at once.
+    double deriv_and_exp(double p, double y, double& e) const {
+        const double z = p * y;
+        e = std::exp(-std::fabs(z));
+        return z >= 0 ? -y * e / (1.0 + e) : -y / (1.0 + e);
     }
 };
 
