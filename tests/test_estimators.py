@@ -337,6 +337,20 @@ def test_sample_weight_changes_the_fit(cancer_full):
     assert np.mean(weighted.predict(X) == 1) >= np.mean(plain.predict(X) == 1)
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.int64, np.uint8, np.uint16, np.uint64])
+def test_integer_classes_equal_numpy_unique(dtype):
+    """Integer labels are counted (bincount) rather than hashed: the same sorted classes in
+    y's dtype, near either end of the dtype's range and across all of it."""
+    rng = np.random.default_rng(0)
+    info = np.iinfo(dtype)
+    for low, high in ((0, 3), (info.min, info.min + 5), (info.max - 9, info.max),
+                      (info.min, info.max)):
+        y = rng.integers(low, high, size=1000, dtype=dtype, endpoint=True)
+        got = fastdescent._classifier._classes_of(y)
+        assert got.dtype == y.dtype
+        assert_array_equal(got, np.unique(y))
+
+
 @pytest.mark.parametrize("batch_size", [1, 32])
 def test_labels_of_any_type_train_alike(cancer_full, batch_size):
     """Integer, boolean, float and text labels take different checks on the way in; the
@@ -344,7 +358,8 @@ def test_labels_of_any_type_train_alike(cancer_full, batch_size):
     X, y = cancer_full
     kw = dict(random_state=0, batch_size=batch_size, max_iter=3, tol=None)
     ref = SGDClassifier(**kw).fit(X, y)
-    for labels in ([-5, 12], [False, True], [0.0, 2.0], ["no", "yes"]):
+    for labels in ([-5, 12], [0, 10**12], np.array([3, 7], np.uint8), [False, True], [0.0, 2.0],
+                   ["no", "yes"]):
         labels = np.array(labels)
         est = SGDClassifier(**kw).fit(X, labels[y])
         assert_array_equal(est.classes_, labels)
