@@ -30,10 +30,9 @@ double dense_block_sums(const DenseRows<T>& X, const std::int64_t* rows, std::in
     constexpr std::int64_t max_block = 64;
     const std::int64_t row_bytes = X.n_cols * std::int64_t(sizeof(T));
     // About 8 KiB of rows: the block (read twice) and the next one (being fetched) stay in L1
-    // together. Blocks of 24 KiB made the fetches evict the rows before their second read: a
-    // full-batch iteration took 1.3x (float64) and 1.8x (float32) the time of one read of X,
-    // 1.05x and 1.45x now (one thread). A multiple of 8 rows, so that the vectorized loss
-    // terms have no scalar remainder.
+    // together; with 24 KiB the fetches evicted rows before their second read (the full-batch
+    // iteration against the floor in benchmarks/bench_training.py measures this). A multiple
+    // of 8 rows, so that the vectorized loss terms have no scalar remainder.
     const std::int64_t fit = (8 << 10) / std::max<std::int64_t>(row_bytes, 1);
     const std::int64_t block = std::max<std::int64_t>(8, std::min<std::int64_t>(max_block, fit) / 8 * 8);
     scratch.values.resize(std::size_t((2 * K + 1) * max_block));

@@ -395,12 +395,9 @@ private:
         constexpr double max_dloss = 1e12;
         const std::int64_t n = std::int64_t(order_.size());
         const std::int64_t P = K_ * d_;
-        // Per thread: coefficients then intercepts, and the scores and derivatives, written at
-        // every row: a cache line apart from the next thread's (see cache_line).
-        const std::int64_t stride = P + K_ + cache_line / std::int64_t(sizeof(T));
-        const std::int64_t scratch_stride = 2 * K_ + cache_line / std::int64_t(sizeof(double));
-        local_models_.resize(std::size_t(n_threads * stride));
-        local_scratch_.resize(std::size_t(n_threads * scratch_stride));
+        // Per thread (see thread_room): coefficients then intercepts, and scores and derivatives.
+        local_models_.resize(std::size_t(n_threads));
+        local_scratch_.resize(std::size_t(n_threads));
         std::vector<double> thread_loss(std::size_t(n_threads), 0.0);
         const double shrink_l2 = has_penalty_ ? cfg_.alpha : 0.0;
         // A round is at least sync_rows rows per thread and at most a quarter epoch: every
@@ -414,11 +411,11 @@ private:
 #ifdef _OPENMP
                 tid = omp_get_thread_num();
 #endif
-                T* w = local_models_.data() + tid * stride;
+                T* w = thread_room(local_models_[std::size_t(tid)], P + K_);
                 T* b = w + P;
                 std::copy(m_.coef, m_.coef + P, w);
                 std::copy(m_.intercept, m_.intercept + K_, b);
-                double* p = local_scratch_.data() + scratch_stride * tid;
+                double* p = thread_room(local_scratch_[std::size_t(tid)], 2 * K_);
                 double* dp = p + K_;
                 const std::int64_t lo = start + (stop - start) * tid / n_threads;
                 const std::int64_t hi = start + (stop - start) * (tid + 1) / n_threads;
@@ -455,7 +452,7 @@ private:
             const T inv = T(1.0 / n_threads);
             for (std::int64_t j = 0; j < P + K_; ++j) {
                 T sum = 0;
-                for (int tid = 0; tid < n_threads; ++tid) sum += local_models_[std::size_t(tid * stride + j)];
+                for (int tid = 0; tid < n_threads; ++tid) sum += room_of(local_models_[std::size_t(tid)])[j];
                 (j < P ? m_.coef[j] : m_.intercept[j - P]) = sum * inv;
             }
             last_eta_ = schedule_.eta(t + double(stop - start - 1), eta_adaptive);
@@ -996,8 +993,8 @@ private:
     std::vector<T> grad_, grad_b_;
     std::vector<std::vector<T>> thread_grads_;
     std::vector<BlockScratch> block_scratch_;
-    std::vector<T> local_models_;
-    std::vector<double> local_scratch_;
+    std::vector<std::vector<T>> local_models_;
+    std::vector<std::vector<double>> local_scratch_;
     std::vector<double> thread_sums_;
 };
 

@@ -294,12 +294,10 @@ void adafactor_update(T* w, const T* g, std::int64_t rows, std::int64_t cols, T*
                                                         std::max<std::int64_t>(1, rows / 16)))
                            : 1;
         std::vector<double> row_sum(std::size_t(rows), 0.0);
-        // A thread's column sums, written at every row, a cache line clear of the next's.
-        const std::int64_t stride = cols + cache_line / std::int64_t(sizeof(double));
-        std::vector<double> col_sums(std::size_t(nt) * std::size_t(stride), 0.0);
+        std::vector<std::vector<double>> col_sums(static_cast<std::size_t>(nt));  // see thread_room
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
         for (int th = 0; th < nt; ++th) {
-            double* cs = col_sums.data() + std::size_t(th) * std::size_t(stride);
+            double* cs = thread_room(col_sums[std::size_t(th)], cols);
             for (std::int64_t r = rows * th / nt; r < rows * (th + 1) / nt; ++r) {
                 const T* gr = g + r * cols;
                 double s = 0;
@@ -312,16 +310,18 @@ void adafactor_update(T* w, const T* g, std::int64_t rows, std::int64_t cols, T*
                 row_sum[std::size_t(r)] = s;
             }
         }
-        for (int th = 1; th < nt; ++th)
-            for (std::int64_t c = 0; c < cols; ++c)
-                col_sums[std::size_t(c)] += col_sums[std::size_t(th) * std::size_t(stride) + std::size_t(c)];
+        double* col_sum = room_of(col_sums[0]);
+        for (int th = 1; th < nt; ++th) {
+            const double* cs = room_of(col_sums[std::size_t(th)]);
+            for (std::int64_t c = 0; c < cols; ++c) col_sum[c] += cs[c];
+        }
         double v_row_total = 0;
         for (std::int64_t r = 0; r < rows; ++r) {
             v_row[r] = bt * v_row[r] + ct * T(row_sum[std::size_t(r)] / double(cols));
             v_row_total += double(v_row[r]);
         }
         for (std::int64_t c = 0; c < cols; ++c)
-            v_col[c] = bt * v_col[c] + ct * T(col_sums[std::size_t(c)] / double(rows));
+            v_col[c] = bt * v_col[c] + ct * T(col_sum[c] / double(rows));
         const T v_row_mean = T(v_row_total / double(rows));
         row_factor.resize(std::size_t(rows));
         col_factor.resize(std::size_t(cols));
