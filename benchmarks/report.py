@@ -21,6 +21,16 @@ THREADS = {"1": "1 thread", "-1": "all cores", "blas": "BLAS threads"}
 FLOOR_OF = {"1": "1", "-1": "blas"}
 
 
+def _epochs_time(bench, stat):
+    """(seconds, epochs) of a benchmark: the fit's, or with a 1-epoch fit's time (the fixed cost
+    of a fit, ``fixed_seconds``) taken off, that of the remaining epochs alone."""
+    info = bench["extra_info"]
+    seconds, epochs = bench["stats"][stat], info["epochs"]
+    if "fixed_seconds" in info:
+        seconds, epochs = max(seconds - info["fixed_seconds"], 1e-12), epochs - 1
+    return seconds, epochs
+
+
 def load(path, stat):
     """The JSON, and {(dtype, shape): {(kind, method, n_jobs): (seconds, epochs, bytes)}}."""
     with open(path) as f:
@@ -32,9 +42,7 @@ def load(path, stat):
             continue  # not one of bench_training.py's benchmarks
         problem = (info["dtype"], f"{info['rows']}x{info['cols']}")
         key = (info["kind"], info["method"], str(info.get("n_jobs")))
-        seconds, epochs = b["stats"][stat], info["epochs"]
-        if "fixed_seconds" in info:  # the epochs alone, without the fixed cost of a fit
-            seconds, epochs = max(seconds - info["fixed_seconds"], 1e-12), epochs - 1
+        seconds, epochs = _epochs_time(b, stat)
         problems[problem][key] = (seconds, epochs, info["bytes"])
     return data, problems
 
@@ -149,9 +157,7 @@ def load_baselines(data, stat):
             continue
         key = (info["kind"], info["dtype"], f"{info['rows']}x{info['cols']}")
         method = (info["method"], str(info.get("n_jobs")), str(info.get("batch", "")))
-        seconds, epochs = b["stats"][stat], info["epochs"]
-        if "fixed_seconds" in info:  # time of the epochs alone, without the fixed cost of a fit
-            seconds, epochs = max(seconds - info["fixed_seconds"], 1e-12), epochs - 1
+        seconds, epochs = _epochs_time(b, stat)
         groups[key][method] = (seconds, epochs, info["bytes"], info["rows"], info["rows_timed"])
         extras[key + method] = info
     return groups, extras
