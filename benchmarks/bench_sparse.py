@@ -16,7 +16,6 @@ table. Run:
 """
 
 import os
-import time
 import warnings
 from pathlib import Path
 

@@ -219,7 +219,7 @@ def scaling_rows(groups):
 
 def memory_rows(extras):
     out = []
-    for key, info in sorted(extras.items()):
+    for _key, info in sorted(extras.items()):
         if info.get("kind") == "peak-memory" and "extra" in info:
             ratio = (info["x_bytes"] + info["extra"]) / info["x_bytes"]
             out.append([info["dtype"], f"{info['rows']}x{info['cols']}", f"batch_size={info['batch']}",

@@ -157,25 +157,6 @@ void bind_gradient(py::module_& m) {
           py::arg("sample_weight") = py::none(), py::arg("class_weight") = py::none(),
           py::arg("one_vs_rest") = false, py::arg("rows") = py::none(), py::arg("n_threads") = 1,
           doc);
-    m.def("prepare_schedule",
-          [](Schedule s, LossKind loss, double epsilon, double alpha) {
-              if (s.kind == ScheduleKind::optimal && s.optimal_init == 0) {
-                  s.alpha = alpha;
-                  const LossKind k = loss == LossKind::multinomial ? LossKind::log_loss : loss;
-                  s.init_optimal([&](double typw) {
-                      return visit_scalar_loss(k, epsilon, [&](auto L) { return L.deriv(-typw, 1.0); });
-                  });
-              }
-              try {
-                  s.validate();
-              } catch (const std::invalid_argument& e) {
-                  throw py::value_error(e.what());
-              }
-              return s;
-          },
-          py::arg("schedule"), py::arg("loss"), py::arg("epsilon"), py::arg("alpha"),
-          "A copy of the schedule as the trainer uses it: 'optimal' takes alpha and scikit-learn's "
-          "initial offset for the loss. Raises ValueError if the schedule is invalid.");
 }
 
 }  // namespace fastdescent::bindings

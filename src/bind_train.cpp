@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "fastdescent/trainer.hpp"
+#include "optimizer_state.hpp"
 
 namespace fastdescent::bindings {
 namespace {
@@ -93,11 +94,11 @@ void check_no_overlap(const std::vector<Span>& written, const std::vector<Span>&
 }
 
 template <class T, class Rows>
-TrainResult run(const Rows& X, std::vector<Span> reads, py::handle y, py::handle coef,
+py::object run(const Rows& X, std::vector<Span> reads, py::handle y, py::handle coef,
                 py::handle intercept, const TrainConfig& cfg, py::handle sample_weight,
                 py::handle class_weight, py::handle validation_mask, py::handle average_coef,
                 py::handle average_intercept, double t0, py::handle epoch_callback,
-                py::handle optimizer, py::handle cancel) {
+                py::handle optimizer, py::handle optimizer_state, py::handle cancel) {
     check_config(cfg, t0);
     const std::int64_t n = X.n_rows;
     auto y_a = vector_of<T>(y, n, "y");
@@ -175,6 +176,9 @@ TrainResult run(const Rows& X, std::vector<Span> reads, py::handle y, py::handle
         auto spec = optimizer.cast<OptimizerSpec>();
         spec.validate();
         opt = make_optimizer<T>(spec, cfg.n_threads);
+        load_optimizer_state(*opt, optimizer_state);
+    } else if (!optimizer_state.is_none() && py::len(optimizer_state) > 0) {
+        throw py::value_error("optimizer_state needs an optimizer (plain SGD keeps no state)");
     }
     TrainResult res;
     {
@@ -187,14 +191,17 @@ TrainResult run(const Rows& X, std::vector<Span> reads, py::handle y, py::handle
         PyErr_SetNone(PyExc_KeyboardInterrupt);
         throw py::error_already_set();
     }
-    return res;
+    py::object out = py::cast(std::move(res));
+    // The optimizer's state after training, as plain arrays (optimizer_state of the next call).
+    out.attr("optimizer_state") = opt ? py::object(state_to_python(opt->state())) : py::object(py::list());
+    return out;
 }
 
 template <class T>
-TrainResult train_dense_t(py::array X, py::handle y, py::handle coef, py::handle intercept,
+py::object train_dense_t(py::array X, py::handle y, py::handle coef, py::handle intercept,
                           const TrainConfig& cfg, py::handle sw, py::handle cw, py::handle mask,
                           py::handle avg_coef, py::handle avg_int, double t0, py::handle cb, py::handle opt,
-                          py::handle cancel) {
+                          py::handle opt_state, py::handle cancel) {
     auto Xa = typed<T>(X, "X");
     if (Xa.ndim() != 2) throw py::value_error("X must be 2-D");
     const std::int64_t n = Xa.shape(0), d = Xa.shape(1);
@@ -205,15 +212,15 @@ TrainResult train_dense_t(py::array X, py::handle y, py::handle coef, py::handle
     const std::int64_t row_stride = n > 1 ? Xa.strides(0) / std::int64_t(sizeof(T)) : d;
     DenseRows<T> rows{Xa.data(), n, d, row_stride};
     return run<T>(rows, {span_of(Xa, "X")}, y, coef, intercept, cfg, sw, cw, mask, avg_coef,
-                  avg_int, t0, cb, opt, cancel);
+                  avg_int, t0, cb, opt, opt_state, cancel);
 }
 
 template <class T, class I>
-TrainResult train_csr_t(py::array data, py::array indices, py::array indptr, std::int64_t n_cols,
+py::object train_csr_t(py::array data, py::array indices, py::array indptr, std::int64_t n_cols,
                         py::handle y, py::handle coef, py::handle intercept,
                         const TrainConfig& cfg, py::handle sw, py::handle cw, py::handle mask,
                         py::handle avg_coef, py::handle avg_int, double t0, py::handle cb, py::handle opt,
-                        py::handle cancel) {
+                        py::handle opt_state, py::handle cancel) {
     auto ip = typed<I>(indptr, "indptr");
     if (ip.ndim() != 1 || ip.size() < 1) throw py::value_error("indptr must be 1-D and non-empty");
     ip = vector_of<I>(indptr, ip.size(), "indptr");  // read as a plain C array below
@@ -229,7 +236,7 @@ TrainResult train_csr_t(py::array data, py::array indices, py::array indptr, std
             throw py::value_error("a column index is out of range");
     CsrRows<T, I> rows{dat.data(), ind.data(), p, n, n_cols};
     return run<T>(rows, {span_of(dat, "data"), span_of(ind, "indices"), span_of(ip, "indptr")}, y,
-                  coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, cancel);
+                  coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, opt_state, cancel);
 }
 
 }  // namespace
@@ -291,7 +298,7 @@ void bind_train(py::module_& m) {
         .def_readwrite("n_threads", &TrainConfig::n_threads)
         .def_readwrite("sparse_lazy", &TrainConfig::sparse_lazy);
 
-    py::class_<TrainResult>(m, "TrainResult")
+    py::class_<TrainResult>(m, "TrainResult", py::dynamic_attr())
         .def_readonly("n_iter", &TrainResult::n_iter)
         .def_readonly("t", &TrainResult::t)
         .def_readonly("loss_curve", &TrainResult::loss_curve)
@@ -310,36 +317,38 @@ void bind_train(py::module_& m) {
 
     const char* doc =
         "Train a linear model in place on the rows of X (GIL released). Arrays must already have "
-        "the dtype of X; nothing is copied.";
+        "the dtype of X; nothing is copied. optimizer_state (a list from a previous result's "
+        "optimizer_state) continues the optimizer from that state; the result's optimizer_state "
+        "is the state after training.";
     m.def("train_dense",
           [](py::array X, py::handle y, py::handle coef, py::handle intercept,
              const TrainConfig& cfg, py::handle sw, py::handle cw, py::handle mask,
              py::handle avg_coef, py::handle avg_int, double t0, py::handle cb, py::handle opt,
-             py::handle cancel) {
+             py::handle opt_state, py::handle cancel) {
               if (X.dtype().equal(py::dtype::of<float>()))
-                  return train_dense_t<float>(X, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, cancel);
-              return train_dense_t<double>(X, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, cancel);
+                  return train_dense_t<float>(X, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, opt_state, cancel);
+              return train_dense_t<double>(X, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, opt_state, cancel);
           },
           py::arg("X"), py::arg("y"), py::arg("coef"), py::arg("intercept"), py::arg("config"),
           py::arg("sample_weight") = py::none(), py::arg("class_weight") = py::none(),
           py::arg("validation_mask") = py::none(), py::arg("average_coef") = py::none(),
           py::arg("average_intercept") = py::none(), py::arg("t0") = 1.0,
           py::arg("epoch_callback") = py::none(), py::arg("optimizer") = py::none(),
-          py::arg("cancel") = py::none(), doc);
+          py::arg("optimizer_state") = py::none(), py::arg("cancel") = py::none(), doc);
     m.def("train_csr",
           [](py::array data, py::array indices, py::array indptr, std::int64_t n_cols,
              py::handle y, py::handle coef, py::handle intercept, const TrainConfig& cfg,
              py::handle sw, py::handle cw, py::handle mask, py::handle avg_coef,
-             py::handle avg_int, double t0, py::handle cb, py::handle opt, py::handle cancel) {
+             py::handle avg_int, double t0, py::handle cb, py::handle opt, py::handle opt_state, py::handle cancel) {
               const bool f32 = data.dtype().equal(py::dtype::of<float>());
               const bool i32 = indices.dtype().equal(py::dtype::of<std::int32_t>());
               if (f32 && i32)
-                  return train_csr_t<float, std::int32_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, cancel);
+                  return train_csr_t<float, std::int32_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, opt_state, cancel);
               if (f32)
-                  return train_csr_t<float, std::int64_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, cancel);
+                  return train_csr_t<float, std::int64_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, opt_state, cancel);
               if (i32)
-                  return train_csr_t<double, std::int32_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, cancel);
-              return train_csr_t<double, std::int64_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, cancel);
+                  return train_csr_t<double, std::int32_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, opt_state, cancel);
+              return train_csr_t<double, std::int64_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, opt_state, cancel);
           },
           py::arg("data"), py::arg("indices"), py::arg("indptr"), py::arg("n_cols"), py::arg("y"),
           py::arg("coef"), py::arg("intercept"), py::arg("config"),
@@ -347,7 +356,7 @@ void bind_train(py::module_& m) {
           py::arg("validation_mask") = py::none(), py::arg("average_coef") = py::none(),
           py::arg("average_intercept") = py::none(), py::arg("t0") = 1.0,
           py::arg("epoch_callback") = py::none(), py::arg("optimizer") = py::none(),
-          py::arg("cancel") = py::none(), doc);
+          py::arg("optimizer_state") = py::none(), py::arg("cancel") = py::none(), doc);
     m.def("shuffled_order", &shuffled_order, py::arg("rows"), py::arg("seed"), py::arg("epochs"),
           "Row order after `epochs` shuffles with `seed`, as the trainer visits them.");
 }

@@ -7,6 +7,7 @@ void bind_optim(py::module_& m);
 void bind_schedule(py::module_& m);
 void bind_gradient(py::module_& m);
 void bind_losses(py::module_& m);
+void bind_engine(py::module_& m);
 }  // namespace fastdescent::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -17,4 +18,5 @@ PYBIND11_MODULE(_core, m) {
     fastdescent::bindings::bind_schedule(m);
     fastdescent::bindings::bind_gradient(m);
     fastdescent::bindings::bind_losses(m);
+    fastdescent::bindings::bind_engine(m);
 }

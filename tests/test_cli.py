@@ -130,7 +130,7 @@ def test_demo_quick_table(quick_demo):
         for method in METHODS:
             assert (task, method) in rows, (task, method, out)
     assert ("synthetic", "fastdescent mini-batch (B=256)") in rows
-    for seconds, score, epochs, speedup in rows.values():
+    for seconds, _score, epochs, speedup in rows.values():
         assert seconds > 0 and speedup > 0 and epochs >= 1
     # scikit-learn is the reference of the speedup column.
     for task in TASKS:
@@ -214,7 +214,7 @@ def test_compare_prints_a_table_and_writes_the_png(tmp_path):
     assert proc.returncode == 0, proc.stderr
     rows = parse_compare(proc.stdout)
     assert set(rows) == {"sgd", "adam", "lion"}
-    for name, (_, eta0, seconds, epochs, loss, acc) in rows.items():
+    for name, (_, _eta0, seconds, epochs, loss, acc) in rows.items():
         assert int(epochs) == 6 and float(seconds) > 0 and float(loss) > 0
         assert float(acc) > 0.85, name
     # The same fits in this process give the same table.

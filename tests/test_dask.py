@@ -11,7 +11,6 @@ import scipy.sparse as sp
 
 import fastdescent as fd
 from fastdescent import _core
-
 from reference import scalar_loss, softmax_loss
 
 da = pytest.importorskip("dask.array", reason="dask is an optional dependency (fastdescent[dask])")
@@ -194,6 +193,38 @@ def test_full_batch_classifier_equals_in_memory(client, dtype, params):
     assert got.n_iter_ == ref.n_iter_
 
 
+@pytest.mark.parametrize("classifier", [False, True], ids=["regressor", "classifier"])
+def test_full_batch_early_stopping_equals_in_memory(client, dtype, classifier):
+    # The same validation rows for the same random_state, so the same scores and the same stop.
+    if classifier:
+        X, y = _classification(dtype=dtype)
+        Est, params = fd.SGDClassifier, dict(loss="log_loss", multi_class="multinomial")
+    else:
+        X, y = _regression(dtype=dtype)
+        y = y + np.random.default_rng(9).normal(scale=2.0, size=y.shape).astype(dtype)
+        Est, params = fd.SGDRegressor, {}
+    est = dict(batch_size="full", learning_rate="constant", eta0=0.1, early_stopping=True,
+               validation_fraction=0.2, n_iter_no_change=3, tol=1e-4, max_iter=300,
+               random_state=3, **params)
+    ref = Est(**est).fit(X, y)
+    got = Est(**est).fit(da.from_array(X, chunks=(170, 8)), da.from_array(y, chunks=170))
+    assert 3 < ref.n_iter_ < 300  # stopped by the validation score, not by max_iter
+    assert got.n_iter_ == ref.n_iter_
+    np.testing.assert_allclose(got.history_["val_score"], ref.history_["val_score"],
+                               rtol=_rtol(dtype), atol=_rtol(dtype))
+    np.testing.assert_allclose(got.loss_curve_, ref.loss_curve_, rtol=_rtol(dtype))
+    np.testing.assert_allclose(got.coef_, ref.coef_, rtol=_rtol(dtype), atol=_rtol(dtype))
+
+
+def test_per_sample_early_stopping_leaves_validation_rows_out(client):
+    X, y = _regression(n=800)
+    est = dict(early_stopping=True, validation_fraction=0.25, random_state=0, max_iter=50)
+    got = fd.SGDRegressor(**est).fit(da.from_array(X, chunks=(200, 8)), da.from_array(y, chunks=200))
+    scores = got.history_["val_score"]
+    assert len(scores) == got.n_iter_ < 50
+    assert scores[-1] > 0.9  # R^2 on the held-out rows
+
+
 # ---- mini-batch and per-sample ------------------------------------------------------------------
 
 
@@ -292,8 +323,6 @@ def test_bad_input_raises_clear_errors(client):
         fd.SGDRegressor(batch_size="full").fit(da.from_array(X, chunks=(200, 8)), y)
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         fd.SGDRegressor().fit(da.from_array(X, chunks=(200, 8)), y[:10])
-    with pytest.raises(ValueError, match="early_stopping"):
-        fd.SGDRegressor(early_stopping=True).fit(da.from_array(X, chunks=(200, 8)), y)
 
 
 def test_worker_lost_mid_fit_recovers(client):

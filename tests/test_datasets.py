@@ -58,7 +58,7 @@ def a9a(data_dir):
     return _load_a9a(_folder(data_dir, "a9a"))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load_higgs(folder):
     train = np.loadtxt(folder / "binary.train")
     test = np.loadtxt(folder / "binary.test")
@@ -68,7 +68,7 @@ def _load_higgs(folder):
     return scaler.transform(train[:, 1:]), train[:, 0], scaler.transform(test[:, 1:]), test[:, 0]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load_california(folder):
     df = pd.read_csv(folder / "housing.csv").drop(columns=["ocean_proximity"]).dropna()
     assert df.shape == (20640 - 207, 9)
@@ -78,7 +78,7 @@ def _load_california(folder):
     return scaler.transform(X_tr), y_tr, scaler.transform(X_te), y_te
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load_a9a(folder):
     X_tr, y_tr = load_svmlight_file(str(folder / "a9a"), n_features=123)
     X_te, y_te = load_svmlight_file(str(folder / "a9a.t"), n_features=123)

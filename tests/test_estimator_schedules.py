@@ -16,9 +16,8 @@ import pytest
 from numpy.testing import assert_allclose
 from sklearn.utils._param_validation import InvalidParameterError
 
-from fastdescent import SGDClassifier, SGDRegressor, optim
+from fastdescent import SGDClassifier, SGDRegressor, _core, optim
 from fastdescent import schedules as S
-from fastdescent import _core
 
 N, D, B, EPOCHS, ETA0 = 60, 4, 8, 12, 0.05
 UPE = -(-N // B)  # updates per epoch

@@ -5,7 +5,6 @@ float32 in gives float32 out). Example counts are kept small so the file runs in
 import warnings
 
 import numpy as np
-import pytest
 import scipy.sparse as sp
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -141,7 +140,7 @@ def test_estimators_accept_or_refuse_any_array_cleanly(dtype, shape, est_cls):
     """Any dtype and shape: a fit, or a ValueError / TypeError; never a crash or NaN weights."""
     rng = np.random.default_rng(len(shape))
     values = rng.integers(-3, 4, size=shape)
-    X = values.astype(dtype) if dtype != object else values.astype(object)
+    X = values.astype(dtype) if dtype is not object else values.astype(object)
     n = shape[0]
     y = np.arange(n) % 2
     est = est_cls(max_iter=3, tol=None)

@@ -103,7 +103,7 @@ LOSSES = {
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adagrad", "rmsprop", "adam"])
-@pytest.mark.parametrize("task, loss", [(t, l) for t, ls in LOSSES.items() for l in ls]
+@pytest.mark.parametrize("task, loss", [(t, loss) for t, losses in LOSSES.items() for loss in losses]
                          + [("multiclass", "log_loss")])
 def test_every_loss_matches_dense(task, loss, optimizer, dtype):
     Xs, X, y = sparse_data(dtype, seed=5, task=task)
@@ -300,7 +300,7 @@ def lazy_adam_reference(Xs, y, *, lr, betas, eps, weight_decay, decoupled, amsgr
             gb = r.mean()
             t += 1
 
-            def adam(p, grad, m_, v_, vmax_):
+            def adam(p, grad, m_, v_, vmax_, t):
                 if decoupled:
                     p = p * (1 - lr * weight_decay)
                 else:
@@ -311,9 +311,9 @@ def lazy_adam_reference(Xs, y, *, lr, betas, eps, weight_decay, decoupled, amsgr
                 step = lr / (1 - b1**t) * m_ / (np.sqrt(vhat) / np.sqrt(1 - b2**t) + eps)
                 return p - step, m_, v_, vhat
 
-            wU, m[U], v[U], vmax[U] = adam(w[U], g[U] + l2 * w[U], m[U], v[U], vmax[U])
+            wU, m[U], v[U], vmax[U] = adam(w[U], g[U] + l2 * w[U], m[U], v[U], vmax[U], t)
             w[U] = np.sign(wU) * np.maximum(0.0, np.abs(wU) - lr * l1)
-            b, mb, vb, vbmax = adam(b, gb, mb, vb, vbmax)
+            b, mb, vb, vbmax = adam(b, gb, mb, vb, vbmax, t)
     return w, b
 
 

@@ -210,7 +210,7 @@ def case_id(case):
 
 
 def test_parametrization_covers_all_pairs():
-    rows = [dict(loss=l, penalty=p, schedule=s, batch=b, **f) for l, p, s, b, f in CASES]
+    rows = [dict(loss=lo, penalty=p, schedule=s, batch=b, **f) for lo, p, s, b, f in CASES]
     assert len(rows) == len(ref.LOSSES) * len(ref.PENALTIES) * len(ref.SCHEDULES) * len(BATCHES)
     values = {key: {r[key] for r in rows} for key in rows[0]}
     for flag in ("fit_intercept", "sample_weight", "class_weight", "warm_start"):
@@ -542,7 +542,7 @@ def test_optimal_schedule_step_sizes(alpha):
                                                         rel=1e-12)
         seen = []
         run_core("dense", np.float64, X, y, cfg, K=n_outputs(loss),
-                 epoch_callback=lambda e, o, s, eta, t, g: seen.append(eta) or False)
+                 epoch_callback=lambda e, o, s, eta, t, g: seen.append(eta) or False)  # noqa: B023
         assert_allclose(seen, expected.epoch_etas, rtol=1e-14, err_msg=loss)
 
 

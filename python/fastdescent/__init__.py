@@ -1,9 +1,18 @@
 """fastdescent: gradient descent for linear models, C++ kernels behind scikit-learn estimators."""
 
+from . import callbacks, clip, optim, schedules
 from ._classifier import SGDClassifier
 from ._config import show_config
 from ._regressor import SGDRegressor
-from . import callbacks, clip, optim, schedules
 
 __version__ = "0.1.0"
-__all__ = ["SGDClassifier", "SGDRegressor", "show_config", "__version__", "callbacks", "clip", "optim", "schedules"]
+__all__ = [
+    "SGDClassifier",
+    "SGDRegressor",
+    "show_config",
+    "__version__",
+    "callbacks",
+    "clip",
+    "optim",
+    "schedules",
+]

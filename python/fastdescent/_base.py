@@ -17,8 +17,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _assert_all_finite, _check_sample_weight, validate_data
 
 from . import _core, optim, schedules
-from ._monitor import FitMonitor
 from . import cuda as _cuda  # no Numba import: that happens only when a GPU fit starts
+from ._monitor import FitMonitor
 
 MAX_INT = np.iinfo(np.int32).max
 _MISSING = object()
@@ -34,13 +34,20 @@ LOSSES = {
     "modified_huber": _core.LossKind.modified_huber,
     "perceptron": _core.LossKind.perceptron,
 }
-REGRESSION_LOSSES = ("squared_error", "huber", "epsilon_insensitive", "squared_epsilon_insensitive")
+REGRESSION_LOSSES = (
+    "squared_error",
+    "huber",
+    "epsilon_insensitive",
+    "squared_epsilon_insensitive",
+)
 PENALTIES = {
     None: _core.PenaltyKind.none,
     "l2": _core.PenaltyKind.l2,
     "l1": _core.PenaltyKind.l1,
     "elasticnet": _core.PenaltyKind.elasticnet,
 }
+
+
 def _named_optimizers():
     """Optimizer names the estimators accept, with the optimizer each stands for (default
     hyperparameters; "sgd" is scikit-learn's plain SGD)."""
@@ -197,9 +204,11 @@ class BaseSGD(BaseEstimator):
         if sp.issparse(X):
             return "sparse X (the GPU trainer reads dense row-major arrays)"
         if self.batch_size == 1:
-            return ("batch_size=1 (per-sample SGD is a sequential chain of tiny updates, slower "
-                    "on a GPU than on the CPU); use a mini-batch (e.g. batch_size=256) or "
-                    "batch_size='full'")
+            return (
+                "batch_size=1 (per-sample SGD is a sequential chain of tiny updates, slower "
+                "on a GPU than on the CPU); use a mini-batch (e.g. batch_size=256) or "
+                "batch_size='full'"
+            )
         if self.learning_rate in ("pa1", "pa2"):
             return f"learning_rate={self.learning_rate!r} (a per-sample rule)"
         kind = self.optimizer if isinstance(self.optimizer, str) else None
@@ -207,8 +216,10 @@ class BaseSGD(BaseEstimator):
             spec = self.optimizer.to_spec()
             kind = spec.kind.name
         if kind not in ("sgd", "momentum", "nesterov") + _GPU_OPTIMIZERS:
-            return (f"optimizer {kind!r} (supported on the GPU: sgd, momentum, nesterov, "
-                    f"{', '.join(_GPU_OPTIMIZERS)})")
+            return (
+                f"optimizer {kind!r} (supported on the GPU: sgd, momentum, nesterov, "
+                f"{', '.join(_GPU_OPTIMIZERS)})"
+            )
         return None
 
     def _use_gpu(self, X):
@@ -233,13 +244,16 @@ class BaseSGD(BaseEstimator):
             if on_device:
                 raise ValueError(
                     "X is a GPU array but this fit cannot run on the GPU: "
-                    + (reason or "no usable CUDA GPU") + "."
+                    + (reason or "no usable CUDA GPU")
+                    + "."
                 )
             return False
         _cuda.check_available()
         if reason is not None:
-            raise ValueError(f"device='cuda' does not support {reason}. Use device='cpu' or "
-                             "device='auto' (which falls back to the CPU).")
+            raise ValueError(
+                f"device='cuda' does not support {reason}. Use device='cpu' or "
+                "device='auto' (which falls back to the CPU)."
+            )
         return True
 
     def _refuse_gpu_for_dask(self):
@@ -284,16 +298,20 @@ class BaseSGD(BaseEstimator):
                 f"{y.shape[0]}]"
             )
         if shape[0] < 1:
-            raise ValueError(f"Found array with 0 sample(s) (shape={shape}) while a minimum of 1 "
-                             "is required.")
+            raise ValueError(
+                f"Found array with 0 sample(s) (shape={shape}) while a minimum of 1 is required."
+            )
         if reset:
             self.n_features_in_ = shape[1]
             if hasattr(self, "feature_names_in_"):
                 del self.feature_names_in_
         elif shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {shape[1]} features, but {type(self).__name__} is expecting "
-                             f"{self.n_features_in_} features as input.")
+            raise ValueError(
+                f"X has {shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
         return X, y
+
     @staticmethod
     def _check_sample_weight(sample_weight, y, dtype):
         """Sample weights, one per row of y, in `dtype`: finite, non-negative, not all zero
@@ -313,8 +331,12 @@ class BaseSGD(BaseEstimator):
     # ---- training -----------------------------------------------------------------------
 
     def _plain_sgd(self):
-        return (isinstance(self.optimizer, str) and self.optimizer == "sgd"
-                and self.clip_value is None and self.clip_norm is None)
+        return (
+            isinstance(self.optimizer, str)
+            and self.optimizer == "sgd"
+            and self.clip_value is None
+            and self.clip_norm is None
+        )
 
     def _optimizer_spec(self):
         """The optimizer for the trainer; None means scikit-learn's plain SGD."""
@@ -438,11 +460,17 @@ class BaseSGD(BaseEstimator):
             raise
 
     def _warn_if_not_converged(self, n_iter, max_iter, stopped_by_callback=False):
-        if not stopped_by_callback and self.tol is not None and max_iter > 1 and n_iter == max_iter:
+        if (
+            not stopped_by_callback
+            and self.tol is not None
+            and max_iter > 1
+            and n_iter == max_iter
+        ):
             warnings.warn(
                 "Maximum number of iteration reached before convergence. Consider increasing "
                 "max_iter to improve the fit.",
                 ConvergenceWarning,
+                stacklevel=2,
             )
 
     def __sklearn_tags__(self):
@@ -466,9 +494,7 @@ def _rows_readable(X):
     if sp.issparse(X):
         if X.indices.dtype != X.indptr.dtype:
             idx = np.result_type(X.indices.dtype, X.indptr.dtype)
-            X = sp.csr_matrix(
-                (X.data, X.indices.astype(idx), X.indptr.astype(idx)), shape=X.shape
-            )
+            X = sp.csr_matrix((X.data, X.indices.astype(idx), X.indptr.astype(idx)), shape=X.shape)
         return X
     if X.ndim != 2:
         return X
@@ -479,8 +505,17 @@ def _rows_readable(X):
     return X
 
 
-_GPU_OPTIMIZERS = ("adagrad", "rmsprop", "adam", "adamw", "nadam", "adamax", "lamb", "adafactor",
-                   "lion")
+_GPU_OPTIMIZERS = (
+    "adagrad",
+    "rmsprop",
+    "adam",
+    "adamw",
+    "nadam",
+    "adamax",
+    "lamb",
+    "adafactor",
+    "lion",
+)
 
 
 def _cuda_simulated():
@@ -495,6 +530,7 @@ def host_array(X):
     if _cuda.is_device_array(X):
         return _cuda.as_device_array(X).copy_to_host()
     return X
+
 
 def keeps_state_on_error(method):
     """Decorates fit / partial_fit: on any exception, KeyboardInterrupt included, the estimator
@@ -519,9 +555,23 @@ def commit_fitted_state(estimator, state):
     vars(estimator).update(state)
 
 
-def train(X, y, coef, intercept, config, sample_weight=None, class_weight=None,
-          validation_mask=None, average_coef=None, average_intercept=None, t0=1.0,
-          epoch_callback=None, optimizer=None, gpu=None, cancel=None):
+def train(
+    X,
+    y,
+    coef,
+    intercept,
+    config,
+    sample_weight=None,
+    class_weight=None,
+    validation_mask=None,
+    average_coef=None,
+    average_intercept=None,
+    t0=1.0,
+    epoch_callback=None,
+    optimizer=None,
+    gpu=None,
+    cancel=None,
+):
     """Runs the C++ trainer on dense or CSR X, or the GPU trainer on `gpu` (X on the device,
     from BaseSGD._gpu_data); coef and intercept are updated in place.
 
@@ -541,9 +591,18 @@ def train(X, y, coef, intercept, config, sample_weight=None, class_weight=None,
         from .cuda import _trainer
 
         res = _trainer.train(
-            gpu, y, coef, intercept, config, optimizer=optimizer, sample_weight=sample_weight,
-            class_weight=class_weight, validation_mask=validation_mask,
-            average_coef=average_coef, average_intercept=average_intercept, t0=float(t0),
+            gpu,
+            y,
+            coef,
+            intercept,
+            config,
+            optimizer=optimizer,
+            sample_weight=sample_weight,
+            class_weight=class_weight,
+            validation_mask=validation_mask,
+            average_coef=average_coef,
+            average_intercept=average_intercept,
+            t0=float(t0),
             epoch_callback=epoch_callback,
         )
         _raise_if_diverged(res)
@@ -584,11 +643,12 @@ def _raise_if_diverged(res, *arrays):
         )
 
 
-def _computed(*values):
-    """Dask collections among values computed to NumPy / pandas / SciPy (one compute)."""
-    from . import _dask
-
-    if not any(_dask.is_dask_collection(v) for v in values):
-        return values
-    dask, _ = _dask._import_dask()
-    return dask.compute(*values)
+def mean_curve(curves):
+    """One loss curve for several problems (one-vs-rest): the per-epoch mean of curves of
+    unequal length, each padded with its last value."""
+    curves = [list(c) for c in curves if len(c)]
+    if not curves:
+        return []
+    n = max(len(c) for c in curves)
+    padded = np.array([c + [c[-1]] * (n - len(c)) for c in curves])
+    return padded.mean(axis=0).tolist()

@@ -16,8 +16,16 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classi
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
 from . import _core, _dask
-from ._base import (LOSSES, MAX_INT, BaseSGD, _computed, commit_fitted_state, host_array,
-                    keeps_state_on_error, train)
+from ._base import (
+    LOSSES,
+    MAX_INT,
+    BaseSGD,
+    commit_fitted_state,
+    host_array,
+    keeps_state_on_error,
+    mean_curve,
+    train,
+)
 
 
 class SGDClassifier(LinearClassifierMixin, BaseSGD):
@@ -217,12 +225,20 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
             intercept_init = self.intercept_ if intercept_init is None else intercept_init
         if _dask.is_dask_collection(X):
             self._refuse_gpu_for_dask()
-            return _dask.fit(self, X, y, sample_weight=sample_weight, coef_init=coef_init,
-                             intercept_init=intercept_init, classifier=True)
+            return _dask.fit(
+                self,
+                X,
+                y,
+                sample_weight=sample_weight,
+                coef_init=coef_init,
+                intercept_init=intercept_init,
+                classifier=True,
+            )
         X, y = self._check_X_y(X, y, reset=True, y_numeric=False)
         classes = _classes_of(y)
-        return self._fit(X, y, classes, sample_weight, coef_init, intercept_init,
-                         self.max_iter, resume=False)
+        return self._fit(
+            X, y, classes, sample_weight, coef_init, intercept_init, self.max_iter, resume=False
+        )
 
     @_fit_context(prefer_skip_nested_validation=True)
     @keeps_state_on_error
@@ -253,7 +269,7 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
                 "frequencies of the whole data are unknown. Compute the weights with "
                 "sklearn.utils.compute_class_weight and pass them as a dict."
             )
-        X, y, classes, sample_weight = _computed(X, y, classes, sample_weight)
+        X, y, classes, sample_weight = _dask.computed(X, y, classes, sample_weight)
         # Validate before _check_partial_fit_first_call sets classes_, and resume only from a
         # trained state, so that a failed call never leaves a half-initialized estimator.
         X, y = self._check_X_y(X, y, reset=not hasattr(self, "classes_"), y_numeric=False)
@@ -269,8 +285,7 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
         n_classes = classes.shape[0]
         if n_classes < 2:
             raise ValueError(
-                "The number of classes has to be greater than one; got "
-                f"{n_classes} class"
+                f"The number of classes has to be greater than one; got {n_classes} class"
             )
         gpu = self._gpu_data(X)
         dtype = X.dtype if gpu is None else gpu.dtype
@@ -327,13 +342,16 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
 
         ovr = not multinomial and K > 1
         labels = list(classes.tolist()) if ovr else [None]
-        monitor_cm = self._monitored(max_iter, labels, [view] * len(labels),
-                                     {"classes_": classes})
+        monitor_cm = self._monitored(max_iter, labels, [view] * len(labels), {"classes_": classes})
 
         def fit_problem(problem, rows, y_problem, weights, loss, seed, threads):
             cfg = self._config(loss, max_iter, seed, threads, n_train)
             return train(
-                X, y_problem, coef[rows], intercept[rows], cfg,
+                X,
+                y_problem,
+                coef[rows],
+                intercept[rows],
+                cfg,
                 sample_weight=sample_weight,
                 class_weight=np.asarray(weights, dtype=np.float64),
                 validation_mask=validation_mask,
@@ -348,21 +366,45 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
 
         with monitor_cm as monitor:
             if multinomial:
-                results = [fit_problem(0, slice(None), label.astype(dtype), class_weight,
-                                       _core.LossKind.multinomial, rng.randint(MAX_INT),
-                                       n_threads)]
+                results = [
+                    fit_problem(
+                        0,
+                        slice(None),
+                        label.astype(dtype),
+                        class_weight,
+                        _core.LossKind.multinomial,
+                        rng.randint(MAX_INT),
+                        n_threads,
+                    )
+                ]
             elif K == 1:
                 y_bin = np.where(y == classes[1], dtype.type(1), dtype.type(-1))
-                results = [fit_problem(0, slice(0, 1), y_bin, class_weight, LOSSES[self.loss],
-                                       rng.randint(MAX_INT), n_threads)]
+                results = [
+                    fit_problem(
+                        0,
+                        slice(0, 1),
+                        y_bin,
+                        class_weight,
+                        LOSSES[self.loss],
+                        rng.randint(MAX_INT),
+                        n_threads,
+                    )
+                ]
             else:
                 # One-vs-rest: class k against the rest, weight of the positives class_weight[k].
                 seeds = rng.randint(MAX_INT, size=n_classes)
 
                 def fit_class(k):
                     y_k = np.where(label == k, 1.0, -1.0).astype(dtype)
-                    return fit_problem(k, slice(k, k + 1), y_k, [1.0, class_weight[k]],
-                                       LOSSES[self.loss], seeds[k], 1)
+                    return fit_problem(
+                        k,
+                        slice(k, k + 1),
+                        y_k,
+                        [1.0, class_weight[k]],
+                        LOSSES[self.loss],
+                        seeds[k],
+                        1,
+                    )
 
                 if n_threads > 1 and gpu is None:
                     with ThreadPoolExecutor(max_workers=min(n_threads, n_classes)) as pool:
@@ -385,18 +427,26 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
         n_iter = max(r.n_iter for r in results)
         t = max(r.t for r in results)
         final_coef, final_intercept = view(t)
-        commit_fitted_state(self, dict(
-            classes_=classes,
-            _standard_coef=coef, _standard_intercept=intercept,
-            _average_coef=avg_coef, _average_intercept=avg_intercept,
-            n_iter_=n_iter, t_=t,
-            loss_curve_=_mean_curve([list(r.loss_curve) for r in results]),
-            history_=monitor.history(),
-            coef_=final_coef, intercept_=final_intercept,
-        ))
+        commit_fitted_state(
+            self,
+            dict(
+                classes_=classes,
+                _standard_coef=coef,
+                _standard_intercept=intercept,
+                _average_coef=avg_coef,
+                _average_intercept=avg_intercept,
+                n_iter_=n_iter,
+                t_=t,
+                loss_curve_=mean_curve([list(r.loss_curve) for r in results]),
+                history_=monitor.history(),
+                coef_=final_coef,
+                intercept_=final_intercept,
+            ),
+        )
         if not resume:
-            self._warn_if_not_converged(n_iter, max_iter,
-                                        any(r.stopped_by_callback for r in results))
+            self._warn_if_not_converged(
+                n_iter, max_iter, any(r.stopped_by_callback for r in results)
+            )
         monitor.end()
         return self
 
@@ -504,16 +554,6 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = True
         return tags
-
-
-def _mean_curve(curves):
-    """Per-epoch mean of curves of unequal length, each padded with its last value."""
-    curves = [c for c in curves if c]
-    if not curves:
-        return []
-    n = max(len(c) for c in curves)
-    padded = np.array([c + [c[-1]] * (n - len(c)) for c in curves])
-    return padded.mean(axis=0).tolist()
 
 
 def _classes_of(y):

@@ -9,9 +9,18 @@ import numpy as np
 
 # Step sizes that work on the standardized tasks below with a cosine schedule and batch 32.
 DEFAULT_STEPS = {
-    "sgd": 0.05, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.1, "rmsprop": 0.001,
-    "adam": 0.003, "adamw": 0.003, "nadam": 0.003, "adamax": 0.01, "lamb": 0.01,
-    "adafactor": 0.1, "lion": 0.001,
+    "sgd": 0.05,
+    "momentum": 0.01,
+    "nesterov": 0.01,
+    "adagrad": 0.1,
+    "rmsprop": 0.001,
+    "adam": 0.003,
+    "adamw": 0.003,
+    "nadam": 0.003,
+    "adamax": 0.01,
+    "lamb": 0.01,
+    "adafactor": 0.1,
+    "lion": 0.001,
 }
 TASKS = ("digits", "breast_cancer")
 
@@ -41,13 +50,15 @@ def load_task(name, seed=0):
         raise ValueError(f"unknown task {name!r}; choose one of {sorted(loaders)}")
     X, y = loaders[name](return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.3, random_state=seed, stratify=y)
+        X, y, test_size=0.3, random_state=seed, stratify=y
+    )
     scaler = StandardScaler().fit(X_train)
     return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
 
 
-def run_compare(optimizers=None, *, task="digits", epochs=30, batch_size=32, seed=0,
-                progress=None):
+def run_compare(
+    optimizers=None, *, task="digits", epochs=30, batch_size=32, seed=0, progress=None
+):
     """Fits a softmax regression (log loss) with each optimizer for `epochs` epochs.
 
     Every fit uses ``learning_rate='cosine'`` with the optimizer's step size from
@@ -70,19 +81,46 @@ def run_compare(optimizers=None, *, task="digits", epochs=30, batch_size=32, see
         if progress:
             progress(name)
         eta0 = DEFAULT_STEPS[name]
-        clf = SGDClassifier(loss="log_loss", multi_class=multi, optimizer=name,
-                            learning_rate="cosine", eta0=eta0, batch_size=batch_size,
-                            max_iter=epochs, tol=None, random_state=seed)
+        clf = SGDClassifier(
+            loss="log_loss",
+            multi_class=multi,
+            optimizer=name,
+            learning_rate="cosine",
+            eta0=eta0,
+            batch_size=batch_size,
+            max_iter=epochs,
+            tol=None,
+            random_state=seed,
+        )
         start = time.perf_counter()
         try:
             clf.fit(X_train, y_train)
         except ValueError as exc:  # diverged: report it, keep comparing
-            rows.append(CompareRow(name, eta0, time.perf_counter() - start, 0, float("nan"),
-                                   float("nan"), None, str(exc).split(".")[0]))
+            rows.append(
+                CompareRow(
+                    name,
+                    eta0,
+                    time.perf_counter() - start,
+                    0,
+                    float("nan"),
+                    float("nan"),
+                    None,
+                    str(exc).split(".")[0],
+                )
+            )
             continue
         seconds = time.perf_counter() - start
-        rows.append(CompareRow(name, eta0, seconds, clf.n_iter_, clf.loss_curve_[-1],
-                               clf.score(X_test, y_test), clf))
+        rows.append(
+            CompareRow(
+                name,
+                eta0,
+                seconds,
+                clf.n_iter_,
+                clf.loss_curve_[-1],
+                clf.score(X_test, y_test),
+                clf,
+            )
+        )
     return rows
 
 
@@ -93,13 +131,22 @@ def format_table(rows):
         if r.error:
             body.append([r.optimizer, f"{r.eta0:g}", f"{r.seconds:.3f}", "-", "diverged", "-"])
         else:
-            body.append([r.optimizer, f"{r.eta0:g}", f"{r.seconds:.3f}", str(r.epochs),
-                         f"{r.final_loss:.4f}", f"{r.test_accuracy:.4f}"])
+            body.append(
+                [
+                    r.optimizer,
+                    f"{r.eta0:g}",
+                    f"{r.seconds:.3f}",
+                    str(r.epochs),
+                    f"{r.final_loss:.4f}",
+                    f"{r.test_accuracy:.4f}",
+                ]
+            )
     widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(header)]
 
     def fmt(cells):
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+        return "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        ).rstrip()
 
     return "\n".join([fmt(header), "  ".join("-" * w for w in widths), *map(fmt, body)])
 

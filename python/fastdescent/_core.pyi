@@ -1,11 +1,33 @@
 """Type stubs for the compiled core (internal; use the fastdescent package)."""
 
-from typing import Callable, Optional, Sequence, overload
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, SupportsIndex, SupportsInt, overload
 
 import numpy as np
 from numpy.typing import NDArray
+from typing_extensions import Self
 
-class LossKind:
+# Stub-only helpers (private names, so stubtest does not look for them at runtime).
+
+class _pybind11_type(type):
+    """pybind11_builtins.pybind11_type: the metaclass of every class the module binds."""
+
+class _Enum(metaclass=_pybind11_type):
+    """What every py::enum_ of the module has: members as class attributes, name and value."""
+
+    __members__: ClassVar[dict[str, Self]]
+    def __init__(self, value: SupportsInt | SupportsIndex) -> None: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def value(self) -> int: ...
+    def __int__(self) -> int: ...
+    def __index__(self) -> int: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __ne__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+class LossKind(_Enum):
     squared_error: LossKind
     huber: LossKind
     epsilon_insensitive: LossKind
@@ -17,13 +39,13 @@ class LossKind:
     perceptron: LossKind
     multinomial: LossKind
 
-class PenaltyKind:
+class PenaltyKind(_Enum):
     none: PenaltyKind
     l2: PenaltyKind
     l1: PenaltyKind
     elasticnet: PenaltyKind
 
-class ScheduleKind:
+class ScheduleKind(_Enum):
     constant: ScheduleKind
     optimal: ScheduleKind
     invscaling: ScheduleKind
@@ -39,15 +61,13 @@ class ScheduleKind:
     polynomial: ScheduleKind
     plateau: ScheduleKind
 
-class TrainConfig:
+class TrainConfig(metaclass=_pybind11_type):
     loss: LossKind
     epsilon: float
     penalty: PenaltyKind
     alpha: float
     l1_ratio: float
-    schedule: ScheduleKind
-    eta0: float
-    power_t: float
+    schedule: Schedule
     classification: bool
     fit_intercept: bool
     intercept_decay: float
@@ -59,20 +79,33 @@ class TrainConfig:
     seed: int
     batch_size: int
     average: int
+    clip_value: float
+    clip_norm: float
     n_threads: int
     sparse_lazy: bool
     def __init__(self) -> None: ...
 
-class TrainResult:
-    n_iter: int
-    t: float
-    loss_curve: list[float]
-    validation_scores: list[float]
-    diverged: bool
-    stopped_by_callback: bool
+class TrainResult(metaclass=_pybind11_type):
+    @property
+    def n_iter(self) -> int: ...
+    @property
+    def t(self) -> float: ...
+    @property
+    def loss_curve(self) -> list[float]: ...
+    @property
+    def validation_scores(self) -> list[float]: ...
+    @property
+    def diverged(self) -> bool: ...
+    @property
+    def stopped_by_callback(self) -> bool: ...
+    # Set on the results of train_dense / train_csr: the optimizer's state after training.
+    optimizer_state: _OptimizerState
+
+# One entry per optimizer slot (None: never used): {"size": n, "step": k, "exp_avg": array, ...}
+_OptimizerState = list[dict[str, Any] | None]
 
 # (epoch, objective, validation score, step size, t, gradient norm) -> stop training
-EpochCallback = Callable[[int, float, float, float, float, float], bool]
+_EpochCallback = Callable[[int, float, float, float, float, float], bool]
 
 def train_dense(
     X: NDArray[np.floating],
@@ -80,15 +113,16 @@ def train_dense(
     coef: NDArray[np.floating],
     intercept: NDArray[np.floating],
     config: TrainConfig,
-    sample_weight: Optional[NDArray[np.floating]] = None,
-    class_weight: Optional[NDArray[np.float64]] = None,
-    validation_mask: Optional[NDArray[np.uint8]] = None,
-    average_coef: Optional[NDArray[np.floating]] = None,
-    average_intercept: Optional[NDArray[np.floating]] = None,
+    sample_weight: NDArray[np.floating] | None = None,
+    class_weight: NDArray[np.float64] | None = None,
+    validation_mask: NDArray[np.uint8] | None = None,
+    average_coef: NDArray[np.floating] | None = None,
+    average_intercept: NDArray[np.floating] | None = None,
     t0: float = 1.0,
-    epoch_callback: Optional[EpochCallback] = None,
-    optimizer: Optional[object] = None,
-    cancel: Optional[object] = None,  # anything with is_set(), e.g. threading.Event
+    epoch_callback: _EpochCallback | None = None,
+    optimizer: object = None,
+    optimizer_state: _OptimizerState | None = None,
+    cancel: object = None,  # anything with is_set(), e.g. threading.Event
 ) -> TrainResult: ...
 def train_csr(
     data: NDArray[np.floating],
@@ -99,28 +133,30 @@ def train_csr(
     coef: NDArray[np.floating],
     intercept: NDArray[np.floating],
     config: TrainConfig,
-    sample_weight: Optional[NDArray[np.floating]] = None,
-    class_weight: Optional[NDArray[np.float64]] = None,
-    validation_mask: Optional[NDArray[np.uint8]] = None,
-    average_coef: Optional[NDArray[np.floating]] = None,
-    average_intercept: Optional[NDArray[np.floating]] = None,
+    sample_weight: NDArray[np.floating] | None = None,
+    class_weight: NDArray[np.float64] | None = None,
+    validation_mask: NDArray[np.uint8] | None = None,
+    average_coef: NDArray[np.floating] | None = None,
+    average_intercept: NDArray[np.floating] | None = None,
     t0: float = 1.0,
-    epoch_callback: Optional[EpochCallback] = None,
-    optimizer: Optional[object] = None,
-    cancel: Optional[object] = None,  # anything with is_set(), e.g. threading.Event
+    epoch_callback: _EpochCallback | None = None,
+    optimizer: object = None,
+    optimizer_state: _OptimizerState | None = None,
+    cancel: object = None,  # anything with is_set(), e.g. threading.Event
 ) -> TrainResult: ...
-def shuffled_order(rows: list[int], seed: int, epochs: int) -> list[int]: ...
+def all_finite(a: NDArray[np.floating], n_threads: int = 1) -> bool: ...
+def shuffled_order(rows: Sequence[int], seed: int, epochs: int) -> list[int]: ...
 def build_info() -> dict[str, object]: ...
 def openmp_max_threads() -> int: ...
 def get_isa() -> str: ...
 def set_isa(name: str) -> None: ...
 def available_isas() -> list[str]: ...
 @overload
-def kernel_exp(isa: str, x: NDArray[np.float32]) -> NDArray[np.float32]: ...
+def kernel_exp(isa: str, x: NDArray[np.float32]) -> NDArray[np.float32]: ...  # type: ignore[overload-overlap]
 @overload
 def kernel_exp(isa: str, x: object) -> NDArray[np.float64]: ...
 @overload
-def kernel_log1p(isa: str, x: NDArray[np.float32]) -> NDArray[np.float32]: ...
+def kernel_log1p(isa: str, x: NDArray[np.float32]) -> NDArray[np.float32]: ...  # type: ignore[overload-overlap]
 @overload
 def kernel_log1p(isa: str, x: object) -> NDArray[np.float64]: ...
 
@@ -128,7 +164,7 @@ def kernel_log1p(isa: str, x: object) -> NDArray[np.float64]: ...
 
 _Array = NDArray[np.floating]
 
-class OptimizerKind:
+class OptimizerKind(_Enum):
     sgd: OptimizerKind
     adagrad: OptimizerKind
     rmsprop: OptimizerKind
@@ -139,9 +175,8 @@ class OptimizerKind:
     lamb: OptimizerKind
     adafactor: OptimizerKind
     lion: OptimizerKind
-    name: str
 
-class OptimizerSpec:
+class OptimizerSpec(metaclass=_pybind11_type):
     kind: OptimizerKind
     weight_decay: float
     momentum: float
@@ -168,63 +203,162 @@ class OptimizerSpec:
     def validate(self) -> None: ...
     def to_dict(self) -> dict[str, object]: ...
 
-class CoreOptimizer:
+class CoreOptimizer(metaclass=_pybind11_type):
     def __init__(self, spec: OptimizerSpec, dtype: object, n_threads: int = -1) -> None: ...
     def begin_step(self) -> None: ...
-    def update(self, slot: int, param: _Array, grad: _Array, lr: float,
-               rows: Optional[int] = None) -> None: ...
+    def update(
+        self, slot: int, param: _Array, grad: _Array, lr: float, rows: int | None = None
+    ) -> None: ...
 
-def sgd_step(param: _Array, grad: _Array, momentum_buffer: Optional[_Array], step: int, lr: float,
-             momentum: float = 0.0, dampening: float = 0.0, nesterov: bool = False,
-             weight_decay: float = 0.0, n_threads: int = -1) -> None: ...
-def adagrad_step(param: _Array, grad: _Array, state_sum: _Array, step: int, lr: float,
-                 lr_decay: float = 0.0, weight_decay: float = 0.0, eps: float = 1e-10,
-                 n_threads: int = -1) -> None: ...
-def rmsprop_step(param: _Array, grad: _Array, square_avg: _Array, grad_avg: Optional[_Array],
-                 momentum_buffer: Optional[_Array], lr: float, alpha: float = 0.99,
-                 eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
-                 centered: bool = False, n_threads: int = -1) -> None: ...
-def adam_step(param: _Array, grad: _Array, exp_avg: _Array, exp_avg_sq: _Array,
-              max_exp_avg_sq: Optional[_Array], step: int, lr: float = 1e-3, beta1: float = 0.9,
-              beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0,
-              amsgrad: bool = False, decoupled: bool = False, n_threads: int = -1) -> None: ...
-def nadam_step(param: _Array, grad: _Array, exp_avg: _Array, exp_avg_sq: _Array, step: int,
-               mu_product: float, lr: float = 2e-3, beta1: float = 0.9, beta2: float = 0.999,
-               eps: float = 1e-8, weight_decay: float = 0.0, momentum_decay: float = 4e-3,
-               decoupled: bool = False, n_threads: int = -1) -> float: ...
-def adamax_step(param: _Array, grad: _Array, exp_avg: _Array, exp_inf: _Array, step: int,
-                lr: float = 2e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
-                weight_decay: float = 0.0, n_threads: int = -1) -> None: ...
-def lamb_step(param: _Array, grad: _Array, exp_avg: _Array, exp_avg_sq: _Array, step: int,
-              lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-6,
-              weight_decay: float = 0.0, n_threads: int = -1) -> float: ...
-def adafactor_step(param: _Array, grad: _Array, v_row: Optional[_Array], v_col: Optional[_Array],
-                   v: Optional[_Array], momentum_buffer: Optional[_Array], step: int, lr: float,
-                   decay_rate: float = 0.8, eps: float = 1e-30, clipping_threshold: float = 1.0,
-                   multiply_by_parameter_scale: bool = True, eps_scale: float = 1e-3,
-                   momentum: float = 0.0, weight_decay: float = 0.0,
-                   n_threads: int = -1) -> None: ...
-def lion_step(param: _Array, grad: _Array, exp_avg: _Array, lr: float = 1e-4, beta1: float = 0.9,
-              beta2: float = 0.99, weight_decay: float = 0.0, n_threads: int = -1) -> None: ...
-def clip_grad_value(grads: _Array | list[_Array], clip_value: float, n_threads: int = -1) -> None: ...
-def clip_grad_norm(grads: _Array | list[_Array], max_norm: float, norm_type: float = 2.0,
-                   error_if_nonfinite: bool = False, n_threads: int = -1) -> float: ...
+def sgd_step(
+    param: _Array,
+    grad: _Array,
+    momentum_buffer: _Array | None,
+    step: int,
+    lr: float,
+    momentum: float = 0.0,
+    dampening: float = 0.0,
+    nesterov: bool = False,
+    weight_decay: float = 0.0,
+    n_threads: int = -1,
+) -> None: ...
+def adagrad_step(
+    param: _Array,
+    grad: _Array,
+    state_sum: _Array,
+    step: int,
+    lr: float,
+    lr_decay: float = 0.0,
+    weight_decay: float = 0.0,
+    eps: float = 1e-10,
+    n_threads: int = -1,
+) -> None: ...
+def rmsprop_step(
+    param: _Array,
+    grad: _Array,
+    square_avg: _Array,
+    grad_avg: _Array | None,
+    momentum_buffer: _Array | None,
+    lr: float,
+    alpha: float = 0.99,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    momentum: float = 0.0,
+    centered: bool = False,
+    n_threads: int = -1,
+) -> None: ...
+def adam_step(
+    param: _Array,
+    grad: _Array,
+    exp_avg: _Array,
+    exp_avg_sq: _Array,
+    max_exp_avg_sq: _Array | None,
+    step: int,
+    lr: float = 1e-3,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    amsgrad: bool = False,
+    decoupled: bool = False,
+    n_threads: int = -1,
+) -> None: ...
+def nadam_step(
+    param: _Array,
+    grad: _Array,
+    exp_avg: _Array,
+    exp_avg_sq: _Array,
+    step: int,
+    mu_product: float,
+    lr: float = 2e-3,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    momentum_decay: float = 4e-3,
+    decoupled: bool = False,
+    n_threads: int = -1,
+) -> float: ...
+def adamax_step(
+    param: _Array,
+    grad: _Array,
+    exp_avg: _Array,
+    exp_inf: _Array,
+    step: int,
+    lr: float = 2e-3,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    n_threads: int = -1,
+) -> None: ...
+def lamb_step(
+    param: _Array,
+    grad: _Array,
+    exp_avg: _Array,
+    exp_avg_sq: _Array,
+    step: int,
+    lr: float = 1e-3,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-6,
+    weight_decay: float = 0.0,
+    n_threads: int = -1,
+) -> float: ...
+def adafactor_step(
+    param: _Array,
+    grad: _Array,
+    v_row: _Array | None,
+    v_col: _Array | None,
+    v: _Array | None,
+    momentum_buffer: _Array | None,
+    step: int,
+    lr: float,
+    decay_rate: float = 0.8,
+    eps: float = 1e-30,
+    clipping_threshold: float = 1.0,
+    multiply_by_parameter_scale: bool = True,
+    eps_scale: float = 1e-3,
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+    n_threads: int = -1,
+) -> None: ...
+def lion_step(
+    param: _Array,
+    grad: _Array,
+    exp_avg: _Array,
+    lr: float = 1e-4,
+    beta1: float = 0.9,
+    beta2: float = 0.99,
+    weight_decay: float = 0.0,
+    n_threads: int = -1,
+) -> None: ...
+def clip_grad_value(
+    grads: _Array | list[_Array], clip_value: float, n_threads: int = -1
+) -> None: ...
+def clip_grad_norm(
+    grads: _Array | list[_Array],
+    max_norm: float,
+    norm_type: float = 2.0,
+    error_if_nonfinite: bool = False,
+    n_threads: int = -1,
+) -> float: ...
 
 # ---- step-size schedules (src/bind_schedule.cpp) ----
 
-class AnnealStrategy:
+class AnnealStrategy(_Enum):
     cos: AnnealStrategy
     linear: AnnealStrategy
 
-class PlateauMode:
+class PlateauMode(_Enum):
     min: PlateauMode
     max: PlateauMode
 
-class ThresholdMode:
+class ThresholdMode(_Enum):
     rel: ThresholdMode
     abs: ThresholdMode
 
-class Schedule:
+class Schedule(metaclass=_pybind11_type):
     kind: ScheduleKind
     eta0: float
     power_t: float
@@ -258,15 +392,19 @@ class Schedule:
     cooldown_counter: int
     warmup_steps: int
     warmup_start_factor: float
-    def __init__(self, kind: ScheduleKind = ..., **fields: object) -> None: ...
-    def eta(self, t: float, current: Optional[float] = None) -> float: ...
+    def __init__(self, kind: ScheduleKind = ..., **kwargs: object) -> None: ...
+    def eta(self, t: float, current: float | None = None) -> float: ...
     def end_epoch(self, metric: float) -> None: ...
     def validate(self) -> None: ...
     def to_dict(self) -> dict[str, object]: ...
 
-def schedule_values(schedule: Schedule, t0: float, n: int,
-                    metrics: Optional[Sequence[float]] = None,
-                    updates_per_epoch: int = 1) -> NDArray[np.float64]: ...
+def schedule_values(
+    schedule: Schedule,
+    t0: float,
+    n: int,
+    metrics: Sequence[float] | None = None,
+    updates_per_epoch: int = 1,
+) -> NDArray[np.float64]: ...
 
 # ---- loss and gradient sums for data-parallel training (src/bind_gradient.cpp) ----
 
@@ -279,10 +417,10 @@ def loss_gradient_dense(
     intercept: NDArray[np.floating],
     loss: LossKind,
     epsilon: float = 0.1,
-    sample_weight: Optional[NDArray[np.floating]] = None,
-    class_weight: Optional[NDArray[np.float64]] = None,
+    sample_weight: NDArray[np.floating] | None = None,
+    class_weight: NDArray[np.float64] | None = None,
     one_vs_rest: bool = False,
-    rows: Optional[NDArray[np.int64]] = None,
+    rows: NDArray[np.int64] | None = None,
     n_threads: int = 1,
 ) -> _Sums: ...
 def loss_gradient_csr(
@@ -295,16 +433,82 @@ def loss_gradient_csr(
     intercept: NDArray[np.floating],
     loss: LossKind,
     epsilon: float = 0.1,
-    sample_weight: Optional[NDArray[np.floating]] = None,
-    class_weight: Optional[NDArray[np.float64]] = None,
+    sample_weight: NDArray[np.floating] | None = None,
+    class_weight: NDArray[np.float64] | None = None,
     one_vs_rest: bool = False,
-    rows: Optional[NDArray[np.int64]] = None,
+    rows: NDArray[np.int64] | None = None,
     n_threads: int = 1,
 ) -> _Sums: ...
-def prepare_schedule(schedule: Schedule, loss: LossKind, epsilon: float, alpha: float) -> Schedule: ...
+def prepare_schedule(
+    schedule: Schedule, loss: LossKind, epsilon: float, alpha: float
+) -> Schedule: ...
+def loss_value_and_deriv(
+    loss: LossKind,
+    p: NDArray[np.float64],
+    y: NDArray[np.float64],
+    epsilon: float = 0.1,
+    joint: bool = False,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...
+def softmax_cross_entropy(
+    scores: NDArray[np.floating], labels: NDArray[np.int64]
+) -> tuple[NDArray[np.float64], NDArray[np.floating]]: ...
 
-def loss_value_and_deriv(loss: LossKind, p: NDArray[np.float64], y: NDArray[np.float64],
-                         epsilon: float = 0.1, joint: bool = False
-                         ) -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...
-def softmax_cross_entropy(scores: NDArray[np.floating], labels: NDArray[np.int64]
-                          ) -> tuple[NDArray[np.float64], NDArray[np.floating]]: ...
+# ---- the training engine, for backends that run their own arithmetic (bind_engine.cpp) ----
+
+class ValidationSums(metaclass=_pybind11_type):
+    weight: float
+    hit: float
+    wy: float
+    wyy: float
+    sse: float
+    def __init__(self) -> None: ...
+    def score(self, classification: bool) -> float: ...
+
+class EpochPolicy(metaclass=_pybind11_type):
+    def __init__(
+        self, config: TrainConfig, t0: float = 1.0, epoch_callback: _EpochCallback | None = None
+    ) -> None: ...
+    def eta(self, t: float) -> float: ...
+    def end_epoch(
+        self,
+        sumloss: float,
+        train_weight: float,
+        penalty: float,
+        finite: bool,
+        validation_score: float,
+        last_eta: float,
+        t: float,
+        grad_norm: float,
+    ) -> bool: ...
+    @property
+    def schedule(self) -> Schedule: ...
+    @property
+    def eta_adaptive(self) -> float: ...
+    @property
+    def result(self) -> TrainResult: ...
+
+class GradientStep(metaclass=_pybind11_type):
+    def __init__(
+        self,
+        config: TrainConfig,
+        optimizer: OptimizerSpec | None,
+        dtype: np.dtype[Any],
+        optimizer_state: _OptimizerState | None = None,
+    ) -> None: ...
+    def apply(
+        self,
+        coef: NDArray[np.floating],
+        intercept: NDArray[np.floating],
+        grad: NDArray[np.floating],
+        grad_b: NDArray[np.floating],
+        batch_weight: float,
+        eta: float,
+        t: float,
+        average_coef: NDArray[np.floating] | None = None,
+        average_intercept: NDArray[np.floating] | None = None,
+        want_norm: bool = False,
+    ) -> float: ...
+    def penalty_value(self, coef: NDArray[np.floating]) -> float: ...
+    def optimizer_state(self) -> _OptimizerState: ...
+
+def penalty_from_sums(config: TrainConfig, squared: float, absolute: float) -> float: ...

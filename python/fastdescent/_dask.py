@@ -8,18 +8,23 @@ How ``fit`` trains, by ``batch_size``:
 - ``"full"`` and an integer B (full-batch and mini-batch gradient descent): the row chunks are
   prepared (converted, checked) and persisted on the workers once. Every update, each chunk
   sums the sample-weighted loss and gradient of its share of the batch with the C++ kernel of
-  the in-memory trainer, the sums are combined by a tree reduction, and the client makes the
-  in-memory trainer's step: weighted mean gradient, L2 gradient, clipping, the optimizer update,
-  the L1 proximal step, averaging, the schedule, stopping. A full-batch fit therefore follows
-  the in-memory fit up to floating-point summation order. A mini-batch update takes from every
-  chunk its proportional share of B rows (the chunk's rows in a fresh random order per epoch
-  when ``shuffle``), so an epoch is ceil(n / B) updates that together visit every row once, as
-  in memory; each update is one round trip to the cluster, so choose B large.
+  the in-memory trainer, the sums are combined by a tree reduction, and the client hands them to
+  the training engine (``_core.GradientStep`` for the update, ``_core.EpochPolicy`` for the
+  schedule and the epoch decisions): the in-memory trainer's own code, not a copy of its rules.
+  A full-batch fit therefore follows the in-memory fit up to floating-point summation order.
+  A mini-batch update takes from every chunk its proportional share of B rows (the chunk's
+  rows in a fresh random order per epoch when ``shuffle``), so an epoch is ceil(n / B) updates
+  that together visit every row once, as in memory; each update is one round trip to the
+  cluster, so choose B large.
 - ``1`` with plain SGD (scikit-learn's per-sample algorithm): every epoch, each chunk runs one
   local epoch of the C++ trainer starting from the current model, and the client averages the
   chunk models weighted by the chunks' total sample weight (parameter averaging, Zinkevich et
   al. 2010). The step-size counter continues across epochs as on the largest chunk, and the
   epoch objective is the weighted mean of the chunks' local objectives.
+
+With ``early_stopping=True`` the validation rows are the in-memory estimators' (the same split
+of y for the same ``random_state``); the workers leave them out of training and sum their
+validation statistics at each epoch's end.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_random_state
 
 from . import _core
-from ._base import LOSSES, MAX_INT, _rows_readable, train
+from ._base import LOSSES, MAX_INT, _rows_readable, mean_curve, train
 
 INSTALL_HINT = "pip install fastdescent[dask]"
 _FAN_IN = 8  # partial sums added per task of the tree reduction
@@ -46,6 +51,14 @@ def is_dask_collection(obj):
     if "dask" not in sys.modules:
         return False
     return sys.modules["dask"].is_dask_collection(obj)
+
+
+def computed(*values):
+    """Dask collections among values computed to NumPy / pandas / SciPy (one compute)."""
+    if not any(is_dask_collection(v) for v in values):
+        return values
+    dask, _ = _import_dask()
+    return dask.compute(*values)
 
 
 def _import_dask():
@@ -106,8 +119,9 @@ def _aligned(v, X, da, what):
     return v
 
 
-def _prepare_chunk(X, y, sample_weight, dtype, classes, binary):
-    """One row chunk as the kernels read it: (X, targets, sample_weight) in `dtype`.
+def _prepare_chunk(X, y, sample_weight, dtype, classes, binary, validation_mask=None):
+    """One row chunk as the kernels read it: (X, targets, sample_weight, validation_mask,
+    training rows) in `dtype`; the last two are None without a validation split.
 
     Runs on a worker, once per fit. Makes a copy only where the in-memory estimators would
     (other dtypes, Fortran order, non-CSR sparse formats); checks for NaN and infinity.
@@ -135,7 +149,11 @@ def _prepare_chunk(X, y, sample_weight, dtype, classes, binary):
             raise ValueError("Input y contains NaN or infinity.")
     if sample_weight is not None:
         sample_weight = np.ascontiguousarray(sample_weight, dtype=dtype)
-    return X, target, sample_weight
+    train_rows = None
+    if validation_mask is not None:
+        validation_mask = np.ascontiguousarray(validation_mask, dtype=np.uint8)
+        train_rows = np.flatnonzero(validation_mask == 0).astype(np.int64)
+    return X, target, sample_weight, validation_mask, train_rows
 
 
 def _chunk_labels_count(chunk, n_classes):
@@ -164,23 +182,35 @@ def _readable(a):
 
 
 def _chunk_sums(chunk, order, lo, hi, params, K, loss, epsilon, class_weight, one_vs_rest):
-    """Loss and gradient sums of rows order[lo:hi] of a chunk (all rows when order is None)."""
-    X, target, sample_weight = (_readable(a) for a in chunk)
+    """Loss and gradient sums of the chunk's training rows at positions order[lo:hi] (positions
+    lo:hi when order is None)."""
+    X, target, sample_weight, _, train_rows = (_readable(a) for a in chunk)
     params = _readable(params)
     order = _readable(order)
     d = X.shape[1]
     coef = params[: K * d].reshape(K, d)
-    intercept = params[K * d:]
-    rows = None
-    if order is not None:
-        rows = order[lo:hi]
+    intercept = params[K * d :]
+    positions = order[lo:hi] if order is not None else None
+    if train_rows is not None:
+        rows = train_rows[lo:hi] if positions is None else train_rows[positions]
+    elif positions is not None:
+        rows = positions
     elif (lo, hi) != (0, X.shape[0]):
         rows = np.arange(lo, hi, dtype=np.int64)
-    kwargs = dict(epsilon=epsilon, sample_weight=sample_weight, class_weight=_readable(class_weight),
-                  one_vs_rest=one_vs_rest, rows=rows, n_threads=1)
+    else:
+        rows = None
+    kwargs = dict(
+        epsilon=epsilon,
+        sample_weight=sample_weight,
+        class_weight=_readable(class_weight),
+        one_vs_rest=one_vs_rest,
+        rows=rows,
+        n_threads=1,
+    )
     if sp.issparse(X):
-        return _core.loss_gradient_csr(X.data, X.indices, X.indptr, d, target, coef, intercept,
-                                       loss, **kwargs)
+        return _core.loss_gradient_csr(
+            X.data, X.indices, X.indptr, d, target, coef, intercept, loss, **kwargs
+        )
     return _core.loss_gradient_dense(X, target, coef, intercept, loss, **kwargs)
 
 
@@ -191,6 +221,31 @@ def _add(*parts):
         for acc, a in zip(total, part):
             acc += a
     return tuple(total)
+
+
+def _chunk_validation(chunk, params, K, problems, classification):
+    """Validation sums (weight, hit, wy, wyy, sse) per problem over the chunk's validation rows;
+    problems as in _local_epoch (rows of the parameters, target function)."""
+    X, target, sample_weight, mask, _ = (_readable(a) for a in chunk)
+    out = np.zeros((len(problems), 5))
+    if mask is None or not mask.any():
+        return (out,)
+    d = X.shape[1]
+    coef = params[: K * d].reshape(K, d)
+    intercept = params[K * d :]
+    rows = np.flatnonzero(mask)
+    Xv = X[rows]
+    sw = np.ones(rows.size) if sample_weight is None else sample_weight[rows].astype(np.float64)
+    for q, (prows, y_fn) in enumerate(problems):
+        y = y_fn(target)[rows].astype(np.float64)
+        p = np.asarray(Xv @ coef[prows].T, dtype=np.float64) + intercept[prows]
+        if classification:
+            pred = p.argmax(axis=1) if p.shape[1] > 1 else np.where(p[:, 0] > 0, 1.0, -1.0)
+            out[q, 0], out[q, 1] = sw.sum(), sw[pred == y].sum()
+        else:
+            r = y - p[:, 0]
+            out[q] = sw.sum(), 0.0, sw @ y, sw @ (y * y), sw @ (r * r)
+    return (out,)
 
 
 def _chunk_order(n_rows, seed, epoch, index):
@@ -206,28 +261,41 @@ def _local_epoch(chunk, params, K, problems, config, t0, seed):
     weight * coef, weight * intercept[, weight * average_coef, weight * average_intercept]),
     with the weights per problem.
     """
-    X, target, sample_weight = (_readable(a) for a in chunk)
+    X, target, sample_weight, mask, train_rows = (_readable(a) for a in chunk)
     d = X.shape[1]
     averaging = len(params) > 1
     coef = params[0][: K * d].reshape(K, d).copy()
-    intercept = params[0][K * d:].copy()
+    intercept = params[0][K * d :].copy()
     avg = params[1].copy() if averaging else None
     avg_coef = avg[: K * d].reshape(K, d) if averaging else None
-    avg_intercept = avg[K * d:] if averaging else None
+    avg_intercept = avg[K * d :] if averaging else None
     n_problems = len(problems)
     objective = np.zeros(n_problems)
     weight = np.zeros(n_problems)
     row_weight = np.ones(X.shape[0]) if sample_weight is None else sample_weight.astype(np.float64)
+    if train_rows is not None:
+        row_weight = np.where(mask == 0, row_weight, 0.0)
     out_coef = np.zeros_like(coef)
     out_intercept = np.zeros_like(intercept)
     out_avg = np.zeros_like(avg) if averaging else None
     for q, (rows, y_fn, class_weight, loss) in enumerate(problems):
+        if train_rows is not None and train_rows.size == 0:
+            continue  # every row of the chunk is a validation row: it weighs nothing here
         y_q = y_fn(target)
         cfg = _make_config(config, loss, seed + q)
-        res = train(X, y_q, coef[rows], intercept[rows], cfg, sample_weight=sample_weight,
-                    class_weight=class_weight,
-                    average_coef=None if avg is None else avg_coef[rows],
-                    average_intercept=None if avg is None else avg_intercept[rows], t0=t0)
+        res = train(
+            X,
+            y_q,
+            coef[rows],
+            intercept[rows],
+            cfg,
+            sample_weight=sample_weight,
+            class_weight=class_weight,
+            validation_mask=mask,
+            average_coef=None if avg is None else avg_coef[rows],
+            average_intercept=None if avg is None else avg_intercept[rows],
+            t0=t0,
+        )
         w = float(np.dot(row_weight, _row_class_weight(y_q, class_weight, loss)))
         weight[q] = w
         objective[q] = w * res.loss_curve[0] if res.loss_curve else 0.0
@@ -235,7 +303,7 @@ def _local_epoch(chunk, params, K, problems, config, t0, seed):
         out_intercept[rows] = w * intercept[rows]
         if averaging:
             out_avg[: K * d].reshape(K, d)[rows] = w * avg_coef[rows]
-            out_avg[K * d:][rows] = w * avg_intercept[rows]
+            out_avg[K * d :][rows] = w * avg_intercept[rows]
     out = (objective, weight, out_coef, out_intercept)
     return out + (out_avg,) if averaging else out
 
@@ -266,31 +334,47 @@ def _make_config(fields, loss, seed):
 
 class _Problem:
     """One independent training problem (the model, one class of one-vs-rest): its rows of the
-    parameters, optimizer, schedule and stopping state, as the in-memory trainer keeps them."""
+    parameters, its target function, and the engine that steps it and decides its epochs."""
 
-    def __init__(self, est, rows, loss, spec, dtype, n_train, t0):
+    def __init__(self, config, rows, y_fn, spec, dtype, t0, epoch_callback):
         self.rows = rows
-        self.loss = loss
-        self.optimizer = None if spec is None else _core.CoreOptimizer(spec, dtype, est._n_threads())
-        self.schedule = _core.prepare_schedule(est._schedule(n_train), loss, float(est.epsilon),
-                                               float(est.alpha))
-        self.eta_adaptive = self.schedule.eta0
+        self.y_fn = y_fn
+        self.config = config
+        self.step = _core.GradientStep(config, spec, dtype)
+        self.policy = _core.EpochPolicy(config, t0, epoch_callback)
         self.last_eta = 0.0
         self.t = float(t0)
-        self.best = np.inf
-        self.no_improvement = 0
-        self.curve = []
         self.active = True
-        self.n_iter = 0
         self.grad_norm = float("nan")  # of the epoch's last update (batched training only)
-        self.stopped_by_callback = False
+
+    @property
+    def result(self):
+        return self.policy.result
 
 
 class _Trainer:
-    """The in-memory trainer's step and epoch logic around distributed loss/gradient sums."""
+    """Epochs over the cluster: loss and gradient sums from the workers, steps and epoch
+    decisions from the engine (the problems' GradientStep and EpochPolicy)."""
 
-    def __init__(self, est, dask, chunks, sizes, K, d, dtype, problems, class_weight,
-                 one_vs_rest, coef, intercept, avg_coef, avg_intercept, max_iter, seed):
+    def __init__(
+        self,
+        est,
+        dask,
+        chunks,
+        sizes,
+        K,
+        d,
+        dtype,
+        problems,
+        class_weight,
+        one_vs_rest,
+        coef,
+        intercept,
+        avg_coef,
+        avg_intercept,
+        max_iter,
+        seed,
+    ):
         self.est, self.dask, self.chunks, self.sizes = est, dask, chunks, sizes
         self.K, self.d, self.dtype = K, d, dtype
         self.problems, self.class_weight, self.one_vs_rest = problems, class_weight, one_vs_rest
@@ -298,12 +382,8 @@ class _Trainer:
         self.avg_coef, self.avg_intercept = avg_coef, avg_intercept
         self.max_iter, self.seed = max_iter, seed
         self.n = int(sum(sizes))
-        alpha = float(est.alpha)
-        penalty = est.penalty
-        self.l1_ratio = {"l2": 0.0, "l1": 1.0}.get(penalty, float(est.l1_ratio or 0.0))
-        self.has_penalty = penalty is not None and alpha > 0
-        self.alpha = alpha
-        self.monitor = None  # the estimator's FitMonitor, set by fit()
+        self.classification = bool(problems[0].config.classification)
+        self.early_stopping = bool(problems[0].config.early_stopping)
 
     # -- shared pieces ----------------------------------------------------------------------
 
@@ -313,89 +393,87 @@ class _Trainer:
     def _tree_sum(self, parts):
         delayed = self.dask.delayed
         while len(parts) > 1:
-            parts = [delayed(_add)(*parts[i:i + _FAN_IN]) if len(parts[i:i + _FAN_IN]) > 1
-                     else parts[i] for i in range(0, len(parts), _FAN_IN)]
+            parts = [
+                delayed(_add)(*parts[i : i + _FAN_IN])
+                if len(parts[i : i + _FAN_IN]) > 1
+                else parts[i]
+                for i in range(0, len(parts), _FAN_IN)
+            ]
         return parts[0]
 
-    def _penalty_value(self, coef):
-        if not self.has_penalty:
-            return 0.0
-        v = 0.0
-        if self.l1_ratio < 1:
-            v += (1.0 - self.l1_ratio) * 0.5 * float(np.dot(coef.ravel().astype(np.float64),
-                                                            coef.ravel().astype(np.float64)))
-        if self.l1_ratio > 0:
-            v += self.l1_ratio * float(np.abs(coef.astype(np.float64)).sum())
-        return self.alpha * v
+    def _params(self):
+        return np.concatenate([self.coef.ravel(), self.intercept])
 
-    def _end_epoch(self, prob, sumloss, train_weight):
-        """The trainer's epoch end: divergence, objective, schedule, stopping (True: stop)."""
-        est = self.est
-        coef, intercept = self.coef[prob.rows], self.intercept[prob.rows]
-        prob.n_iter += 1
-        if not (math.isfinite(sumloss) and np.isfinite(coef).all() and np.isfinite(intercept).all()):
-            raise ValueError(
-                f"Floating-point under-/overflow occurred at epoch #{prob.n_iter}. Scaling input "
-                "data with StandardScaler or MinMaxScaler might help, or lower eta0."
-            )
-        if not train_weight > 0:
-            raise ValueError("the training rows have a total sample weight of zero")
-        objective = sumloss / train_weight + self._penalty_value(coef)
-        prob.curve.append(objective)
-        prob.schedule.end_epoch(objective)
-        tol = float(est.tol) if est.tol is not None else -np.inf
-        prob.no_improvement = prob.no_improvement + 1 if objective > prob.best - tol else 0
-        prob.best = min(prob.best, objective)
-        if self.monitor is not None:
-            on_epoch = self.monitor.epoch_callback(self.problems.index(prob))
-            if on_epoch(prob.n_iter, objective, float("nan"), prob.last_eta, prob.t,
-                        prob.grad_norm):
+    def _validation_scores(self, active):
+        """Validation score per active problem (NaN without early stopping)."""
+        if not self.early_stopping:
+            return [float("nan")] * len(active)
+        delayed = self.dask.delayed
+        params = delayed(self._params())
+        specs = [(p.rows, p.y_fn) for p in active]
+        parts = [
+            delayed(_chunk_validation)(chunk, params, self.K, specs, self.classification)
+            for chunk in self.chunks
+        ]
+        sums = self._compute(self._tree_sum(parts))[0][0]
+        scores = []
+        for row in sums:
+            v = _core.ValidationSums()
+            v.weight, v.hit, v.wy, v.wyy, v.sse = (float(x) for x in row)
+            scores.append(v.score(self.classification))
+        return scores
+
+    def _end_epochs(self, active, sumloss, train_weight):
+        """Hands each active problem's epoch sums to its policy; stops the problems it stops."""
+        scores = self._validation_scores(active)
+        for i, prob in enumerate(active):
+            coef, intercept = self.coef[prob.rows], self.intercept[prob.rows]
+            finite = bool(np.isfinite(coef).all() and np.isfinite(intercept).all())
+            penalty = prob.step.penalty_value(np.ascontiguousarray(coef))
+            if prob.policy.end_epoch(
+                float(sumloss[i]),
+                float(train_weight[i]),
+                penalty,
+                finite,
+                scores[i],
+                prob.last_eta,
+                prob.t,
+                prob.grad_norm,
+            ):
                 prob.active = False
-                prob.stopped_by_callback = True
-                return
-        if prob.no_improvement >= int(est.n_iter_no_change):
-            if prob.schedule.kind == _core.ScheduleKind.adaptive and prob.eta_adaptive > 1e-6:
-                prob.eta_adaptive /= 5.0
-                prob.no_improvement = 0
-            else:
-                prob.active = False
+            if prob.result.diverged:
+                raise ValueError(
+                    f"Floating-point under-/overflow occurred at epoch #{prob.result.n_iter}. "
+                    "Scaling input data with StandardScaler or MinMaxScaler might help, or lower "
+                    "eta0."
+                )
 
     # -- full-batch and mini-batch --------------------------------------------------------------
 
-    def _step(self, prob, grad, grad_b, batch_weight):
-        """The in-memory trainer's update from a batch's gradient sums (in place)."""
-        est, T = self.est, self.dtype.type
-        coef, intercept = self.coef[prob.rows], self.intercept[prob.rows]
-        grad *= T(1.0 / batch_weight)
-        grad_b *= T(1.0 / batch_weight)
-        eta = prob.schedule.eta(prob.t, prob.eta_adaptive)
+    def _step(self, prob, grad, grad_b, batch_weight, want_norm):
+        """The engine's update from a batch's gradient sums (parameters in place)."""
+        rows = prob.rows
+        coef = self.coef[rows]
+        intercept = self.intercept[rows]
+        eta = prob.policy.eta(prob.t)
         prob.last_eta = eta
-        if self.has_penalty and self.l1_ratio < 1:
-            grad += T(self.alpha * (1.0 - self.l1_ratio)) * coef
-        clipped = [grad, grad_b] if est.fit_intercept else [grad]
-        if est.clip_value is not None:
-            _core.clip_grad_value(clipped, float(est.clip_value), 1)
-        if est.clip_norm is not None:
-            _core.clip_grad_norm(clipped, float(est.clip_norm), 2.0, False, 1)
-        if prob.optimizer is None:
-            coef += T(-eta) * grad
-            if est.fit_intercept:
-                intercept += T(-eta) * grad_b
-        else:
-            prob.optimizer.begin_step()
-            prob.optimizer.update(0, coef, grad, eta, coef.shape[0])
-            if est.fit_intercept:
-                prob.optimizer.update(1, intercept, grad_b, eta)
-        if self.has_penalty and self.l1_ratio > 0:
-            lam = eta * self.alpha * self.l1_ratio
-            c = coef.astype(np.float64)
-            coef[...] = np.sign(c) * np.maximum(np.abs(c) - lam, 0.0)
-        average = int(self.est.average)
-        if average > 0 and average <= prob.t:
-            mu = 1.0 / (prob.t - average + 1.0)
-            ac, ai = self.avg_coef[prob.rows], self.avg_intercept[prob.rows]
-            ac += (mu * (coef.astype(np.float64) - ac)).astype(ac.dtype)
-            ai += (mu * (intercept.astype(np.float64) - ai)).astype(ai.dtype)
+        averaging = self.avg_coef is not None
+        avg_coef = self.avg_coef[rows] if averaging else None
+        avg_intercept = self.avg_intercept[rows] if averaging else None
+        norm = prob.step.apply(
+            coef,
+            intercept,
+            np.ascontiguousarray(grad),
+            np.ascontiguousarray(grad_b),
+            batch_weight,
+            eta,
+            prob.t,
+            avg_coef,
+            avg_intercept,
+            want_norm,
+        )
+        if want_norm:
+            prob.grad_norm = norm
         prob.t += 1.0
 
     def run_batched(self, batch_size):
@@ -404,50 +482,46 @@ class _Trainer:
         full = batch_size == 0
         n_updates = 1 if full else -(-self.n // min(batch_size, self.n))
         n_problems = len(self.problems)
-        static = dict(K=self.K, loss=self.problems[0].loss, epsilon=float(est.epsilon),
-                      class_weight=self.class_weight, one_vs_rest=self.one_vs_rest)
+        static = dict(
+            K=self.K,
+            loss=self.problems[0].config.loss,
+            epsilon=float(est.epsilon),
+            class_weight=self.class_weight,
+            one_vs_rest=self.one_vs_rest,
+        )
         for epoch in range(self.max_iter):
             active = [p for p in self.problems if p.active]
             if not active:
                 break
             orders = [None] * len(self.chunks)
             if not full and est.shuffle:
-                orders = dask.persist(*[delayed(_chunk_order)(n_c, self.seed, epoch, c)
-                                        for c, n_c in enumerate(self.sizes)])
+                orders = dask.persist(
+                    *[
+                        delayed(_chunk_order)(n_c, self.seed, epoch, c)
+                        for c, n_c in enumerate(self.sizes)
+                    ]
+                )
             sumloss = np.zeros(n_problems)
             sumweight = np.zeros(n_problems)
             for j in range(n_updates):
-                params = delayed(np.concatenate([self.coef.ravel(), self.intercept]))
+                params = delayed(self._params())
                 parts = []
                 for c, (chunk, n_c) in enumerate(zip(self.chunks, self.sizes)):
                     lo, hi = (n_c * j) // n_updates, (n_c * (j + 1)) // n_updates
                     if hi > lo:
-                        parts.append(delayed(_chunk_sums)(chunk, orders[c], lo, hi, params,
-                                                          **static))
+                        parts.append(
+                            delayed(_chunk_sums)(chunk, orders[c], lo, hi, params, **static)
+                        )
                 loss, weight, grad, grad_b = self._compute(self._tree_sum(parts))[0]
                 sumloss += loss
                 sumweight += weight
                 for q, prob in enumerate(self.problems):
                     if prob.active and weight[q] != 0.0:
-                        if j == n_updates - 1:
-                            prob.grad_norm = self._gradient_norm(
-                                prob, grad[prob.rows], grad_b[prob.rows], weight[q])
-                        self._step(prob, grad[prob.rows], grad_b[prob.rows], weight[q])
-            for q, prob in enumerate(active):
-                q = self.problems.index(prob)
-                self._end_epoch(prob, float(sumloss[q]), float(sumweight[q]))
-
-    def _gradient_norm(self, prob, grad, grad_b, batch_weight):
-        """L2 norm of the update's mean loss gradient plus the L2 penalty's gradient, before
-        clipping, over coefficients and intercepts (the in-memory trainer's history_ value)."""
-        g = np.asarray(grad, dtype=np.float64) / batch_weight
-        if self.has_penalty and self.l1_ratio < 1:
-            g = g + self.alpha * (1.0 - self.l1_ratio) * self.coef[prob.rows].astype(np.float64)
-        total = float(np.sum(g * g))
-        if self.est.fit_intercept:
-            gb = np.asarray(grad_b, dtype=np.float64) / batch_weight
-            total += float(np.sum(gb * gb))
-        return math.sqrt(total)
+                        self._step(
+                            prob, grad[prob.rows], grad_b[prob.rows], weight[q], j == n_updates - 1
+                        )
+            index = [self.problems.index(p) for p in active]
+            self._end_epochs(active, sumloss[index], sumweight[index])
 
     # -- per-sample SGD: local epochs and parameter averaging -----------------------------------
 
@@ -463,15 +537,25 @@ class _Trainer:
             specs = [problem_specs[q] for q in active]
             prob0 = self.problems[active[0]]
             fields = dict(config, schedule=self._local_schedule(prob0))
-            params = [np.concatenate([self.coef.ravel(), self.intercept])]
+            params = [self._params()]
             if averaging:
                 params.append(np.concatenate([self.avg_coef.ravel(), self.avg_intercept]))
             params = delayed(params)
-            parts = [delayed(_local_epoch)(chunk, params, K, specs, fields, prob0.t,
-                                           self.seed + 7919 * (epoch * len(self.chunks) + c))
-                     for c, chunk in enumerate(self.chunks)]
+            parts = [
+                delayed(_local_epoch)(
+                    chunk,
+                    params,
+                    K,
+                    specs,
+                    fields,
+                    prob0.t,
+                    self.seed + 7919 * (epoch * len(self.chunks) + c),
+                )
+                for c, chunk in enumerate(self.chunks)
+            ]
             result = self._compute(self._tree_sum(parts))[0]
             objective, weight, wcoef, wintercept = result[:4]
+            sumloss = np.zeros(len(active))
             for i, q in enumerate(active):
                 prob = self.problems[q]
                 w = weight[i]
@@ -480,39 +564,38 @@ class _Trainer:
                     self.intercept[prob.rows] = (wintercept[prob.rows] / w).astype(self.dtype)
                     if averaging:
                         wavg = result[4]
-                        self.avg_coef[prob.rows] = (wavg[: K * d].reshape(K, d)[prob.rows] / w
-                                                    ).astype(self.dtype)
-                        self.avg_intercept[prob.rows] = (wavg[K * d:][prob.rows] / w
-                                                         ).astype(self.dtype)
-                prob.last_eta = prob.schedule.eta(prob.t + longest - 1, prob.eta_adaptive)
+                        self.avg_coef[prob.rows] = (
+                            wavg[: K * d].reshape(K, d)[prob.rows] / w
+                        ).astype(self.dtype)
+                        self.avg_intercept[prob.rows] = (wavg[K * d :][prob.rows] / w).astype(
+                            self.dtype
+                        )
+                prob.last_eta = prob.policy.eta(prob.t + longest - 1)
                 prob.t += longest
-                # The chunks' objectives include their own penalties; report the weighted mean.
-                penalty = self._penalty_value(self.coef[prob.rows])
-                self._end_epoch(prob, float(objective[i]) - penalty * w, float(w))
+                # The chunks' objectives include their own penalties: the weighted mean loss.
+                penalty = prob.step.penalty_value(np.ascontiguousarray(self.coef[prob.rows]))
+                sumloss[i] = float(objective[i]) - penalty * w
+            self._end_epochs([self.problems[q] for q in active], sumloss, weight)
 
     def _local_schedule(self, prob):
-        schedule = _core.Schedule(**prob.schedule.to_dict())
+        schedule = _core.Schedule(**prob.policy.schedule.to_dict())
         if schedule.kind == _core.ScheduleKind.adaptive:
-            schedule.eta0 = prob.eta_adaptive
+            schedule.eta0 = prob.policy.eta_adaptive
         return schedule
 
 
 def fit(est, X, y, *, sample_weight=None, coef_init=None, intercept_init=None, classifier):
     """Fit `est` (an SGDRegressor or SGDClassifier) data-parallel on dask X; see the module."""
     dask, da = _import_dask()
-    if est.early_stopping:
-        raise ValueError(
-            "early_stopping=True is not supported with dask input; pass a validation set to "
-            "score yourself, or set early_stopping=False."
-        )
     X_in = X
     X = _as_rows(X, da, "X")
     if X.ndim != 2:
         raise ValueError(f"Expected 2D array, got {X.ndim}D array instead.")
     n, d = X.shape
     if n == 0 or d == 0:
-        raise ValueError(f"Found array with shape {X.shape}; at least 1 sample and 1 feature "
-                         "are required.")
+        raise ValueError(
+            f"Found array with shape {X.shape}; at least 1 sample and 1 feature are required."
+        )
     _set_feature_names(est, X_in)
     est.n_features_in_ = d
     dtype = np.dtype(np.float32 if X.dtype == np.float32 else np.float64)
@@ -527,8 +610,7 @@ def fit(est, X, y, *, sample_weight=None, coef_init=None, intercept_init=None, c
         check_classification_targets(classes)
         if classes.shape[0] < 2:
             raise ValueError(
-                "The number of classes has to be greater than one; got "
-                f"{classes.shape[0]} class"
+                f"The number of classes has to be greater than one; got {classes.shape[0]} class"
             )
     n_classes = 0 if classes is None else classes.shape[0]
     binary = n_classes == 2
@@ -538,10 +620,29 @@ def fit(est, X, y, *, sample_weight=None, coef_init=None, intercept_init=None, c
     x_blocks = X.to_delayed().ravel()
     y_blocks = y.to_delayed().ravel()
     w_blocks = [None] * len(sizes) if sample_weight is None else sample_weight.to_delayed().ravel()
+    # The validation rows of the in-memory estimators: the same split of the whole y (n labels
+    # come to the client, X stays on the workers).
+    mask_blocks = [None] * len(sizes)
+    if est.early_stopping:
+        y_all, w_all = dask.compute(y, sample_weight)
+        w_all = est._check_sample_weight(w_all, y_all, np.float64)
+        mask = est._validation_mask(np.asarray(y_all), w_all)
+        bounds = np.cumsum([0] + sizes)
+        mask_blocks = [mask[bounds[c] : bounds[c + 1]] for c in range(len(sizes))]
     keep = [c for c, n_c in enumerate(sizes) if n_c > 0]
-    chunks = dask.persist(*[delayed(_prepare_chunk)(x_blocks[c], y_blocks[c], w_blocks[c], dtype,
-                                                    classes, binary) for c in keep])
-    sizes = [sizes[c] for c in keep]
+    chunks = dask.persist(
+        *[
+            delayed(_prepare_chunk)(
+                x_blocks[c], y_blocks[c], w_blocks[c], dtype, classes, binary, mask_blocks[c]
+            )
+            for c in keep
+        ]
+    )
+    if est.early_stopping:
+        sizes = [int(np.count_nonzero(mask_blocks[c] == 0)) for c in keep]
+    else:
+        sizes = [sizes[c] for c in keep]
+    n_train = int(sum(sizes))
 
     # Problems, as the in-memory estimators set them up.
     multinomial = classifier and est.multi_class == "multinomial" and n_classes > 2
@@ -549,8 +650,9 @@ def fit(est, X, y, *, sample_weight=None, coef_init=None, intercept_init=None, c
     class_weight = None
     if classifier:
         if est.class_weight == "balanced":
-            counts = np.sum(dask.compute(*[delayed(_chunk_labels_count)(c, n_classes)
-                                           for c in chunks]), axis=0)
+            counts = np.sum(
+                dask.compute(*[delayed(_chunk_labels_count)(c, n_classes) for c in chunks]), axis=0
+            )
             class_weight = n / (n_classes * counts.astype(np.float64))
         else:
             class_weight = compute_class_weight(est.class_weight, classes=classes, y=classes)
@@ -559,12 +661,15 @@ def fit(est, X, y, *, sample_weight=None, coef_init=None, intercept_init=None, c
     if multinomial:
         loss = _core.LossKind.multinomial
         rows_of = [slice(None)]
+        y_fns = [_binary_target]
     elif one_vs_rest:
         loss = LOSSES[est.loss]
         rows_of = [slice(k, k + 1) for k in range(K)]
+        y_fns = [partial(_binary_target, k=k) for k in range(K)]
     else:
         loss = LOSSES[est.loss]
         rows_of = [slice(0, 1)]
+        y_fns = [_binary_target]
 
     coef = np.zeros((K, d), dtype=dtype)
     intercept = np.zeros(K, dtype=dtype)
@@ -585,55 +690,76 @@ def fit(est, X, y, *, sample_weight=None, coef_init=None, intercept_init=None, c
     max_iter = int(est.max_iter)
     seed = check_random_state(est.random_state).randint(0, MAX_INT)
     spec = est._optimizer_spec()
-    batch_size = est._batch_size(n)
-    problems = [_Problem(est, rows, loss, spec, dtype, n, 1.0) for rows in rows_of]
-    trainer = _Trainer(est, dask, chunks, sizes, K, d, dtype, problems,
-                       class_weight, one_vs_rest, coef, intercept, avg_coef, avg_intercept,
-                       max_iter, seed)
+    batch_size = est._batch_size(n_train)
+    config = est._config(loss, max_iter, seed, est._n_threads(), n_train)
 
     def view(t):  # what coef_ / intercept_ are after t - 1 updates
-        c, i = (avg_coef, avg_intercept) if averaging and est.average <= t - 1 else (coef, intercept)
+        c, i = (
+            (avg_coef, avg_intercept) if averaging and est.average <= t - 1 else (coef, intercept)
+        )
         return (c, i) if classifier else (c.reshape(-1), i)
 
     labels = list(classes.tolist()) if one_vs_rest else [None]
     fitted = {"classes_": classes} if classifier else {}
     with est._monitored(max_iter, labels, [view] * len(labels), fitted) as monitor:
-        trainer.monitor = monitor
+        problems = [
+            _Problem(config, rows, y_fn, spec, dtype, 1.0, monitor.epoch_callback(q))
+            for q, (rows, y_fn) in enumerate(zip(rows_of, y_fns))
+        ]
+        trainer = _Trainer(
+            est,
+            dask,
+            chunks,
+            sizes,
+            K,
+            d,
+            dtype,
+            problems,
+            class_weight,
+            one_vs_rest,
+            coef,
+            intercept,
+            avg_coef,
+            avg_intercept,
+            max_iter,
+            seed,
+        )
         if batch_size == 1 and est._plain_sgd():
-            config = _local_config(est)
+            local = _local_config(est)
             if one_vs_rest:
-                specs = [(slice(k, k + 1), partial(_binary_target, k=k),
-                          np.array([1.0, class_weight[k]]), loss) for k in range(K)]
+                specs = [
+                    (slice(k, k + 1), y_fns[k], np.array([1.0, class_weight[k]]), loss)
+                    for k in range(K)
+                ]
             else:
                 cw = class_weight if classifier else None
                 specs = [(rows_of[0], _binary_target, cw, loss)]
-            trainer.run_local(config, specs)
+            trainer.run_local(local, specs)
         else:
             trainer.run_batched(batch_size)
 
-    est._standard_coef, est._standard_intercept = coef, intercept
-    est._average_coef, est._average_intercept = avg_coef, avg_intercept
-    est.n_iter_ = max(p.n_iter for p in problems)
-    est.t_ = max(p.t for p in problems)
-    curves = [p.curve for p in problems]
-    if len(curves) == 1:
-        est.loss_curve_ = list(curves[0])
-    else:
-        from ._classifier import _mean_curve
-
-        est.loss_curve_ = _mean_curve(curves)
-    est.history_ = monitor.history()
-    est._warn_if_not_converged(est.n_iter_, max_iter,
-                               any(p.stopped_by_callback for p in problems))
-    use_average = averaging and est.average <= est.t_ - 1
+    results = [p.result for p in problems]
+    n_iter = max(r.n_iter for r in results)
+    t = max(p.t for p in problems)
+    curves = [list(r.loss_curve) for r in results]
+    use_average = averaging and est.average <= t - 1
+    c, i = (avg_coef, avg_intercept) if use_average else (coef, intercept)
+    state = dict(
+        _standard_coef=coef if classifier else coef.reshape(-1),
+        _standard_intercept=intercept,
+        _average_coef=avg_coef if classifier or avg_coef is None else avg_coef.reshape(-1),
+        _average_intercept=avg_intercept,
+        n_iter_=n_iter,
+        t_=t,
+        loss_curve_=mean_curve(curves),
+        history_=monitor.history(),
+        coef_=c if classifier else c.reshape(-1),
+        intercept_=i,
+    )
     if classifier:
-        est.classes_ = classes
-        est.coef_, est.intercept_ = (avg_coef, avg_intercept) if use_average else (coef, intercept)
-    else:
-        c, i = (avg_coef, avg_intercept) if use_average else (coef, intercept)
-        est._standard_coef = coef.reshape(-1)
-        est._average_coef = None if avg_coef is None else avg_coef.reshape(-1)
-        est.coef_, est.intercept_ = c.reshape(-1), i
+        state["classes_"] = classes
+    vars(est).update(state)
+    est._warn_if_not_converged(n_iter, max_iter, any(r.stopped_by_callback for r in results))
     monitor.end()
     return est
 
@@ -651,9 +777,13 @@ def _local_config(est):
     """TrainConfig fields (picklable) for one local per-sample epoch on a worker."""
     return dict(
         epsilon=float(est.epsilon),
-        penalty=_core.PenaltyKind.none if est.penalty is None else
-        {"l2": _core.PenaltyKind.l2, "l1": _core.PenaltyKind.l1,
-         "elasticnet": _core.PenaltyKind.elasticnet}[est.penalty],
+        penalty=_core.PenaltyKind.none
+        if est.penalty is None
+        else {
+            "l2": _core.PenaltyKind.l2,
+            "l1": _core.PenaltyKind.l1,
+            "elasticnet": _core.PenaltyKind.elasticnet,
+        }[est.penalty],
         alpha=float(est.alpha),
         l1_ratio=float(est.l1_ratio) if est.l1_ratio is not None else 0.0,
         fit_intercept=bool(est.fit_intercept),
@@ -700,7 +830,8 @@ def blockwise(est, method, X):
             f"{est.n_features_in_} features as input."
         )
     n_outputs = {
-        "decision_function": 0 if est.coef_.ndim == 1 or est.coef_.shape[0] == 1
+        "decision_function": 0
+        if est.coef_.ndim == 1 or est.coef_.shape[0] == 1
         else est.coef_.shape[0],
         "predict": 0,
         "predict_proba": len(getattr(est, "classes_", ())),
@@ -713,8 +844,9 @@ def blockwise(est, method, X):
     fn = partial(_apply, est=est, method=method, columns=columns)
     if n_outputs == 0:
         return X.map_blocks(fn, drop_axis=1, dtype=dtype, meta=np.empty(0, dtype=dtype))
-    return X.map_blocks(fn, chunks=(X.chunks[0], (n_outputs,)), dtype=dtype,
-                        meta=np.empty((0, 0), dtype=dtype))
+    return X.map_blocks(
+        fn, chunks=(X.chunks[0], (n_outputs,)), dtype=dtype, meta=np.empty((0, 0), dtype=dtype)
+    )
 
 
 def score(est, X, y, sample_weight=None, *, classifier):
@@ -731,5 +863,4 @@ def score(est, X, y, sample_weight=None, *, classifier):
     mean = (w * y).sum() / total
     sse = (w * (y - pred) ** 2).sum()
     sst = (w * (y - mean) ** 2).sum()
-    return da.where(sst > 0, 1.0 - sse / da.where(sst > 0, sst, 1.0),
-                    da.where(sse == 0, 1.0, 0.0))
+    return da.where(sst > 0, 1.0 - sse / da.where(sst > 0, sst, 1.0), da.where(sse == 0, 1.0, 0.0))

@@ -53,7 +53,9 @@ class FitMonitor:
         """Before the first epoch: starts the clock and the bar, calls ``on_fit_begin``."""
         self._start = time.perf_counter()
         if self.verbose >= 1:
-            self._bar = _progress_bar(self.max_iter * len(self.labels), type(self.estimator).__name__)
+            self._bar = _progress_bar(
+                self.max_iter * len(self.labels), type(self.estimator).__name__
+            )
         self._began = True
         for cb in self.callbacks:
             cb.on_fit_begin(self.estimator)
@@ -81,7 +83,10 @@ class FitMonitor:
                     self.estimator.coef_, self.estimator.intercept_ = coef, intercept
                     for cb in self.callbacks:
                         # Every callback sees the epoch, even after one asked to stop.
-                        stop = bool(cb.on_epoch_end(self.estimator, int(epoch), dict(metrics))) or stop
+                        stop = (
+                            bool(cb.on_epoch_end(self.estimator, int(epoch), dict(metrics)))
+                            or stop
+                        )
                 return stop
 
         return on_epoch
@@ -97,9 +102,11 @@ class FitMonitor:
             self._bar.update(1)
         if self.verbose >= 2:
             label = "" if "class" not in metrics else f" (class {metrics['class']!r})"
-            line = (f"-- Epoch {epoch}{label}\nAvg. loss: {metrics['loss']:.6f}, "
-                    f"eta: {metrics['lr']:.4g}, T: {int(t) - 1}, "
-                    f"grad norm: {metrics['grad_norm']:.4g}")
+            line = (
+                f"-- Epoch {epoch}{label}\nAvg. loss: {metrics['loss']:.6f}, "
+                f"eta: {metrics['lr']:.4g}, T: {int(t) - 1}, "
+                f"grad norm: {metrics['grad_norm']:.4g}"
+            )
             if "val_score" in metrics:
                 line += f", Validation score: {metrics['val_score']:.6f}"
             line += f"\nTotal training time: {metrics['time']:.2f} seconds."
@@ -169,8 +176,14 @@ def _progress_bar(total, name):
         from tqdm.auto import tqdm
     except ImportError as exc:  # a dependency, but a broken install should still say so
         raise ImportError(
-            "verbose=1 shows a progress bar with tqdm, which is not installed: "
-            "pip install tqdm"
+            "verbose=1 shows a progress bar with tqdm, which is not installed: pip install tqdm"
         ) from exc
-    return tqdm(total=total, desc=name, unit="epoch", file=sys.stderr, leave=True,
-                dynamic_ncols=True, mininterval=0.1)
+    return tqdm(
+        total=total,
+        desc=name,
+        unit="epoch",
+        file=sys.stderr,
+        leave=True,
+        dynamic_ncols=True,
+        mininterval=0.1,
+    )

@@ -9,8 +9,15 @@ from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
 from . import _dask
-from ._base import (LOSSES, MAX_INT, REGRESSION_LOSSES, BaseSGD, _computed,
-                    commit_fitted_state, keeps_state_on_error, train)
+from ._base import (
+    LOSSES,
+    MAX_INT,
+    REGRESSION_LOSSES,
+    BaseSGD,
+    commit_fitted_state,
+    keeps_state_on_error,
+    train,
+)
 
 
 class SGDRegressor(RegressorMixin, BaseSGD):
@@ -109,9 +116,10 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         Mini-batch and full-batch gradients split rows over the threads and add the parts in
         a fixed order. Per-sample SGD (``batch_size=1``, plain SGD, no L1 penalty, no
         averaging) trains one copy of the model per thread on its share of each quarter
-        epoch and averages the copies after each quarter (model averaging, no locks). ``n_jobs=1`` is
-        bit-for-bit reproducible for a fixed ``random_state``; larger values are reproducible
-        for the same ``n_jobs`` but give a (slightly) different model than one thread.
+        epoch and averages the copies after each quarter (model averaging, no locks).
+        ``n_jobs=1`` is bit-for-bit reproducible for a fixed ``random_state``; larger values are
+        reproducible for the same ``n_jobs`` but give a (slightly) different model than one
+        thread.
     device : {'cpu', 'cuda', 'auto'}, default='cpu'
         Where training runs. 'cuda' runs the whole training loop on an NVIDIA GPU with
         Numba-CUDA kernels (``pip install fastdescent[cuda]``): X is copied to the GPU once
@@ -321,10 +329,18 @@ class SGDRegressor(RegressorMixin, BaseSGD):
             intercept_init = self.intercept_ if intercept_init is None else intercept_init
         if _dask.is_dask_collection(X):
             self._refuse_gpu_for_dask()
-            return _dask.fit(self, X, y, sample_weight=sample_weight, coef_init=coef_init,
-                             intercept_init=intercept_init, classifier=False)
-        return self._fit(X, y, sample_weight, coef_init, intercept_init, self.max_iter,
-                         reset=True, resume=False)
+            return _dask.fit(
+                self,
+                X,
+                y,
+                sample_weight=sample_weight,
+                coef_init=coef_init,
+                intercept_init=intercept_init,
+                classifier=False,
+            )
+        return self._fit(
+            X, y, sample_weight, coef_init, intercept_init, self.max_iter, reset=True, resume=False
+        )
 
     @_fit_context(prefer_skip_nested_validation=True)
     @keeps_state_on_error
@@ -342,7 +358,7 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         self
         """
         self._check_hyperparams(for_partial_fit=True)
-        X, y, sample_weight = _computed(X, y, sample_weight)
+        X, y, sample_weight = _dask.computed(X, y, sample_weight)
         first = not hasattr(self, "coef_")
         return self._fit(X, y, sample_weight, None, None, 1, reset=first, resume=not first)
 
@@ -394,7 +410,11 @@ class SGDRegressor(RegressorMixin, BaseSGD):
 
         with self._monitored(max_iter, [None], [view], {}) as monitor:
             res = train(
-                X, y, coef.reshape(1, -1), intercept, cfg,
+                X,
+                y,
+                coef.reshape(1, -1),
+                intercept,
+                cfg,
                 sample_weight=sample_weight,
                 validation_mask=validation_mask,
                 average_coef=None if avg_coef is None else avg_coef.reshape(1, -1),
@@ -406,13 +426,21 @@ class SGDRegressor(RegressorMixin, BaseSGD):
             )
 
         final_coef, final_intercept = view(res.t)
-        commit_fitted_state(self, dict(
-            _standard_coef=coef, _standard_intercept=intercept,
-            _average_coef=avg_coef, _average_intercept=avg_intercept,
-            n_iter_=res.n_iter, t_=res.t, loss_curve_=list(res.loss_curve),
-            history_=monitor.history(),
-            coef_=final_coef, intercept_=final_intercept,
-        ))
+        commit_fitted_state(
+            self,
+            dict(
+                _standard_coef=coef,
+                _standard_intercept=intercept,
+                _average_coef=avg_coef,
+                _average_intercept=avg_intercept,
+                n_iter_=res.n_iter,
+                t_=res.t,
+                loss_curve_=list(res.loss_curve),
+                history_=monitor.history(),
+                coef_=final_coef,
+                intercept_=final_intercept,
+            ),
+        )
         if not resume:
             self._warn_if_not_converged(res.n_iter, max_iter, res.stopped_by_callback)
         monitor.end()

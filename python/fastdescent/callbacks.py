@@ -166,8 +166,9 @@ class EarlyStopping(Callback):
     Use ``tol=None`` on the estimator to let only the callback decide.
     """
 
-    def __init__(self, monitor="loss", *, mode="auto", patience=5, min_delta=0.0,
-                 restore_best_weights=False):
+    def __init__(
+        self, monitor="loss", *, mode="auto", patience=5, min_delta=0.0, restore_best_weights=False
+    ):
         if patience < 0:
             raise ValueError(f"patience must be >= 0, got {patience}.")
         if min_delta < 0:
@@ -353,8 +354,11 @@ class MLflowLogger(Callback):
         if self._owns_run:
             name = self.experiment_name or "Default"
             experiment = self._client.get_experiment_by_name(name)
-            experiment_id = (experiment.experiment_id if experiment is not None
-                             else self._client.create_experiment(name))
+            experiment_id = (
+                experiment.experiment_id
+                if experiment is not None
+                else self._client.create_experiment(name)
+            )
             run = self._client.create_run(experiment_id, run_name=self.run_name)
         else:
             run = active
@@ -363,7 +367,8 @@ class MLflowLogger(Callback):
         logged = self._client.get_run(self.run_id_).data.params
         params = {
             k: (v if isinstance(v, (int, float, str, bool, type(None))) else repr(v))
-            for k, v in estimator.get_params(deep=False).items() if k != "callbacks"
+            for k, v in estimator.get_params(deep=False).items()
+            if k != "callbacks"
         }
         params["estimator"] = type(estimator).__name__
         # MLflow refuses to change a logged parameter: log the new ones only (partial_fit).
@@ -375,8 +380,11 @@ class MLflowLogger(Callback):
 
     def on_epoch_end(self, estimator, epoch, metrics):
         suffix = "" if "class" not in metrics else f".class_{metrics['class']}"
-        values = {f"{k}{suffix}": float(v) for k, v in metrics.items()
-                  if k != "class" and v is not None and math.isfinite(float(v))}
+        values = {
+            f"{k}{suffix}": float(v)
+            for k, v in metrics.items()
+            if k != "class" and v is not None and math.isfinite(float(v))
+        }
         if epoch % self.log_every == 0:
             self._log(values, epoch)
             self._pending.pop(suffix, None)
@@ -405,7 +413,8 @@ class MLflowLogger(Callback):
     def on_fit_error(self, estimator, error):
         if getattr(self, "_owns_run", False) and getattr(self, "_client", None) is not None:
             self._client.set_terminated(
-                self.run_id_, status="KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
+                self.run_id_, status="KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
+            )
 
     def __getstate__(self):
         state = self.__dict__.copy()

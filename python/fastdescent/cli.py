@@ -22,8 +22,13 @@ __all__ = ["main", "build_parser", "command", "arg"]
 # Optional packages `info` reports (import names, which are also their distribution names).
 OPTIONAL_PACKAGES = ("numba", "dask", "mlflow", "matplotlib", "tqdm", "torch")
 # The package extras and the import names that make each one usable.
-EXTRAS = {"cuda": ("numba",), "dask": ("dask", "distributed"), "mlflow": ("mlflow",),
-          "plot": ("matplotlib",), "bench": ("pytest_benchmark",)}
+EXTRAS = {
+    "cuda": ("numba",),
+    "dask": ("dask", "distributed"),
+    "mlflow": ("mlflow",),
+    "plot": ("matplotlib",),
+    "bench": ("pytest_benchmark",),
+}
 
 
 @dataclass
@@ -87,16 +92,38 @@ def synthetic_rows(text):
 @command(
     "demo",
     "train on bundled and synthetic data next to scikit-learn and NumPy; print one table",
-    arg("--quick", action="store_true",
-        help="small synthetic problem (20,000 rows instead of 1,000,000): seconds, not tens"),
-    arg("--rows", type=synthetic_rows, metavar="N",
-        help="rows of the synthetic 100-feature problem (default 1,000,000; 0 skips it)"),
-    arg("--epochs", type=positive_int, default=5, metavar="E",
-        help="epochs of every method on the synthetic problem (default 5, tol=None)"),
-    arg("--repeat", type=positive_int, default=3, metavar="R",
-        help="fits per method on the small data sets, fastest reported (default 3)"),
-    arg("--n-jobs", type=int, default=None, metavar="J",
-        help="n_jobs of the fastdescent and scikit-learn estimators (default None: 1 thread)"),
+    arg(
+        "--quick",
+        action="store_true",
+        help="small synthetic problem (20,000 rows instead of 1,000,000): seconds, not tens",
+    ),
+    arg(
+        "--rows",
+        type=synthetic_rows,
+        metavar="N",
+        help="rows of the synthetic 100-feature problem (default 1,000,000; 0 skips it)",
+    ),
+    arg(
+        "--epochs",
+        type=positive_int,
+        default=5,
+        metavar="E",
+        help="epochs of every method on the synthetic problem (default 5, tol=None)",
+    ),
+    arg(
+        "--repeat",
+        type=positive_int,
+        default=3,
+        metavar="R",
+        help="fits per method on the small data sets, fastest reported (default 3)",
+    ),
+    arg(
+        "--n-jobs",
+        type=int,
+        default=None,
+        metavar="J",
+        help="n_jobs of the fastdescent and scikit-learn estimators (default None: 1 thread)",
+    ),
 )
 def demo(args):
     """Trains fastdescent, scikit-learn's SGD estimators and a NumPy gradient-descent loop on
@@ -105,8 +132,13 @@ def demo(args):
     scikit-learn side by side."""
     from .demo import main as demo_main
 
-    return demo_main(quick=args.quick, rows=args.rows, epochs=args.epochs,
-                     n_jobs=args.n_jobs, repeat=args.repeat)
+    return demo_main(
+        quick=args.quick,
+        rows=args.rows,
+        epochs=args.epochs,
+        n_jobs=args.n_jobs,
+        repeat=args.repeat,
+    )
 
 
 def optimizer_list(text):
@@ -117,7 +149,8 @@ def optimizer_list(text):
     unknown = [n for n in names if n not in DEFAULT_STEPS]
     if not names or unknown:
         raise argparse.ArgumentTypeError(
-            f"expected comma-separated names among {', '.join(DEFAULT_STEPS)}; got {text!r}")
+            f"expected comma-separated names among {', '.join(DEFAULT_STEPS)}; got {text!r}"
+        )
     return names
 
 
@@ -127,17 +160,38 @@ DEFAULT_COMPARE_PNG = "fastdescent-compare.png"
 @command(
     "compare",
     "fit several optimizers on one task; print a table and write a PNG of their loss curves",
-    arg("--task", choices=["digits", "breast_cancer"], default="digits",
-        help="bundled scikit-learn data set, standardized, 30%% held out (default digits)"),
-    arg("--optimizers", type=optimizer_list, metavar="A,B,...",
-        help="optimizers to compare (default: all twelve)"),
-    arg("--epochs", type=positive_int, default=30, metavar="E",
-        help="epochs of every fit (default 30, tol=None)"),
-    arg("--batch-size", type=positive_int, default=32, metavar="B",
-        help="rows per update (default 32)"),
-    arg("--out", metavar="PATH.png",
+    arg(
+        "--task",
+        choices=["digits", "breast_cancer"],
+        default="digits",
+        help="bundled scikit-learn data set, standardized, 30%% held out (default digits)",
+    ),
+    arg(
+        "--optimizers",
+        type=optimizer_list,
+        metavar="A,B,...",
+        help="optimizers to compare (default: all twelve)",
+    ),
+    arg(
+        "--epochs",
+        type=positive_int,
+        default=30,
+        metavar="E",
+        help="epochs of every fit (default 30, tol=None)",
+    ),
+    arg(
+        "--batch-size",
+        type=positive_int,
+        default=32,
+        metavar="B",
+        help="rows per update (default 32)",
+    ),
+    arg(
+        "--out",
+        metavar="PATH.png",
         help=f"where to write the loss curves (default {DEFAULT_COMPARE_PNG}; "
-             "needs matplotlib: pip install fastdescent[plot])"),
+        "needs matplotlib: pip install fastdescent[plot])",
+    ),
     arg("--no-plot", action="store_true", help="print the table only"),
 )
 def compare(args):
@@ -154,17 +208,21 @@ def compare(args):
     if want_plot and not has_matplotlib and args.out is not None:
         print("compare --out needs matplotlib: pip install fastdescent[plot]", file=sys.stderr)
         return 1
-    rows = run_compare(args.optimizers, task=args.task, epochs=args.epochs,
-                       batch_size=args.batch_size)
-    print(f"{args.task}: log loss, batch_size={args.batch_size}, learning_rate='cosine', "
-          f"{args.epochs} epochs, random_state=0\n")
+    rows = run_compare(
+        args.optimizers, task=args.task, epochs=args.epochs, batch_size=args.batch_size
+    )
+    print(
+        f"{args.task}: log loss, batch_size={args.batch_size}, learning_rate='cosine', "
+        f"{args.epochs} epochs, random_state=0\n"
+    )
     print(format_table(rows))
     if want_plot:
         if not has_matplotlib:
             print("\n(no plot: matplotlib is not installed; pip install fastdescent[plot])")
         else:
-            path = save_plot(rows, args.out or DEFAULT_COMPARE_PNG,
-                             f"{args.task}: training loss per optimizer")
+            path = save_plot(
+                rows, args.out or DEFAULT_COMPARE_PNG, f"{args.task}: training loss per optimizer"
+            )
             print(f"\nloss curves written to {path}")
     return 0
 
@@ -183,14 +241,33 @@ def _benchmarks_dir():
 @command(
     "bench",
     "run the training benchmarks (pytest-benchmark) and print the report of ratios",
-    arg("--rows", type=positive_int, default=200_000, metavar="N",
-        help="rows of the dense benchmark problem (default 200,000)"),
-    arg("--cols", type=positive_int, default=100, metavar="D",
-        help="features of the benchmark problem (default 100)"),
-    arg("--rounds", type=positive_int, default=5, metavar="R",
-        help="timed rounds per benchmark (default 5)"),
-    arg("--stat", choices=["median", "min", "mean"], default="median",
-        help="statistic of the rounds used for the ratios (default median)"),
+    arg(
+        "--rows",
+        type=positive_int,
+        default=200_000,
+        metavar="N",
+        help="rows of the dense benchmark problem (default 200,000)",
+    ),
+    arg(
+        "--cols",
+        type=positive_int,
+        default=100,
+        metavar="D",
+        help="features of the benchmark problem (default 100)",
+    ),
+    arg(
+        "--rounds",
+        type=positive_int,
+        default=5,
+        metavar="R",
+        help="timed rounds per benchmark (default 5)",
+    ),
+    arg(
+        "--stat",
+        choices=["median", "min", "mean"],
+        default="median",
+        help="statistic of the rounds used for the ratios (default median)",
+    ),
     arg("--json", metavar="PATH", help="keep pytest-benchmark's JSON here"),
     arg("--dir", metavar="PATH", help="the benchmarks folder (default: the source checkout's)"),
 )
@@ -206,34 +283,62 @@ def bench(args):
     from pathlib import Path
 
     if importlib.util.find_spec("pytest_benchmark") is None:
-        print("bench needs pytest-benchmark: pip install fastdescent[bench] "
-              "(or pip install pytest-benchmark)", file=sys.stderr)
+        print(
+            "bench needs pytest-benchmark: pip install fastdescent[bench] "
+            "(or pip install pytest-benchmark)",
+            file=sys.stderr,
+        )
         return 1
     folder = Path(args.dir) if args.dir else _benchmarks_dir()
     if folder is None or not (folder / "report.py").is_file():
-        print("bench needs the benchmarks/ folder of a fastdescent source checkout (it is not "
-              "part of the installed package): run it from the checkout or pass --dir.",
-              file=sys.stderr)
+        print(
+            "bench needs the benchmarks/ folder of a fastdescent source checkout (it is not "
+            "part of the installed package): run it from the checkout or pass --dir.",
+            file=sys.stderr,
+        )
         return 1
     with tempfile.TemporaryDirectory() as tmp:
         json_path = args.json or os.path.join(tmp, "bench.json")
-        cmd = [sys.executable, "-m", "pytest", str(folder / "bench_training.py"), "-q",
-               "-p", "no:cacheprovider", f"--rootdir={folder.parent}",
-               f"--benchmark-json={json_path}", f"--bench-rows={args.rows}",
-               f"--bench-cols={args.cols}", f"--bench-rounds={args.rounds}"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(folder / "bench_training.py"),
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--rootdir={folder.parent}",
+            f"--benchmark-json={json_path}",
+            f"--bench-rows={args.rows}",
+            f"--bench-cols={args.cols}",
+            f"--bench-rounds={args.rounds}",
+        ]
         # A pytest-xdist worker's variables would make pytest-benchmark skip the timing.
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("PYTEST_XDIST", "PYTEST_CURRENT_TEST"))}
-        proc = subprocess.run(cmd, cwd=folder.parent, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, env=env)
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("PYTEST_XDIST", "PYTEST_CURRENT_TEST"))
+        }
+        proc = subprocess.run(
+            cmd,
+            cwd=folder.parent,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
         written = os.path.isfile(json_path) and os.path.getsize(json_path) > 0
         if proc.returncode != 0 or not written:
             print(proc.stdout[-4000:], file=sys.stderr)
-            print(f"the benchmarks failed (exit status {proc.returncode}"
-                  f"{'' if written else ', no results written'})", file=sys.stderr)
+            print(
+                f"the benchmarks failed (exit status {proc.returncode}"
+                f"{'' if written else ', no results written'})",
+                file=sys.stderr,
+            )
             return 1
-        spec = importlib.util.spec_from_file_location("_fastdescent_bench_report",
-                                                      folder / "report.py")
+        spec = importlib.util.spec_from_file_location(
+            "_fastdescent_bench_report", folder / "report.py"
+        )
         report = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(report)
         return int(report.main([json_path, "--stat", args.stat]) or 0)
@@ -308,10 +413,14 @@ def collect_info():
     for module in OPTIONAL_PACKAGES:
         # find_spec only locates the package: `info` stays fast without importing torch.
         found = util.find_spec(module) is not None
-        optional[module] = ((version(module) or version(f"{module}-skinny") or "installed")
-                            if found else "not found")
+        optional[module] = (
+            (version(module) or version(f"{module}-skinny") or "installed")
+            if found
+            else "not found"
+        )
     extras = {
-        name: "available" if all(util.find_spec(m) is not None for m in modules)
+        name: "available"
+        if all(util.find_spec(m) is not None for m in modules)
         else f"missing (pip install fastdescent[{name}])"
         for name, modules in EXTRAS.items()
     }
@@ -323,7 +432,9 @@ def collect_info():
         "dependencies": {
             "python": f"{platform.python_version()} ({sys.executable})",
             "platform": platform.platform(),
-            **{dist: version(dist) for dist in ("numpy", "scipy", "scikit-learn", "threadpoolctl")},
+            **{
+                dist: version(dist) for dist in ("numpy", "scipy", "scikit-learn", "threadpoolctl")
+            },
         },
         "optional": optional,
         "extras": extras,
@@ -340,7 +451,7 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="python -m fastdescent",
         description="fastdescent: gradient descent for linear models, C++ kernels behind "
-                    "scikit-learn estimators.",
+        "scikit-learn estimators.",
     )
     parser.add_argument("--version", action="version", version=f"fastdescent {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="command")

@@ -16,8 +16,10 @@ def _arrays(grads):
     if isinstance(grads, np.ndarray):
         return [grads]
     if isinstance(grads, (str, bytes)) or not hasattr(grads, "__iter__"):
-        raise TypeError("grads must be a NumPy array or a sequence of NumPy arrays, "
-                        f"got {type(grads).__name__}")
+        raise TypeError(
+            "grads must be a NumPy array or a sequence of NumPy arrays, "
+            f"got {type(grads).__name__}"
+        )
     return list(grads)
 
 
@@ -91,5 +93,10 @@ def clip_grad_norm_(grads, max_norm, norm_type=2.0, error_if_nonfinite=False, *,
         norm_type = math.inf
     if isinstance(norm_type, bool) or not isinstance(norm_type, numbers.Real) or not norm_type > 0:
         raise ValueError(f"norm_type must be a positive number or 'inf', got {norm_type!r}")
-    return _core.clip_grad_norm(_arrays(grads), float(max_norm), float(norm_type),
-                                bool(error_if_nonfinite), _n_threads(n_threads))
+    return _core.clip_grad_norm(
+        _arrays(grads),
+        float(max_norm),
+        float(norm_type),
+        bool(error_if_nonfinite),
+        _n_threads(n_threads),
+    )

@@ -118,8 +118,15 @@ def _bundled(name, loader, metric, sgd_params, full_params, repeat):
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_state=SEED)
     scaler = StandardScaler().fit(X_train)
     return Task(
-        name, metric, scaler.transform(X_train), scaler.transform(X_test), y_train, y_test,
-        sgd_params=sgd_params, full_params=full_params, repeat=repeat,
+        name,
+        metric,
+        scaler.transform(X_train),
+        scaler.transform(X_test),
+        y_train,
+        y_test,
+        sgd_params=sgd_params,
+        full_params=full_params,
+        repeat=repeat,
     )
 
 
@@ -142,9 +149,13 @@ def _tasks(rows, epochs, n_jobs, repeat):
         n_train = int(round(0.7 * rows))
         capped = dict(max_iter=epochs, tol=None)
         yield Task(
-            "synthetic", "accuracy",
+            "synthetic",
+            "accuracy",
             # Slices of a C-contiguous array: nobody copies X.
-            X[:n_train], X[n_train:], y[:n_train], y[n_train:],
+            X[:n_train],
+            X[n_train:],
+            y[:n_train],
+            y[n_train:],
             sgd_params=dict(clf, **capped),
             full_params=dict(clf_full, **capped),
             minibatch=dict(clf, learning_rate="constant", eta0=0.5, batch_size=256, **capped),
@@ -156,8 +167,19 @@ def _tasks(rows, epochs, n_jobs, repeat):
 # ---- the NumPy baseline ------------------------------------------------------------------
 
 
-def numpy_gd(X, y, *, loss="log_loss", alpha=1e-4, eta0=1.0, max_iter=1000, tol=1e-3,
-             n_iter_no_change=5, fit_intercept=True, classes=None):
+def numpy_gd(
+    X,
+    y,
+    *,
+    loss="log_loss",
+    alpha=1e-4,
+    eta0=1.0,
+    max_iter=1000,
+    tol=1e-3,
+    n_iter_no_change=5,
+    fit_intercept=True,
+    classes=None,
+):
     """Full-batch gradient descent on an L2-penalized linear model, vectorized with NumPy.
 
     The straightforward loop a practitioner writes: per epoch ``Z = X @ W + b``, the loss
@@ -265,13 +287,20 @@ def _run_task(task, progress):
 
     # Each method: a fit, timed, and an evaluation (score, epochs) of what it returns, not timed.
     def estimator(make):
-        return (lambda: make().fit(X, y),
-                lambda est: (est.score(task.X_test, task.y_test), int(est.n_iter_)))
+        return (
+            lambda: make().fit(X, y),
+            lambda est: (est.score(task.X_test, task.y_test), int(est.n_iter_)),
+        )
 
     def numpy_fit():
         return numpy_gd(
-            X, y, loss=full["loss"], alpha=full.get("alpha", 1e-4), eta0=full["eta0"],
-            max_iter=full.get("max_iter", 1000), tol=full.get("tol", 1e-3),
+            X,
+            y,
+            loss=full["loss"],
+            alpha=full.get("alpha", 1e-4),
+            eta0=full["eta0"],
+            max_iter=full.get("max_iter", 1000),
+            tol=full.get("tol", 1e-3),
             n_iter_no_change=full.get("n_iter_no_change", 5),
         )
 
@@ -284,8 +313,12 @@ def _run_task(task, progress):
         ("fastdescent full-batch GD", *estimator(lambda: ours(batch_size="full", **full))),
     ]
     if task.minibatch:
-        methods.append((f"fastdescent mini-batch (B={task.minibatch['batch_size']})",
-                        *estimator(lambda: ours(**task.minibatch))))
+        methods.append(
+            (
+                f"fastdescent mini-batch (B={task.minibatch['batch_size']})",
+                *estimator(lambda: ours(**task.minibatch)),
+            )
+        )
     methods.append(("scikit-learn SGD (per-sample)", *estimator(lambda: theirs(**sk_params))))
     methods.append(("NumPy full-batch GD", numpy_fit, numpy_evaluate))
 
@@ -353,14 +386,16 @@ def format_table(rows):
     for r in rows:
         metric = "acc" if r.metric == "accuracy" else r.metric
         # The task is repeated on every row: the table is easy to grep and parse.
-        body.append([
-            r.task,
-            r.method,
-            f"{r.seconds:.4f}" if r.seconds < 10 else f"{r.seconds:.2f}",
-            f"{r.score:.4f} {metric}",
-            str(r.epochs),
-            f"{r.speedup:.2f}x",
-        ])
+        body.append(
+            [
+                r.task,
+                r.method,
+                f"{r.seconds:.4f}" if r.seconds < 10 else f"{r.seconds:.2f}",
+                f"{r.score:.4f} {metric}",
+                str(r.epochs),
+                f"{r.speedup:.2f}x",
+            ]
+        )
     widths = [max(len(h), *(len(line[i]) for line in body)) for i, h in enumerate(header)]
     right = {2, 3, 4, 5}
 
@@ -394,17 +429,23 @@ def _environment():
 
 
 def _notes(epochs, repeat):
-    return "\n".join([
-        "Hyperparameters, the same for every method that has them (random_state=0):",
-        "- per-sample SGD (fastdescent, scikit-learn): scikit-learn's defaults (alpha=1e-4, l2,",
-        "  max_iter=1000, tol=1e-3, learning_rate 'optimal' / 'invscaling'), loss='log_loss'",
-        "  for the classifiers, 'squared_error' for the regressor;",
-        "- full-batch GD (fastdescent, NumPy): the same loss and penalty, constant step (eta0=1.0",
-        "  classifiers, 0.4 regressor), same stopping rule; mini-batch: B=256, constant eta0=0.5;",
-        f"- synthetic task: every method capped at {epochs} epochs (max_iter={epochs}, tol=None).",
-        f"Fit time: fastest of {repeat} fits on the small data sets, one fit on the synthetic "
-        "one; scores on the 30% held out.",
-    ])
+    return "\n".join(
+        [
+            "Hyperparameters, the same for every method that has them (random_state=0):",
+            "- per-sample SGD (fastdescent, scikit-learn): scikit-learn's defaults "
+            "(alpha=1e-4, l2,",
+            "  max_iter=1000, tol=1e-3, learning_rate 'optimal' / 'invscaling'), loss='log_loss'",
+            "  for the classifiers, 'squared_error' for the regressor;",
+            "- full-batch GD (fastdescent, NumPy): the same loss and penalty, constant step "
+            "(eta0=1.0",
+            "  classifiers, 0.4 regressor), same stopping rule; mini-batch: B=256, "
+            "constant eta0=0.5;",
+            f"- synthetic task: every method capped at {epochs} epochs "
+            f"(max_iter={epochs}, tol=None).",
+            f"Fit time: fastest of {repeat} fits on the small data sets, one fit on the synthetic "
+            "one; scores on the 30% held out.",
+        ]
+    )
 
 
 def main(*, quick=False, rows=None, epochs=5, n_jobs=None, repeat=3, file=None):
@@ -417,8 +458,9 @@ def main(*, quick=False, rows=None, epochs=5, n_jobs=None, repeat=3, file=None):
         if verbose:
             print(f"\r\033[K  ... {message}", end="", file=sys.stderr, flush=True)
 
-    results = run_demo(quick=quick, rows=rows, epochs=epochs, n_jobs=n_jobs, repeat=repeat,
-                       progress=progress)
+    results = run_demo(
+        quick=quick, rows=rows, epochs=epochs, n_jobs=n_jobs, repeat=repeat, progress=progress
+    )
     if verbose:
         print("\r\033[K", end="", file=sys.stderr, flush=True)
     print(_environment(), file=file)

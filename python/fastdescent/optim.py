@@ -74,8 +74,10 @@ def _check_lr(lr, allow_none=False):
         return float(lr)
     if callable(lr):
         return lr
-    raise TypeError(f"lr must be a non-negative float or a schedule (a callable t -> step size), "
-                    f"got {type(lr).__name__}")
+    raise TypeError(
+        f"lr must be a non-negative float or a schedule (a callable t -> step size), "
+        f"got {type(lr).__name__}"
+    )
 
 
 def _check_betas(betas):
@@ -104,14 +106,18 @@ class Optimizer:
         Threads for arrays above 2**16 entries; all (OpenMP's default) when None.
     """
 
-    _kind = None  # the OptimizerKind the spec uses
-    _hyperparameters = ()
+    _kind: str | None = None  # the OptimizerKind the spec uses
+    _hyperparameters: tuple[str, ...] = ()
 
     def __init__(self, lr, n_threads=None, allow_none_lr=False):
         self._allow_none_lr = allow_none_lr
         self.lr = _check_lr(lr, allow_none=allow_none_lr)
-        if n_threads is not None and (isinstance(n_threads, bool) or not isinstance(n_threads, numbers.Integral)):
-            raise TypeError(f"n_threads must be an integer or None, got {type(n_threads).__name__}")
+        if n_threads is not None and (
+            isinstance(n_threads, bool) or not isinstance(n_threads, numbers.Integral)
+        ):
+            raise TypeError(
+                f"n_threads must be an integer or None, got {type(n_threads).__name__}"
+            )
         self.n_threads = n_threads
         self.state = []
         self.step_count = 0
@@ -132,20 +138,28 @@ class Optimizer:
             return self.lr
         value = float(self.lr(self.step_count))
         if not value >= 0:
-            raise ValueError(f"the schedule gave an invalid learning rate at step {self.step_count}: {value}")
+            raise ValueError(
+                f"the schedule gave an invalid learning rate at step {self.step_count}: {value}"
+            )
         return value
 
     def _as_lists(self, params, grads):
         if isinstance(params, np.ndarray):
             if not isinstance(grads, np.ndarray):
-                raise TypeError("params is a single array, so grads must be one too, got "
-                                f"{type(grads).__name__}")
+                raise TypeError(
+                    "params is a single array, so grads must be one too, got "
+                    f"{type(grads).__name__}"
+                )
             return [params], [grads]
         if not isinstance(params, (list, tuple)):
-            raise TypeError("params must be a NumPy array or a list of NumPy arrays, got "
-                            f"{type(params).__name__}")
+            raise TypeError(
+                "params must be a NumPy array or a list of NumPy arrays, got "
+                f"{type(params).__name__}"
+            )
         if not isinstance(grads, (list, tuple)):
-            raise TypeError(f"grads must be a list of NumPy arrays like params, got {type(grads).__name__}")
+            raise TypeError(
+                f"grads must be a list of NumPy arrays like params, got {type(grads).__name__}"
+            )
         if len(params) != len(grads):
             raise ValueError(f"got {len(params)} parameter arrays but {len(grads)} gradients")
         if not params:
@@ -155,8 +169,10 @@ class Optimizer:
     def _checked(self, params, grads):
         params, grads = self._as_lists(params, grads)
         if self.state and len(params) != len(self.state):
-            raise ValueError(f"this optimizer was first stepped with {len(self.state)} parameter "
-                             f"arrays, got {len(params)}; use one optimizer per set of parameters")
+            raise ValueError(
+                f"this optimizer was first stepped with {len(self.state)} parameter "
+                f"arrays, got {len(params)}; use one optimizer per set of parameters"
+            )
         checked = []
         for i, (p, g) in enumerate(zip(params, grads)):
             if not isinstance(p, np.ndarray):
@@ -164,32 +180,48 @@ class Optimizer:
             if not isinstance(g, np.ndarray):
                 raise TypeError(f"grads[{i}] must be a NumPy array, got {type(g).__name__}")
             if p.dtype not in _FLOAT_DTYPES:
-                raise TypeError(f"params[{i}] has dtype {p.dtype}; parameters must be float32 or float64")
+                raise TypeError(
+                    f"params[{i}] has dtype {p.dtype}; parameters must be float32 or float64"
+                )
             if g.dtype != p.dtype:
-                raise TypeError(f"grads[{i}] has dtype {g.dtype} but params[{i}] has dtype {p.dtype}; "
-                                "convert the gradient to the parameter's dtype")
+                raise TypeError(
+                    f"grads[{i}] has dtype {g.dtype} but params[{i}] has dtype {p.dtype}; "
+                    "convert the gradient to the parameter's dtype"
+                )
             if g.shape != p.shape:
-                raise ValueError(f"grads[{i}] has shape {g.shape} but params[{i}] has shape {p.shape}")
+                raise ValueError(
+                    f"grads[{i}] has shape {g.shape} but params[{i}] has shape {p.shape}"
+                )
             if not p.flags.c_contiguous:
-                raise ValueError(f"params[{i}] is not C-contiguous; it is updated in place, so pass "
-                                 "a contiguous array (numpy.ascontiguousarray makes a copy you must keep)")
+                raise ValueError(
+                    f"params[{i}] is not C-contiguous; it is updated in place, so pass "
+                    "a contiguous array (numpy.ascontiguousarray makes a copy you must keep)"
+                )
             if not p.flags.writeable:
                 raise ValueError(f"params[{i}] is read-only; it is updated in place")
             if self.state:
                 st = self.state[i]
                 if st["shape"] != p.shape:
-                    raise ValueError(f"params[{i}] has shape {p.shape} but had shape {st['shape']} on "
-                                     "the first step")
+                    raise ValueError(
+                        f"params[{i}] has shape {p.shape} but had shape {st['shape']} on "
+                        "the first step"
+                    )
                 if st["dtype"] != p.dtype.name:
-                    raise TypeError(f"params[{i}] has dtype {p.dtype} but had dtype {st['dtype']} on "
-                                    "the first step")
+                    raise TypeError(
+                        f"params[{i}] has dtype {p.dtype} but had dtype {st['dtype']} on "
+                        "the first step"
+                    )
             if np.may_share_memory(p, g):
-                raise ValueError(f"grads[{i}] shares memory with params[{i}]; pass a separate gradient array")
+                raise ValueError(
+                    f"grads[{i}] shares memory with params[{i}]; pass a separate gradient array"
+                )
             checked.append((p, np.ascontiguousarray(g)))
         for i in range(len(checked)):
             for j in range(i):
                 if np.may_share_memory(checked[i][0], checked[j][0]):
-                    raise ValueError(f"params[{i}] and params[{j}] share memory; pass each parameter once")
+                    raise ValueError(
+                        f"params[{i}] and params[{j}] share memory; pass each parameter once"
+                    )
         return checked
 
     def step(self, params, grads):
@@ -291,7 +323,9 @@ class Optimizer:
         hyper = dict(state_dict["hyperparameters"])
         unknown = set(hyper) - set(self._hyperparameters)
         if unknown:
-            raise ValueError(f"unknown hyperparameters for {type(self).__name__}: {sorted(unknown)}")
+            raise ValueError(
+                f"unknown hyperparameters for {type(self).__name__}: {sorted(unknown)}"
+            )
         lr = state_dict["lr"] if "lr" in state_dict else self.lr
         # Validated as the constructor would.
         restored = type(self)(lr, **hyper, n_threads=self.n_threads)
@@ -321,7 +355,9 @@ class Optimizer:
         return {}
 
     def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in [("lr", self.lr), *self.hyperparameters().items()])
+        args = ", ".join(
+            f"{k}={v!r}" for k, v in [("lr", self.lr), *self.hyperparameters().items()]
+        )
         return f"{type(self).__name__}({args})"
 
 
@@ -355,8 +391,9 @@ class SGD(Optimizer):
     _kind = "sgd"
     _hyperparameters = ("momentum", "dampening", "nesterov", "weight_decay")
 
-    def __init__(self, lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0, *,
-                 n_threads=None):
+    def __init__(
+        self, lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0, *, n_threads=None
+    ):
         super().__init__(lr, n_threads)
         self.momentum = _check_nonneg(momentum, "momentum")
         if not _is_real(dampening):
@@ -373,8 +410,18 @@ class SGD(Optimizer):
     def _update(self, p, g, st, lr):
         if self.momentum != 0 and st["momentum_buffer"] is None:
             st["momentum_buffer"] = _zeros(p)  # momentum switched on after a state reload
-        _core.sgd_step(p, g, st["momentum_buffer"], st["step"], lr, self.momentum, self.dampening,
-                       self.nesterov, self.weight_decay, self._threads)
+        _core.sgd_step(
+            p,
+            g,
+            st["momentum_buffer"],
+            st["step"],
+            lr,
+            self.momentum,
+            self.dampening,
+            self.nesterov,
+            self.weight_decay,
+            self._threads,
+        )
 
     def _spec_fields(self):
         return self.hyperparameters()
@@ -405,20 +452,39 @@ class Adagrad(Optimizer):
     _kind = "adagrad"
     _hyperparameters = ("lr_decay", "weight_decay", "initial_accumulator_value", "eps")
 
-    def __init__(self, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0,
-                 eps=1e-10, *, n_threads=None):
+    def __init__(
+        self,
+        lr=1e-2,
+        lr_decay=0.0,
+        weight_decay=0.0,
+        initial_accumulator_value=0.0,
+        eps=1e-10,
+        *,
+        n_threads=None,
+    ):
         super().__init__(lr, n_threads)
         self.lr_decay = _check_nonneg(lr_decay, "lr_decay")
         self.weight_decay = _check_nonneg(weight_decay, "weight_decay")
-        self.initial_accumulator_value = _check_nonneg(initial_accumulator_value, "initial_accumulator_value")
+        self.initial_accumulator_value = _check_nonneg(
+            initial_accumulator_value, "initial_accumulator_value"
+        )
         self.eps = _check_nonneg(eps, "eps", "epsilon")
 
     def _init_state(self, p):
         return {"sum": np.full(p.shape, self.initial_accumulator_value, dtype=p.dtype)}
 
     def _update(self, p, g, st, lr):
-        _core.adagrad_step(p, g, st["sum"], st["step"], lr, self.lr_decay, self.weight_decay,
-                           self.eps, self._threads)
+        _core.adagrad_step(
+            p,
+            g,
+            st["sum"],
+            st["step"],
+            lr,
+            self.lr_decay,
+            self.weight_decay,
+            self.eps,
+            self._threads,
+        )
 
     def _spec_fields(self):
         return self.hyperparameters()
@@ -453,8 +519,17 @@ class RMSprop(Optimizer):
     _kind = "rmsprop"
     _hyperparameters = ("alpha", "eps", "weight_decay", "momentum", "centered")
 
-    def __init__(self, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
-                 centered=False, *, n_threads=None):
+    def __init__(
+        self,
+        lr=1e-2,
+        alpha=0.99,
+        eps=1e-8,
+        weight_decay=0.0,
+        momentum=0.0,
+        centered=False,
+        *,
+        n_threads=None,
+    ):
         super().__init__(lr, n_threads)
         self.eps = _check_nonneg(eps, "eps", "epsilon")
         self.momentum = _check_nonneg(momentum, "momentum")
@@ -474,9 +549,20 @@ class RMSprop(Optimizer):
             st["grad_avg"] = _zeros(p)
         if self.momentum > 0 and st["momentum_buffer"] is None:
             st["momentum_buffer"] = _zeros(p)
-        _core.rmsprop_step(p, g, st["square_avg"], st["grad_avg"], st["momentum_buffer"], lr,
-                           self.alpha, self.eps, self.weight_decay, self.momentum, self.centered,
-                           self._threads)
+        _core.rmsprop_step(
+            p,
+            g,
+            st["square_avg"],
+            st["grad_avg"],
+            st["momentum_buffer"],
+            lr,
+            self.alpha,
+            self.eps,
+            self.weight_decay,
+            self.momentum,
+            self.centered,
+            self._threads,
+        )
 
     def _spec_fields(self):
         return self.hyperparameters()
@@ -509,8 +595,16 @@ class Adam(Optimizer):
     _decoupled = False
     _hyperparameters = ("betas", "eps", "weight_decay", "amsgrad")
 
-    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, *,
-                 n_threads=None):
+    def __init__(
+        self,
+        lr=1e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0.0,
+        amsgrad=False,
+        *,
+        n_threads=None,
+    ):
         super().__init__(lr, n_threads)
         self.eps = _check_nonneg(eps, "eps", "epsilon")
         self.betas = _check_betas(betas)
@@ -518,19 +612,40 @@ class Adam(Optimizer):
         self.amsgrad = bool(amsgrad)
 
     def _init_state(self, p):
-        return {"exp_avg": _zeros(p), "exp_avg_sq": _zeros(p),
-                "max_exp_avg_sq": _zeros(p) if self.amsgrad else None}
+        return {
+            "exp_avg": _zeros(p),
+            "exp_avg_sq": _zeros(p),
+            "max_exp_avg_sq": _zeros(p) if self.amsgrad else None,
+        }
 
     def _update(self, p, g, st, lr):
         if self.amsgrad and st["max_exp_avg_sq"] is None:
             st["max_exp_avg_sq"] = _zeros(p)
-        _core.adam_step(p, g, st["exp_avg"], st["exp_avg_sq"], st["max_exp_avg_sq"], st["step"], lr,
-                        self.betas[0], self.betas[1], self.eps, self.weight_decay, self.amsgrad,
-                        self._decoupled, self._threads)
+        _core.adam_step(
+            p,
+            g,
+            st["exp_avg"],
+            st["exp_avg_sq"],
+            st["max_exp_avg_sq"],
+            st["step"],
+            lr,
+            self.betas[0],
+            self.betas[1],
+            self.eps,
+            self.weight_decay,
+            self.amsgrad,
+            self._decoupled,
+            self._threads,
+        )
 
     def _spec_fields(self):
-        return {"beta1": self.betas[0], "beta2": self.betas[1], "eps": self.eps,
-                "weight_decay": self.weight_decay, "amsgrad": self.amsgrad}
+        return {
+            "beta1": self.betas[0],
+            "beta2": self.betas[1],
+            "eps": self.eps,
+            "weight_decay": self.weight_decay,
+            "amsgrad": self.amsgrad,
+        }
 
 
 class AdamW(Adam):
@@ -557,8 +672,16 @@ class AdamW(Adam):
     _kind = "adamw"
     _decoupled = True
 
-    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
-                 n_threads=None):
+    def __init__(
+        self,
+        lr=1e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=1e-2,
+        amsgrad=False,
+        *,
+        n_threads=None,
+    ):
         super().__init__(lr, betas, eps, weight_decay, amsgrad, n_threads=n_threads)
 
 
@@ -597,8 +720,17 @@ class NAdam(Optimizer):
     _kind = "nadam"
     _hyperparameters = ("betas", "eps", "weight_decay", "momentum_decay", "decoupled_weight_decay")
 
-    def __init__(self, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 momentum_decay=4e-3, decoupled_weight_decay=False, *, n_threads=None):
+    def __init__(
+        self,
+        lr=2e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0.0,
+        momentum_decay=4e-3,
+        decoupled_weight_decay=False,
+        *,
+        n_threads=None,
+    ):
         super().__init__(lr, n_threads)
         self.eps = _check_nonneg(eps, "eps", "epsilon")
         self.betas = _check_betas(betas)
@@ -611,14 +743,31 @@ class NAdam(Optimizer):
 
     def _update(self, p, g, st, lr):
         st["mu_product"] = _core.nadam_step(
-            p, g, st["exp_avg"], st["exp_avg_sq"], st["step"], st["mu_product"], lr, self.betas[0],
-            self.betas[1], self.eps, self.weight_decay, self.momentum_decay,
-            self.decoupled_weight_decay, self._threads)
+            p,
+            g,
+            st["exp_avg"],
+            st["exp_avg_sq"],
+            st["step"],
+            st["mu_product"],
+            lr,
+            self.betas[0],
+            self.betas[1],
+            self.eps,
+            self.weight_decay,
+            self.momentum_decay,
+            self.decoupled_weight_decay,
+            self._threads,
+        )
 
     def _spec_fields(self):
-        return {"beta1": self.betas[0], "beta2": self.betas[1], "eps": self.eps,
-                "weight_decay": self.weight_decay, "momentum_decay": self.momentum_decay,
-                "decoupled_weight_decay": self.decoupled_weight_decay}
+        return {
+            "beta1": self.betas[0],
+            "beta2": self.betas[1],
+            "eps": self.eps,
+            "weight_decay": self.weight_decay,
+            "momentum_decay": self.momentum_decay,
+            "decoupled_weight_decay": self.decoupled_weight_decay,
+        }
 
 
 class Adamax(Optimizer):
@@ -654,12 +803,27 @@ class Adamax(Optimizer):
         return {"exp_avg": _zeros(p), "exp_inf": _zeros(p)}
 
     def _update(self, p, g, st, lr):
-        _core.adamax_step(p, g, st["exp_avg"], st["exp_inf"], st["step"], lr, self.betas[0],
-                          self.betas[1], self.eps, self.weight_decay, self._threads)
+        _core.adamax_step(
+            p,
+            g,
+            st["exp_avg"],
+            st["exp_inf"],
+            st["step"],
+            lr,
+            self.betas[0],
+            self.betas[1],
+            self.eps,
+            self.weight_decay,
+            self._threads,
+        )
 
     def _spec_fields(self):
-        return {"beta1": self.betas[0], "beta2": self.betas[1], "eps": self.eps,
-                "weight_decay": self.weight_decay}
+        return {
+            "beta1": self.betas[0],
+            "beta2": self.betas[1],
+            "eps": self.eps,
+            "weight_decay": self.weight_decay,
+        }
 
 
 class LAMB(Optimizer):
@@ -696,13 +860,27 @@ class LAMB(Optimizer):
         return {"exp_avg": _zeros(p), "exp_avg_sq": _zeros(p), "trust_ratio": 1.0}
 
     def _update(self, p, g, st, lr):
-        st["trust_ratio"] = _core.lamb_step(p, g, st["exp_avg"], st["exp_avg_sq"], st["step"], lr,
-                                            self.betas[0], self.betas[1], self.eps,
-                                            self.weight_decay, self._threads)
+        st["trust_ratio"] = _core.lamb_step(
+            p,
+            g,
+            st["exp_avg"],
+            st["exp_avg_sq"],
+            st["step"],
+            lr,
+            self.betas[0],
+            self.betas[1],
+            self.eps,
+            self.weight_decay,
+            self._threads,
+        )
 
     def _spec_fields(self):
-        return {"beta1": self.betas[0], "beta2": self.betas[1], "eps": self.eps,
-                "weight_decay": self.weight_decay}
+        return {
+            "beta1": self.betas[0],
+            "beta2": self.betas[1],
+            "eps": self.eps,
+            "weight_decay": self.weight_decay,
+        }
 
 
 class Adafactor(Optimizer):
@@ -746,25 +924,48 @@ class Adafactor(Optimizer):
     """
 
     _kind = "adafactor"
-    _hyperparameters = ("decay_rate", "clipping_threshold", "multiply_by_parameter_scale", "eps",
-                        "eps_scale", "min_dim_size_to_factor", "factored", "momentum",
-                        "weight_decay")
+    _hyperparameters = (
+        "decay_rate",
+        "clipping_threshold",
+        "multiply_by_parameter_scale",
+        "eps",
+        "eps_scale",
+        "min_dim_size_to_factor",
+        "factored",
+        "momentum",
+        "weight_decay",
+    )
 
-    def __init__(self, lr=None, decay_rate=0.8, clipping_threshold=1.0,
-                 multiply_by_parameter_scale=True, eps=1e-30, eps_scale=1e-3,
-                 min_dim_size_to_factor=128, factored=True, momentum=None, weight_decay=0.0, *,
-                 n_threads=None):
+    def __init__(
+        self,
+        lr=None,
+        decay_rate=0.8,
+        clipping_threshold=1.0,
+        multiply_by_parameter_scale=True,
+        eps=1e-30,
+        eps_scale=1e-3,
+        min_dim_size_to_factor=128,
+        factored=True,
+        momentum=None,
+        weight_decay=0.0,
+        *,
+        n_threads=None,
+    ):
         super().__init__(lr, n_threads, allow_none_lr=True)
         if not _is_real(decay_rate) or not decay_rate > 0:
             raise ValueError(f"Invalid decay_rate value: {decay_rate}")
         self.decay_rate = float(decay_rate)
-        if clipping_threshold is not None and (not _is_real(clipping_threshold) or not clipping_threshold > 0):
+        if clipping_threshold is not None and (
+            not _is_real(clipping_threshold) or not clipping_threshold > 0
+        ):
             raise ValueError(f"Invalid clipping_threshold value: {clipping_threshold}")
         self.clipping_threshold = None if clipping_threshold is None else float(clipping_threshold)
         self.multiply_by_parameter_scale = bool(multiply_by_parameter_scale)
         self.eps = _check_nonneg(eps, "eps", "epsilon")
         self.eps_scale = _check_nonneg(eps_scale, "eps_scale")
-        if isinstance(min_dim_size_to_factor, bool) or not isinstance(min_dim_size_to_factor, numbers.Integral):
+        if isinstance(min_dim_size_to_factor, bool) or not isinstance(
+            min_dim_size_to_factor, numbers.Integral
+        ):
             raise TypeError("min_dim_size_to_factor must be an integer")
         self.min_dim_size_to_factor = int(min_dim_size_to_factor)
         self.factored = bool(factored)
@@ -774,8 +975,12 @@ class Adafactor(Optimizer):
         self.weight_decay = _check_nonneg(weight_decay, "weight_decay")
 
     def _factors(self, shape):
-        return (self.factored and len(shape) == 2 and min(shape) >= 2
-                and min(shape) >= self.min_dim_size_to_factor)
+        return (
+            self.factored
+            and len(shape) == 2
+            and min(shape) >= 2
+            and min(shape) >= self.min_dim_size_to_factor
+        )
 
     def _init_state(self, p):
         factored = self._factors(p.shape)
@@ -792,19 +997,40 @@ class Adafactor(Optimizer):
         if self.momentum and st["momentum_buffer"] is None:
             st["momentum_buffer"] = _zeros(p)
         threshold = math.inf if self.clipping_threshold is None else self.clipping_threshold
-        _core.adafactor_step(p, g, st["v_row"], st["v_col"], st["v"], st["momentum_buffer"],
-                             st["step"], lr, self.decay_rate, self.eps, threshold,
-                             self.multiply_by_parameter_scale, self.eps_scale,
-                             self.momentum or 0.0, self.weight_decay, self._threads)
+        _core.adafactor_step(
+            p,
+            g,
+            st["v_row"],
+            st["v_col"],
+            st["v"],
+            st["momentum_buffer"],
+            st["step"],
+            lr,
+            self.decay_rate,
+            self.eps,
+            threshold,
+            self.multiply_by_parameter_scale,
+            self.eps_scale,
+            self.momentum or 0.0,
+            self.weight_decay,
+            self._threads,
+        )
 
     def _spec_fields(self):
-        return {"decay_rate": self.decay_rate,
-                "clipping_threshold": math.inf if self.clipping_threshold is None else self.clipping_threshold,
-                "multiply_by_parameter_scale": self.multiply_by_parameter_scale,
-                "eps": self.eps, "eps_scale": self.eps_scale,
-                "min_dim_size_to_factor": self.min_dim_size_to_factor, "factored": self.factored,
-                "momentum": self.momentum or 0.0, "weight_decay": self.weight_decay,
-                "relative_step": self.lr is None}
+        return {
+            "decay_rate": self.decay_rate,
+            "clipping_threshold": math.inf
+            if self.clipping_threshold is None
+            else self.clipping_threshold,
+            "multiply_by_parameter_scale": self.multiply_by_parameter_scale,
+            "eps": self.eps,
+            "eps_scale": self.eps_scale,
+            "min_dim_size_to_factor": self.min_dim_size_to_factor,
+            "factored": self.factored,
+            "momentum": self.momentum or 0.0,
+            "weight_decay": self.weight_decay,
+            "relative_step": self.lr is None,
+        }
 
 
 class Lion(Optimizer):
@@ -837,8 +1063,9 @@ class Lion(Optimizer):
         return {"exp_avg": _zeros(p)}
 
     def _update(self, p, g, st, lr):
-        _core.lion_step(p, g, st["exp_avg"], lr, self.betas[0], self.betas[1], self.weight_decay,
-                        self._threads)
+        _core.lion_step(
+            p, g, st["exp_avg"], lr, self.betas[0], self.betas[1], self.weight_decay, self._threads
+        )
 
     def _spec_fields(self):
         return {"beta1": self.betas[0], "beta2": self.betas[1], "weight_decay": self.weight_decay}

@@ -103,14 +103,24 @@ def loss_curves(estimators, labels=None, *, metric="loss", ax=None, log=None):
     ax = _axes(ax)
     for i, (label, epochs, values) in enumerate(curves):
         # The default color cycle has 10 colors: later lines change their style.
-        ax.plot(epochs, values, label=label, linestyle=("-", "--", ":")[(i // 10) % 3],
-                marker="." if len(values) < 30 else None)
+        ax.plot(
+            epochs,
+            values,
+            label=label,
+            linestyle=("-", "--", ":")[(i // 10) % 3],
+            marker="." if len(values) < 30 else None,
+        )
     if log is None:
         log = metric in ("loss", "grad_norm") and all(np.all(v > 0) for _, _, v in curves)
     if log:
         ax.set_yscale("log")
-    names = {"loss": "training objective", "val_score": "validation score",
-             "lr": "step size", "grad_norm": "gradient norm", "time": "seconds"}
+    names = {
+        "loss": "training objective",
+        "val_score": "validation score",
+        "lr": "step size",
+        "grad_norm": "gradient norm",
+        "time": "seconds",
+    }
     ax.set_xlabel("epoch")
     ax.set_ylabel(names.get(metric, metric))
     ax.grid(True, alpha=0.3)

@@ -137,8 +137,10 @@ class Schedule:
         ValueError
             If a parameter is outside what the native schedule supports.
         """
-        raise TypeError(f"{type(self).__name__} has no native (C++) equivalent; the estimators "
-                        "accept only the schedules of fastdescent.schedules")
+        raise TypeError(
+            f"{type(self).__name__} has no native (C++) equivalent; the estimators "
+            "accept only the schedules of fastdescent.schedules"
+        )
 
     def values(self, n):
         """The first ``n`` step sizes.
@@ -274,8 +276,12 @@ class MultiStepLR(Schedule):
 
     def to_core(self):
         """The equivalent ``_core.Schedule`` (see :meth:`Schedule.to_core`)."""
-        return _core_schedule("multistep", eta0=self.lr, gamma=self.gamma,
-                              milestones=[float(m) for m in self.milestones])
+        return _core_schedule(
+            "multistep",
+            eta0=self.lr,
+            gamma=self.gamma,
+            milestones=[float(m) for m in self.milestones],
+        )
 
 
 class CosineAnnealingLR(Schedule):
@@ -301,7 +307,9 @@ class CosineAnnealingLR(Schedule):
 
     def value(self, t):
         t = _step_count(t)
-        return self.eta_min + (self.lr - self.eta_min) * (1 + math.cos(math.pi * t / self.T_max)) / 2
+        return (
+            self.eta_min + (self.lr - self.eta_min) * (1 + math.cos(math.pi * t / self.T_max)) / 2
+        )
 
     def to_core(self):
         """The equivalent ``_core.Schedule`` (see :meth:`Schedule.to_core`)."""
@@ -345,8 +353,9 @@ class CosineAnnealingWarmRestarts(Schedule):
 
     def to_core(self):
         """The equivalent ``_core.Schedule`` (see :meth:`Schedule.to_core`)."""
-        return _core_schedule("cosine_restarts", eta0=self.lr, T_0=self.T_0, T_mult=self.T_mult,
-                              eta_min=self.eta_min)
+        return _core_schedule(
+            "cosine_restarts", eta0=self.lr, T_0=self.T_0, T_mult=self.T_mult, eta_min=self.eta_min
+        )
 
 
 class LinearWarmup(Schedule):
@@ -389,12 +398,15 @@ class LinearWarmup(Schedule):
         ``after.to_core()`` with ``warmup_steps`` and ``warmup_start_factor`` set.
         """
         if not isinstance(self.after, Schedule):
-            raise TypeError("LinearWarmup.to_core needs `after` to be a fastdescent.schedules "
-                            f"Schedule, got {type(self.after).__name__}")
+            raise TypeError(
+                "LinearWarmup.to_core needs `after` to be a fastdescent.schedules "
+                f"Schedule, got {type(self.after).__name__}"
+            )
         sched = self.after.to_core()
         if sched.warmup_steps > 0:
-            raise ValueError("a LinearWarmup of a LinearWarmup has no native equivalent; "
-                             "use one warmup")
+            raise ValueError(
+                "a LinearWarmup of a LinearWarmup has no native equivalent; use one warmup"
+            )
         sched.warmup_steps = self.warmup_steps
         sched.warmup_start_factor = self.start_factor
         sched.validate()
@@ -428,19 +440,33 @@ class OneCycleLR(Schedule):
         Use a symmetric rise and fall, then a final annihilation phase.
     """
 
-    def __init__(self, max_lr, total_steps=None, epochs=None, steps_per_epoch=None,
-                 pct_start=0.3, anneal_strategy="cos", div_factor=25.0,
-                 final_div_factor=1e4, three_phase=False):
+    def __init__(
+        self,
+        max_lr,
+        total_steps=None,
+        epochs=None,
+        steps_per_epoch=None,
+        pct_start=0.3,
+        anneal_strategy="cos",
+        div_factor=25.0,
+        final_div_factor=1e4,
+        three_phase=False,
+    ):
         self.max_lr = _lr("max_lr", max_lr)
         if total_steps is not None:
             self.total_steps = _int("total_steps", total_steps, low=1)
         elif epochs is not None and steps_per_epoch is not None:
-            self.total_steps = _int("epochs", epochs, low=1) * _int("steps_per_epoch", steps_per_epoch, low=1)
+            self.total_steps = _int("epochs", epochs, low=1) * _int(
+                "steps_per_epoch", steps_per_epoch, low=1
+            )
         else:
             raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
         self.pct_start = _real("pct_start", pct_start, low=0.0, high=1.0)
         if anneal_strategy not in ("cos", "linear"):
-            raise ValueError(f"anneal_strategy must be one of 'cos' or 'linear', instead got {anneal_strategy!r}")
+            raise ValueError(
+                "anneal_strategy must be one of 'cos' or 'linear', "
+                f"instead got {anneal_strategy!r}"
+            )
         self.anneal_strategy = anneal_strategy
         self.div_factor = _real("div_factor", div_factor, low=0.0, low_open=True)
         self.final_div_factor = _real("final_div_factor", final_div_factor, low=0.0, low_open=True)
@@ -451,9 +477,11 @@ class OneCycleLR(Schedule):
         minimum = initial / self.final_div_factor
         rise_end = float(self.pct_start * self.total_steps) - 1
         if self.three_phase:
-            return [(rise_end, initial, self.max_lr),
-                    (float(2 * self.pct_start * self.total_steps) - 2, self.max_lr, initial),
-                    (self.total_steps - 1, initial, minimum)]
+            return [
+                (rise_end, initial, self.max_lr),
+                (float(2 * self.pct_start * self.total_steps) - 2, self.max_lr, initial),
+                (self.total_steps - 1, initial, minimum),
+            ]
         return [(rise_end, initial, self.max_lr), (self.total_steps - 1, self.max_lr, minimum)]
 
     def _anneal(self, start, end, pct):
@@ -464,7 +492,10 @@ class OneCycleLR(Schedule):
     def value(self, t):
         t = _step_count(t)
         if t > self.total_steps:
-            raise ValueError(f"Tried to step {t} times. The specified number of total steps is {self.total_steps}")
+            raise ValueError(
+                f"Tried to step {t} times. "
+                f"The specified number of total steps is {self.total_steps}"
+            )
         phases = self._phases()
         start_step = 0.0
         for i, (end_step, start, end) in enumerate(phases):
@@ -480,11 +511,16 @@ class OneCycleLR(Schedule):
         the minimum.
         """
         core = _core_module()
-        return _core_schedule("onecycle", eta0=self.max_lr, total_steps=self.total_steps,
-                              pct_start=self.pct_start,
-                              anneal_strategy=getattr(core.AnnealStrategy, self.anneal_strategy),
-                              div_factor=self.div_factor, final_div_factor=self.final_div_factor,
-                              three_phase=self.three_phase)
+        return _core_schedule(
+            "onecycle",
+            eta0=self.max_lr,
+            total_steps=self.total_steps,
+            pct_start=self.pct_start,
+            anneal_strategy=getattr(core.AnnealStrategy, self.anneal_strategy),
+            div_factor=self.div_factor,
+            final_div_factor=self.final_div_factor,
+            three_phase=self.three_phase,
+        )
 
 
 class PolynomialLR(Schedule):
@@ -511,8 +547,9 @@ class PolynomialLR(Schedule):
 
     def to_core(self):
         """The equivalent ``_core.Schedule`` (see :meth:`Schedule.to_core`)."""
-        return _core_schedule("polynomial", eta0=self.lr, total_iters=self.total_iters,
-                              power=self.power)
+        return _core_schedule(
+            "polynomial", eta0=self.lr, total_iters=self.total_iters, power=self.power
+        )
 
 
 class ReduceLROnPlateau(Schedule):
@@ -543,8 +580,18 @@ class ReduceLROnPlateau(Schedule):
         A reduction smaller than this is skipped.
     """
 
-    def __init__(self, lr, mode="min", factor=0.1, patience=10, threshold=1e-4,
-                 threshold_mode="rel", cooldown=0, min_lr=0.0, eps=1e-8):
+    def __init__(
+        self,
+        lr,
+        mode="min",
+        factor=0.1,
+        patience=10,
+        threshold=1e-4,
+        threshold_mode="rel",
+        cooldown=0,
+        min_lr=0.0,
+        eps=1e-8,
+    ):
         self.lr = _lr("learning rate", lr)
         if mode not in ("min", "max"):
             raise ValueError(f"mode {mode} is unknown!")
@@ -571,9 +618,17 @@ class ReduceLROnPlateau(Schedule):
 
     def _is_better(self, a):
         if self.mode == "min":
-            bound = self.best * (1.0 - self.threshold) if self.threshold_mode == "rel" else self.best - self.threshold
+            bound = (
+                self.best * (1.0 - self.threshold)
+                if self.threshold_mode == "rel"
+                else self.best - self.threshold
+            )
             return a < bound
-        bound = self.best * (self.threshold + 1.0) if self.threshold_mode == "rel" else self.best + self.threshold
+        bound = (
+            self.best * (self.threshold + 1.0)
+            if self.threshold_mode == "rel"
+            else self.best + self.threshold
+        )
         return a > bound
 
     def step(self, metric):
@@ -613,12 +668,21 @@ class ReduceLROnPlateau(Schedule):
         :meth:`step`.
         """
         core = _core_module()
-        return _core_schedule("plateau", eta0=self.lr, mode=getattr(core.PlateauMode, self.mode),
-                              factor=self.factor, patience=self.patience, threshold=self.threshold,
-                              threshold_mode=getattr(core.ThresholdMode, self.threshold_mode),
-                              cooldown=self.cooldown, min_lr=self.min_lr, eps=self.eps,
-                              best=float(self.best), num_bad_epochs=self.num_bad_epochs,
-                              cooldown_counter=self.cooldown_counter)
+        return _core_schedule(
+            "plateau",
+            eta0=self.lr,
+            mode=getattr(core.PlateauMode, self.mode),
+            factor=self.factor,
+            patience=self.patience,
+            threshold=self.threshold,
+            threshold_mode=getattr(core.ThresholdMode, self.threshold_mode),
+            cooldown=self.cooldown,
+            min_lr=self.min_lr,
+            eps=self.eps,
+            best=float(self.best),
+            num_bad_epochs=self.num_bad_epochs,
+            cooldown_counter=self.cooldown_counter,
+        )
 
 
 class OptimalLR(Schedule):
@@ -637,7 +701,9 @@ class OptimalLR(Schedule):
     def __init__(self, alpha=1e-4, t0=None):
         self.alpha = _real("alpha", alpha, low=0.0, low_open=True)
         typw = math.sqrt(1.0 / math.sqrt(self.alpha))
-        self.t0 = 1.0 / (typw * self.alpha) if t0 is None else _real("t0", t0, low=0.0, low_open=True)
+        self.t0 = (
+            1.0 / (typw * self.alpha) if t0 is None else _real("t0", t0, low=0.0, low_open=True)
+        )
 
     def value(self, t):
         return 1.0 / (self.alpha * (self.t0 + _step_count(t)))
@@ -803,8 +869,9 @@ def schedule_from_name(name, eta0, updates_per_epoch, max_iter):
     fastdescent._core.Schedule
     """
     if name not in ESTIMATOR_SCHEDULES:
-        raise ValueError(f"unknown schedule {name!r}; expected one of "
-                         f"{', '.join(ESTIMATOR_SCHEDULES)}")
+        raise ValueError(
+            f"unknown schedule {name!r}; expected one of {', '.join(ESTIMATOR_SCHEDULES)}"
+        )
     eta0 = _lr("eta0", eta0)
     upe = _int("updates_per_epoch", updates_per_epoch, low=1)
     max_iter = _int("max_iter", max_iter, low=1)

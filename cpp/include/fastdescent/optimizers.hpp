@@ -23,6 +23,8 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "fastdescent/simd.hpp"
@@ -31,6 +33,17 @@
 namespace fastdescent {
 
 struct OptimizerSpec;
+
+// An optimizer's state for one slot as plain named arrays and numbers (the names of PyTorch's
+// state dicts, e.g. exp_avg), so that it can be saved between calls, pickled, or handed to
+// another backend. size < 0: the slot was never used.
+template <class T>
+struct SlotState {
+    std::int64_t size = -1;
+    std::int64_t step = 0;
+    std::vector<std::pair<std::string, std::vector<T>>> arrays;
+    std::vector<std::pair<std::string, double>> scalars;
+};
 
 template <class T>
 class Optimizer {
@@ -47,6 +60,13 @@ public:
     virtual void update(int slot, T* w, const T* g, std::int64_t n, double lr, std::int64_t rows) {
         (void)rows;
         update(slot, w, g, n, lr);
+    }
+    // The state of every slot, and back (throws std::invalid_argument naming what is missing or
+    // has the wrong size). Plain SGD has none.
+    virtual std::vector<SlotState<T>> state() const { return {}; }
+    virtual void load_state(const std::vector<SlotState<T>>& slots) {
+        for (const auto& s : slots)
+            if (s.size >= 0) throw std::invalid_argument("this optimizer keeps no state");
     }
 };
 
@@ -178,9 +198,17 @@ public:
         ++s.step;
         return s;
     }
+    const std::vector<Slot>& all() const { return slots_; }
+    std::vector<Slot>& all() { return slots_; }
 
 private:
     std::vector<Slot> slots_;
+};
+
+// The named arrays and numbers of a slot state, visited by State::fields / State::scalars.
+struct NoScalars {
+    template <class F>
+    void scalars(F&&) {}
 };
 
 template <class T>
@@ -210,182 +238,313 @@ protected:
     int n_threads_;
 };
 
-template <class T>
-class Sgd final : public SpecOptimizer<T> {
+// A rule whose per-slot State lists its arrays (fields) and numbers (scalars) and whose
+// Derived::init(State&) sizes a fresh state from st.size (and the scalars): state() and
+// load_state() follow from those, for every rule alike.
+template <class T, class State, class Derived>
+class StatefulOptimizer : public SpecOptimizer<T> {
 public:
     using SpecOptimizer<T>::SpecOptimizer;
     using Optimizer<T>::update;
+
+    std::vector<SlotState<T>> state() const override {
+        std::vector<SlotState<T>> out;
+        for (const State& st : slots_.all()) {
+            SlotState<T> o;
+            o.size = st.n;
+            o.step = st.step;
+            State& s = const_cast<State&>(st);  // fields() hands out references; only read here
+            s.fields([&](const char* name, std::vector<T>& v) {
+                if (!v.empty()) o.arrays.emplace_back(name, v);
+            });
+            s.scalars([&](const char* name, auto& v) { o.scalars.emplace_back(name, double(v)); });
+            out.push_back(std::move(o));
+        }
+        return out;
+    }
+
+    void load_state(const std::vector<SlotState<T>>& in) override {
+        std::vector<State> slots(in.size());
+        for (std::size_t k = 0; k < in.size(); ++k) {
+            const SlotState<T>& src = in[k];
+            State& st = slots[k];
+            if (src.size < 0) continue;
+            const std::string where = "optimizer state of slot " + std::to_string(k) + ": ";
+            if (src.step < 0) throw std::invalid_argument(where + "step must be >= 0");
+            st.n = src.size;
+            st.step = src.step;
+            std::size_t used = 0;
+            st.scalars([&](const char* name, auto& v) {
+                for (const auto& kv : src.scalars)
+                    if (kv.first == name) {
+                        v = static_cast<std::remove_reference_t<decltype(v)>>(kv.second);
+                        ++used;
+                        return;
+                    }
+                throw std::invalid_argument(where + "missing '" + name + "'");
+            });
+            if (used != src.scalars.size()) throw std::invalid_argument(where + "unexpected numbers");
+            static_cast<Derived*>(this)->init(st);
+            used = 0;
+            st.fields([&](const char* name, std::vector<T>& v) {
+                if (v.empty()) return;
+                for (const auto& kv : src.arrays)
+                    if (kv.first == name) {
+                        if (kv.second.size() != v.size())
+                            throw std::invalid_argument(where + "'" + name + "' has " +
+                                                        std::to_string(kv.second.size()) +
+                                                        " entries, expected " + std::to_string(v.size()));
+                        v = kv.second;
+                        ++used;
+                        return;
+                    }
+                throw std::invalid_argument(where + "missing '" + name + "'");
+            });
+            if (used != src.arrays.size())
+                throw std::invalid_argument(where + "arrays that these hyperparameters do not use");
+        }
+        slots_.all() = std::move(slots);
+    }
+
+protected:
+    detail::Slots<State> slots_;
+};
+
+namespace detail {
+template <class T>
+struct SgdState : SlotBase, NoScalars {
+    std::vector<T> momentum_buffer;
+    template <class F>
+    void fields(F&& f) { f("momentum_buffer", momentum_buffer); }
+};
+template <class T>
+struct AdagradState : SlotBase, NoScalars {
+    std::vector<T> sum;
+    template <class F>
+    void fields(F&& f) { f("sum", sum); }
+};
+template <class T>
+struct RmsPropState : SlotBase, NoScalars {
+    std::vector<T> square_avg, grad_avg, momentum_buffer;
+    template <class F>
+    void fields(F&& f) {
+        f("square_avg", square_avg);
+        f("grad_avg", grad_avg);
+        f("momentum_buffer", momentum_buffer);
+    }
+};
+template <class T>
+struct AdamState : SlotBase, NoScalars {
+    std::vector<T> exp_avg, exp_avg_sq, max_exp_avg_sq;
+    template <class F>
+    void fields(F&& f) {
+        f("exp_avg", exp_avg);
+        f("exp_avg_sq", exp_avg_sq);
+        f("max_exp_avg_sq", max_exp_avg_sq);
+    }
+};
+template <class T>
+struct NAdamState : SlotBase {
+    std::vector<T> exp_avg, exp_avg_sq;
+    double mu_product = 1.0;
+    template <class F>
+    void fields(F&& f) {
+        f("exp_avg", exp_avg);
+        f("exp_avg_sq", exp_avg_sq);
+    }
+    template <class F>
+    void scalars(F&& f) { f("mu_product", mu_product); }
+};
+template <class T>
+struct AdamaxState : SlotBase, NoScalars {
+    std::vector<T> exp_avg, exp_inf;
+    template <class F>
+    void fields(F&& f) {
+        f("exp_avg", exp_avg);
+        f("exp_inf", exp_inf);
+    }
+};
+template <class T>
+struct AdafactorState : SlotBase {
+    std::int64_t rows = 1;
+    std::vector<T> v_row, v_col, v, momentum_buffer;
+    template <class F>
+    void fields(F&& f) {
+        f("v_row", v_row);
+        f("v_col", v_col);
+        f("v", v);
+        f("momentum_buffer", momentum_buffer);
+    }
+    template <class F>
+    void scalars(F&& f) { f("rows", rows); }
+};
+template <class T>
+struct LionState : SlotBase, NoScalars {
+    std::vector<T> exp_avg;
+    template <class F>
+    void fields(F&& f) { f("exp_avg", exp_avg); }
+};
+}  // namespace detail
+
+template <class T>
+class Sgd final : public StatefulOptimizer<T, detail::SgdState<T>, Sgd<T>> {
+public:
+    using StatefulOptimizer<T, detail::SgdState<T>, Sgd<T>>::StatefulOptimizer;
+    using Optimizer<T>::update;
+    void init(detail::SgdState<T>& st) const {
+        if (this->spec_.momentum != 0) st.momentum_buffer = detail::filled<T>(st.n, 0.0);
+    }
     void update(int slot, T* w, const T* g, std::int64_t n, double lr) override {
         const auto& p = this->spec_;
-        auto& s = slots_.next(slot, n, [&](State& st) {
-            if (p.momentum != 0) st.momentum_buffer = detail::filled<T>(n, 0.0);
-        });
+        auto& s = this->slots_.next(slot, n, [&](auto& st) { init(st); });
         sgd_update(w, g, detail::data_or_null(s.momentum_buffer), n, s.step, lr, p.momentum,
                    p.dampening, p.nesterov, p.weight_decay, this->n_threads_);
     }
-
-private:
-    struct State : detail::SlotBase { std::vector<T> momentum_buffer; };
-    detail::Slots<State> slots_;
 };
 
 template <class T>
-class Adagrad final : public SpecOptimizer<T> {
+class Adagrad final : public StatefulOptimizer<T, detail::AdagradState<T>, Adagrad<T>> {
 public:
-    using SpecOptimizer<T>::SpecOptimizer;
+    using StatefulOptimizer<T, detail::AdagradState<T>, Adagrad<T>>::StatefulOptimizer;
     using Optimizer<T>::update;
+    void init(detail::AdagradState<T>& st) const {
+        st.sum = detail::filled<T>(st.n, this->spec_.initial_accumulator_value);
+    }
     void update(int slot, T* w, const T* g, std::int64_t n, double lr) override {
         const auto& p = this->spec_;
-        auto& s = slots_.next(slot, n, [&](State& st) {
-            st.sum = detail::filled<T>(n, p.initial_accumulator_value);
-        });
+        auto& s = this->slots_.next(slot, n, [&](auto& st) { init(st); });
         adagrad_update(w, g, s.sum.data(), n, s.step, lr, p.lr_decay, p.weight_decay, p.eps,
                        this->n_threads_);
     }
-
-private:
-    struct State : detail::SlotBase { std::vector<T> sum; };
-    detail::Slots<State> slots_;
 };
 
 template <class T>
-class RmsProp final : public SpecOptimizer<T> {
+class RmsProp final : public StatefulOptimizer<T, detail::RmsPropState<T>, RmsProp<T>> {
 public:
-    using SpecOptimizer<T>::SpecOptimizer;
+    using StatefulOptimizer<T, detail::RmsPropState<T>, RmsProp<T>>::StatefulOptimizer;
     using Optimizer<T>::update;
+    void init(detail::RmsPropState<T>& st) const {
+        const auto& p = this->spec_;
+        st.square_avg = detail::filled<T>(st.n, 0.0);
+        if (p.centered) st.grad_avg = detail::filled<T>(st.n, 0.0);
+        if (p.momentum > 0) st.momentum_buffer = detail::filled<T>(st.n, 0.0);
+    }
     void update(int slot, T* w, const T* g, std::int64_t n, double lr) override {
         const auto& p = this->spec_;
-        auto& s = slots_.next(slot, n, [&](State& st) {
-            st.square_avg = detail::filled<T>(n, 0.0);
-            if (p.centered) st.grad_avg = detail::filled<T>(n, 0.0);
-            if (p.momentum > 0) st.momentum_buffer = detail::filled<T>(n, 0.0);
-        });
+        auto& s = this->slots_.next(slot, n, [&](auto& st) { init(st); });
         rmsprop_update(w, g, s.square_avg.data(), detail::data_or_null(s.grad_avg),
                        detail::data_or_null(s.momentum_buffer), n, lr, p.alpha, p.eps,
                        p.weight_decay, p.momentum, p.centered, this->n_threads_);
     }
-
-private:
-    struct State : detail::SlotBase { std::vector<T> square_avg, grad_avg, momentum_buffer; };
-    detail::Slots<State> slots_;
 };
 
 // Adam, or AdamW when the spec's kind is adamw.
 template <class T>
-class Adam final : public SpecOptimizer<T> {
+class Adam final : public StatefulOptimizer<T, detail::AdamState<T>, Adam<T>> {
 public:
-    using SpecOptimizer<T>::SpecOptimizer;
+    using StatefulOptimizer<T, detail::AdamState<T>, Adam<T>>::StatefulOptimizer;
     using Optimizer<T>::update;
+    void init(detail::AdamState<T>& st) const {
+        st.exp_avg = detail::filled<T>(st.n, 0.0);
+        st.exp_avg_sq = detail::filled<T>(st.n, 0.0);
+        if (this->spec_.amsgrad) st.max_exp_avg_sq = detail::filled<T>(st.n, 0.0);
+    }
     void update(int slot, T* w, const T* g, std::int64_t n, double lr) override {
         const auto& p = this->spec_;
-        auto& s = slots_.next(slot, n, [&](State& st) {
-            st.exp_avg = detail::filled<T>(n, 0.0);
-            st.exp_avg_sq = detail::filled<T>(n, 0.0);
-            if (p.amsgrad) st.max_exp_avg_sq = detail::filled<T>(n, 0.0);
-        });
+        auto& s = this->slots_.next(slot, n, [&](auto& st) { init(st); });
         adam_update(w, g, s.exp_avg.data(), s.exp_avg_sq.data(),
                     detail::data_or_null(s.max_exp_avg_sq), n, s.step, lr, p.beta1, p.beta2,
                     p.eps, p.weight_decay, p.amsgrad, p.kind == OptimizerKind::adamw,
                     this->n_threads_);
     }
-
-private:
-    struct State : detail::SlotBase { std::vector<T> exp_avg, exp_avg_sq, max_exp_avg_sq; };
-    detail::Slots<State> slots_;
 };
 
 template <class T>
-class NAdam final : public SpecOptimizer<T> {
+class NAdam final : public StatefulOptimizer<T, detail::NAdamState<T>, NAdam<T>> {
 public:
-    using SpecOptimizer<T>::SpecOptimizer;
+    using StatefulOptimizer<T, detail::NAdamState<T>, NAdam<T>>::StatefulOptimizer;
     using Optimizer<T>::update;
+    void init(detail::NAdamState<T>& st) const {
+        st.exp_avg = detail::filled<T>(st.n, 0.0);
+        st.exp_avg_sq = detail::filled<T>(st.n, 0.0);
+    }
     void update(int slot, T* w, const T* g, std::int64_t n, double lr) override {
         const auto& p = this->spec_;
-        auto& s = slots_.next(slot, n, [&](State& st) {
-            st.exp_avg = detail::filled<T>(n, 0.0);
-            st.exp_avg_sq = detail::filled<T>(n, 0.0);
-        });
+        auto& s = this->slots_.next(slot, n, [&](auto& st) { init(st); });
         nadam_update(w, g, s.exp_avg.data(), s.exp_avg_sq.data(), n, s.step, s.mu_product, lr,
                      p.beta1, p.beta2, p.eps, p.weight_decay, p.momentum_decay,
                      p.decoupled_weight_decay, this->n_threads_);
     }
-
-private:
-    struct State : detail::SlotBase {
-        std::vector<T> exp_avg, exp_avg_sq;
-        double mu_product = 1.0;
-    };
-    detail::Slots<State> slots_;
 };
 
 template <class T>
-class Adamax final : public SpecOptimizer<T> {
+class Adamax final : public StatefulOptimizer<T, detail::AdamaxState<T>, Adamax<T>> {
 public:
-    using SpecOptimizer<T>::SpecOptimizer;
+    using StatefulOptimizer<T, detail::AdamaxState<T>, Adamax<T>>::StatefulOptimizer;
     using Optimizer<T>::update;
+    void init(detail::AdamaxState<T>& st) const {
+        st.exp_avg = detail::filled<T>(st.n, 0.0);
+        st.exp_inf = detail::filled<T>(st.n, 0.0);
+    }
     void update(int slot, T* w, const T* g, std::int64_t n, double lr) override {
         const auto& p = this->spec_;
-        auto& s = slots_.next(slot, n, [&](State& st) {
-            st.exp_avg = detail::filled<T>(n, 0.0);
-            st.exp_inf = detail::filled<T>(n, 0.0);
-        });
+        auto& s = this->slots_.next(slot, n, [&](auto& st) { init(st); });
         adamax_update(w, g, s.exp_avg.data(), s.exp_inf.data(), n, s.step, lr, p.beta1, p.beta2,
                       p.eps, p.weight_decay, this->n_threads_);
     }
-
-private:
-    struct State : detail::SlotBase { std::vector<T> exp_avg, exp_inf; };
-    detail::Slots<State> slots_;
 };
 
 // LAMB: the trust ratio is taken per slot (the whole coefficient matrix, the intercepts).
 template <class T>
-class Lamb final : public SpecOptimizer<T> {
+class Lamb final : public StatefulOptimizer<T, detail::AdamState<T>, Lamb<T>> {
 public:
-    using SpecOptimizer<T>::SpecOptimizer;
+    using StatefulOptimizer<T, detail::AdamState<T>, Lamb<T>>::StatefulOptimizer;
     using Optimizer<T>::update;
+    void init(detail::AdamState<T>& st) const {
+        st.exp_avg = detail::filled<T>(st.n, 0.0);
+        st.exp_avg_sq = detail::filled<T>(st.n, 0.0);
+    }
     void update(int slot, T* w, const T* g, std::int64_t n, double lr) override {
         const auto& p = this->spec_;
-        auto& s = slots_.next(slot, n, [&](State& st) {
-            st.exp_avg = detail::filled<T>(n, 0.0);
-            st.exp_avg_sq = detail::filled<T>(n, 0.0);
-        });
+        auto& s = this->slots_.next(slot, n, [&](auto& st) { init(st); });
         lamb_update(w, g, s.exp_avg.data(), s.exp_avg_sq.data(), n, s.step, lr, p.beta1, p.beta2,
                     p.eps, p.weight_decay, this->n_threads_);
     }
-
-private:
-    struct State : detail::SlotBase { std::vector<T> exp_avg, exp_avg_sq; };
-    detail::Slots<State> slots_;
 };
 
 template <class T>
-class Adafactor final : public SpecOptimizer<T> {
+class Adafactor final : public StatefulOptimizer<T, detail::AdafactorState<T>, Adafactor<T>> {
 public:
-    using SpecOptimizer<T>::SpecOptimizer;
+    using StatefulOptimizer<T, detail::AdafactorState<T>, Adafactor<T>>::StatefulOptimizer;
+    // st.rows is set: the slot is a st.rows x (st.n / st.rows) matrix.
+    void init(detail::AdafactorState<T>& st) const {
+        const auto& p = this->spec_;
+        if (st.rows < 1 || st.n % st.rows != 0)
+            throw std::invalid_argument("Adafactor: " + std::to_string(st.n) +
+                                        " parameters do not form a matrix of " +
+                                        std::to_string(st.rows) + " rows");
+        const std::int64_t cols = st.n / st.rows;
+        if (factors(p, st.rows, cols)) {
+            st.v_row = detail::filled<T>(st.rows, 0.0);
+            st.v_col = detail::filled<T>(cols, 0.0);
+        } else {
+            st.v = detail::filled<T>(st.n, 0.0);
+        }
+        if (p.momentum != 0) st.momentum_buffer = detail::filled<T>(st.n, 0.0);
+    }
     void update(int slot, T* w, const T* g, std::int64_t n, double lr) override {
         update(slot, w, g, n, lr, 1);
     }
     void update(int slot, T* w, const T* g, std::int64_t n, double lr, std::int64_t rows) override {
         const auto& p = this->spec_;
-        if (rows < 1 || n % rows != 0)
-            throw std::invalid_argument("Adafactor: " + std::to_string(n) +
-                                        " parameters do not form a matrix of " +
-                                        std::to_string(rows) + " rows");
-        const std::int64_t cols = n / rows;
-        auto& s = slots_.next(slot, n, [&](State& st) {
+        auto& s = this->slots_.next(slot, n, [&](auto& st) {
             st.rows = rows;
-            if (factors(p, rows, cols)) {
-                st.v_row = detail::filled<T>(rows, 0.0);
-                st.v_col = detail::filled<T>(cols, 0.0);
-            } else {
-                st.v = detail::filled<T>(n, 0.0);
-            }
-            if (p.momentum != 0) st.momentum_buffer = detail::filled<T>(n, 0.0);
+            init(st);
         });
         if (s.rows != rows)
             throw std::invalid_argument("Adafactor: slot " + std::to_string(slot) +
                                         " changed its number of rows");
+        const std::int64_t cols = n / rows;
         const double step_size = p.relative_step ? std::min(1e-2, 1.0 / std::sqrt(double(s.step))) : lr;
         adafactor_update(w, g, rows, cols, detail::data_or_null(s.v_row),
                          detail::data_or_null(s.v_col), detail::data_or_null(s.v),
@@ -398,30 +557,20 @@ public:
         return p.factored && rows >= 2 && cols >= 2 &&
                std::min(rows, cols) >= p.min_dim_size_to_factor;
     }
-
-private:
-    struct State : detail::SlotBase {
-        std::int64_t rows = 1;
-        std::vector<T> v_row, v_col, v, momentum_buffer;
-    };
-    detail::Slots<State> slots_;
 };
 
 template <class T>
-class Lion final : public SpecOptimizer<T> {
+class Lion final : public StatefulOptimizer<T, detail::LionState<T>, Lion<T>> {
 public:
-    using SpecOptimizer<T>::SpecOptimizer;
+    using StatefulOptimizer<T, detail::LionState<T>, Lion<T>>::StatefulOptimizer;
     using Optimizer<T>::update;
+    void init(detail::LionState<T>& st) const { st.exp_avg = detail::filled<T>(st.n, 0.0); }
     void update(int slot, T* w, const T* g, std::int64_t n, double lr) override {
         const auto& p = this->spec_;
-        auto& s = slots_.next(slot, n, [&](State& st) { st.exp_avg = detail::filled<T>(n, 0.0); });
+        auto& s = this->slots_.next(slot, n, [&](auto& st) { init(st); });
         lion_update(w, g, s.exp_avg.data(), n, lr, p.beta1, p.beta2, p.weight_decay,
                     this->n_threads_);
     }
-
-private:
-    struct State : detail::SlotBase { std::vector<T> exp_avg; };
-    detail::Slots<State> slots_;
 };
 
 // The stateful optimizer a spec describes; n_threads <= 0 uses all threads. Throws

@@ -22,49 +22,13 @@
 #include "fastdescent/losses.hpp"
 #include "fastdescent/parallel.hpp"
 #include "fastdescent/optimizers.hpp"
+#include "fastdescent/policy.hpp"
 #include "fastdescent/rng.hpp"
 #include "fastdescent/schedules.hpp"
 #include "fastdescent/simd.hpp"
+#include "fastdescent/step.hpp"
 
 namespace fastdescent {
-
-enum class PenaltyKind { none, l2, l1, elasticnet };
-
-struct TrainConfig {
-    LossKind loss = LossKind::squared_error;
-    double epsilon = 0.1;  // huber / epsilon-insensitive
-    PenaltyKind penalty = PenaltyKind::l2;
-    double alpha = 1e-4;
-    double l1_ratio = 0.15;
-    Schedule schedule;
-    bool classification = false;  // validation score: accuracy (true) or R^2 (false)
-    bool fit_intercept = true;
-    double intercept_decay = 1.0;
-    int max_iter = 1000;
-    double tol = 1e-3;  // -inf disables the plateau test
-    int n_iter_no_change = 5;
-    bool early_stopping = false;
-    bool shuffle = true;
-    std::uint64_t seed = 0;
-    std::int64_t batch_size = 1;  // 0 means the whole training set (full-batch)
-    std::int64_t average = 0;     // 0: off; else average from update number `average` on
-    double clip_value = 0.0;      // 0: off; else clamp every gradient entry to [-v, v]
-    double clip_norm = 0.0;       // 0: off; else scale the gradient to this global L2 norm
-    int n_threads = 1;
-    // CSR mini-batches with Adam / AdamW: update only the batch's features (torch's SparseAdam rule)
-    // instead of every weight.
-    bool sparse_lazy = false;
-};
-
-struct TrainResult {
-    int n_iter = 0;
-    double t = 1.0;             // update counter after training (scikit-learn's t_)
-    std::vector<double> loss_curve;        // mean training objective per epoch
-    std::vector<double> validation_scores; // per epoch, when early stopping
-    bool diverged = false;
-    bool stopped_by_callback = false;
-    bool interrupted = false;
-};
 
 // Targets and weights. y holds -1/+1 (binary), class indices (multinomial) or real values.
 template <class T>
@@ -76,36 +40,8 @@ struct Targets {
     const std::uint8_t* validation_mask = nullptr;  // rows held out for early stopping
 };
 
-// Parameters, updated in place: coef is K x d row-major, intercept has K entries.
-template <class T>
-struct Model {
-    T* coef;
-    T* intercept;
-    T* average_coef;       // may be null when averaging is off
-    T* average_intercept;
-    int K;
-    std::int64_t d;
-};
-
 // Returns true when training should stop now (e.g. a pending KeyboardInterrupt).
 using StopCheck = std::function<bool()>;
-
-// What an epoch-end observer sees; validation_score is NaN without early stopping.
-struct EpochStats {
-    int epoch;  // 1-based
-    double objective;
-    double validation_score;
-    double eta;  // step size of the epoch's last update
-    double t;
-    // L2 norm of the gradient of the epoch's last update, over coefficients and intercepts:
-    // the weighted mean loss gradient of that update's rows (one row per-sample, the batch
-    // otherwise) plus the L2-penalty gradient, at the weights the update started from, before
-    // clipping. The L1 part is a proximal step, not a gradient, and is left out. With
-    // batch_size 'full' this is the gradient norm of the training objective.
-    double grad_norm;
-};
-// Called at the end of every epoch; returning true stops training (e.g. a user callback).
-using EpochCallback = std::function<bool(const EpochStats&)>;
 
 // Sum of w_i log1p(e_i) over the rows of a per-sample epoch: the log-loss values less their
 // max(-z, 0) part. The update itself needs only exp; the log1p's wait in a buffer and go through
@@ -146,8 +82,8 @@ public:
     Trainer(const Rows& X, const Targets<T>& tg, Model<T>& m, const TrainConfig& cfg,
             Optimizer<T>* optimizer, StopCheck stop, EpochCallback on_epoch)
         : X_(X), tg_(tg), m_(m), cfg_(cfg), opt_(optimizer), stop_(std::move(stop)),
-          on_epoch_(std::move(on_epoch)),
-          K_(m.K), d_(m.d), rng_(cfg.seed) {
+          K_(m.K), d_(m.d), rng_(cfg.seed), policy_(cfg, 1.0, std::move(on_epoch)),
+          pen_(policy_.penalty()), step_(cfg, optimizer) {
         validate();
         order_.reserve(std::size_t(X_.n_rows));
         for (std::int64_t i = 0; i < X_.n_rows; ++i) {
@@ -160,71 +96,34 @@ public:
             throw std::invalid_argument("the training rows have a total sample weight of zero");
         if (cfg_.early_stopping && val_rows_.empty())
             throw std::invalid_argument("early stopping needs at least one validation row");
-        schedule_ = cfg_.schedule;
-        if (schedule_.kind == ScheduleKind::optimal && schedule_.optimal_init == 0) {
-            schedule_.alpha = cfg_.alpha;
-            LossKind k = cfg_.loss == LossKind::multinomial ? LossKind::log_loss : cfg_.loss;
-            schedule_.init_optimal([&](double typw) {
-                return visit_scalar_loss(k, cfg_.epsilon, [&](auto L) { return L.deriv(-typw, 1.0); });
-            });
-        }
-        schedule_.validate();
-        l1_ratio_ = cfg_.penalty == PenaltyKind::l2 ? 0.0
-                  : cfg_.penalty == PenaltyKind::l1 ? 1.0
-                  : cfg_.penalty == PenaltyKind::elasticnet ? cfg_.l1_ratio : 0.0;
-        has_penalty_ = cfg_.penalty != PenaltyKind::none && cfg_.alpha > 0;
         p_.resize(K_);
         dp_.resize(K_);
     }
 
+    // Epochs of the strategy this configuration selects, each ended by the policy.
     TrainResult run(double t0) {
-        TrainResult res;
         double t = t0;
-        double eta = schedule_.eta0;
-        double best_objective = std::numeric_limits<double>::infinity();
-        double best_score = -std::numeric_limits<double>::infinity();
-        int no_improvement = 0;
+        policy_.result().t = t0;
         for (int epoch = 0; epoch < cfg_.max_iter; ++epoch) {
             // A full batch sums over all rows, so its order does not matter: keep memory order.
             if (cfg_.shuffle && cfg_.batch_size != 0) rng_.shuffle(order_);
-            double sumloss = !per_sample_sgd()       ? epoch_batched(t, eta)
-                             : per_sample_threads() > 1 ? epoch_per_sample_parallel(t, eta, per_sample_threads())
-                                                        : epoch_per_sample(t, eta);
-            res.n_iter = epoch + 1;
-            if (interrupted_) { res.interrupted = true; break; }
-            if (!std::isfinite(sumloss) || !all_finite(m_.coef, K_ * d_) ||
-                !all_finite(m_.intercept, K_)) {
-                res.diverged = true;
+            double sumloss = !per_sample_sgd()       ? epoch_batched(t)
+                             : per_sample_threads() > 1 ? epoch_per_sample_parallel(t, per_sample_threads())
+                                                        : epoch_per_sample(t);
+            if (interrupted_) {
+                policy_.result().n_iter = epoch + 1;
+                policy_.result().interrupted = true;
                 break;
             }
-            double objective = sumloss / train_weight_ + penalty_value();
-            res.loss_curve.push_back(objective);
-            schedule_.end_epoch(objective);  // reduce-on-plateau watches the training objective
-            double score = std::numeric_limits<double>::quiet_NaN();
-            if (cfg_.early_stopping) {
-                score = validation_score();
-                res.validation_scores.push_back(score);
-                no_improvement = score < best_score + cfg_.tol ? no_improvement + 1 : 0;
-                best_score = std::fmax(best_score, score);
-            } else {
-                no_improvement = objective > best_objective - cfg_.tol ? no_improvement + 1 : 0;
-                best_objective = std::fmin(best_objective, objective);
-            }
-            if (on_epoch_ && on_epoch_(EpochStats{epoch + 1, objective, score, last_eta_, t, last_grad_norm_})) {
-                res.stopped_by_callback = true;
+            const bool finite = all_finite(m_.coef, K_ * d_) && all_finite(m_.intercept, K_);
+            const double score = finite && cfg_.early_stopping ? validation_score()
+                                                               : std::numeric_limits<double>::quiet_NaN();
+            if (policy_.end_epoch(sumloss, train_weight_, pen_.value(m_.coef, K_ * d_), finite, score,
+                                  last_eta_, t, last_grad_norm_))
                 break;
-            }
-            if (no_improvement >= cfg_.n_iter_no_change) {
-                if (schedule_.kind == ScheduleKind::adaptive && eta > 1e-6) {
-                    eta /= 5.0;
-                    no_improvement = 0;
-                } else {
-                    break;
-                }
-            }
         }
-        res.t = t;
-        return res;
+        policy_.result().t = t;
+        return policy_.result();
     }
 
 private:
@@ -236,8 +135,8 @@ private:
     // Threads of the parallel per-sample epoch: plain SGD with no penalty or L2 only, no
     // averaging, and enough work per epoch to pay for the synchronization; otherwise 1.
     int per_sample_threads() const {
-        const bool supported = !(has_penalty_ && l1_ratio_ > 0) && cfg_.average == 0 &&
-                               schedule_.kind != ScheduleKind::pa1 && schedule_.kind != ScheduleKind::pa2;
+        const bool supported = !pen_.has_l1() && cfg_.average == 0 &&
+                               policy_.schedule().kind != ScheduleKind::pa1 && policy_.schedule().kind != ScheduleKind::pa2;
         const std::int64_t n = std::int64_t(order_.size());
         if (!supported || cfg_.n_threads <= 1 || n < 4 * sync_rows * cfg_.n_threads) return 1;
         return cfg_.n_threads;
@@ -289,11 +188,11 @@ private:
 
     // scikit-learn's plain SGD, one sample per update: w = wscale * v so that the L2 shrinkage
     // is O(1); L1 by the cumulative truncated gradient of Tsuruoka et al. (2009).
-    double epoch_per_sample(double& t, double eta_adaptive) {
+    double epoch_per_sample(double& t) {
         constexpr double max_dloss = 1e12;
-        const bool l1 = has_penalty_ && l1_ratio_ > 0;
+        const bool l1 = pen_.has_l1();
         const bool passive_aggressive =
-            schedule_.kind == ScheduleKind::pa1 || schedule_.kind == ScheduleKind::pa2;
+            policy_.schedule().kind == ScheduleKind::pa1 || policy_.schedule().kind == ScheduleKind::pa2;
         if (l1 && q_.empty()) q_.assign(std::size_t(K_ * d_), T(0));
         double sumloss = 0.0;
         Log1pSum log1p_sum;
@@ -306,13 +205,13 @@ private:
             if (r + prefetch_distance < n) prefetch_row(order_[std::size_t(r + prefetch_distance)]);
             for (int k = 0; k < K_; ++k)
                 p_[k] = wscale * double(X_.dot(i, coef_row(k))) + double(m_.intercept[k]);
-            double eta = schedule_.eta(t, eta_adaptive);
+            double eta = policy_.eta(t);
             last_eta_ = eta;
             double sw = sample_weight(i);
             sumloss += per_sample_loss(i, sw, p_.data(), dp_.data(), log1p_sum);
             if (r == n - 1) last_grad_norm_ = row_gradient_norm(i, sw, wscale);
-            if (has_penalty_ && l1_ratio_ < 1) {
-                wscale *= std::fmax(0.0, 1.0 - (1.0 - l1_ratio_) * eta * cfg_.alpha);
+            if (pen_.has_l2()) {
+                wscale *= std::fmax(0.0, 1.0 - (1.0 - pen_.l1_ratio) * eta * pen_.alpha);
                 if (wscale < 1e-9) {
                     scale(T(wscale), m_.coef, K_ * d_);
                     if (averaging) avg_.rescaled(wscale);
@@ -326,10 +225,10 @@ private:
                     double sq = X_.row_squared_norm(i);
                     double y = double(tg_.y[i]);
                     double loss = visit_scalar_loss(cfg_.loss, cfg_.epsilon, [&](auto L) { return L.value(p_[0], y); });
-                    if (schedule_.kind == ScheduleKind::pa1)
-                        update = sq == 0 ? 0.0 : std::fmin(schedule_.eta0, loss / sq);
+                    if (policy_.schedule().kind == ScheduleKind::pa1)
+                        update = sq == 0 ? 0.0 : std::fmin(policy_.schedule().eta0, loss / sq);
                     else
-                        update = loss / (sq + 0.5 / schedule_.eta0);
+                        update = loss / (sq + 0.5 / policy_.schedule().eta0);
                     if (cfg_.loss == LossKind::hinge) update *= y;
                     else if (y - p_[0] < 0) update = -update;
                     update *= sw;
@@ -351,7 +250,7 @@ private:
                     m_.average_intercept[k] += T(mu * (double(m_.intercept[k]) - double(m_.average_intercept[k])));
             }
             if (l1) {
-                u_ += l1_ratio_ * eta * cfg_.alpha;
+                u_ += pen_.l1_ratio * eta * pen_.alpha;
                 for (int k = 0; k < K_; ++k) truncate_l1(i, k, wscale);
             }
             t += 1.0;
@@ -369,7 +268,7 @@ private:
     // <x_i, w_k> = p_k - intercept_k: O(nnz(x_i) + d), once per epoch.
     double row_gradient_norm(std::int64_t i, double sw, double wscale) const {
         constexpr double max_dloss = 1e12;
-        const double lambda = has_penalty_ ? cfg_.alpha * (1.0 - l1_ratio_) : 0.0;
+        const double lambda = pen_.l2();
         const double xx = X_.row_squared_norm(i);
         double sum = 0.0;
         for (int k = 0; k < K_; ++k) {
@@ -391,7 +290,7 @@ private:
     // Hogwild-style updates of one shared model were the alternative: on dense rows every update
     // writes every cache line of the model, so the threads spend their time passing those lines
     // between cores.
-    double epoch_per_sample_parallel(double& t, double eta_adaptive, int n_threads) {
+    double epoch_per_sample_parallel(double& t, int n_threads) {
         constexpr double max_dloss = 1e12;
         const std::int64_t n = std::int64_t(order_.size());
         const std::int64_t P = K_ * d_;
@@ -399,7 +298,7 @@ private:
         local_models_.resize(std::size_t(n_threads));
         local_scratch_.resize(std::size_t(n_threads));
         std::vector<double> thread_loss(std::size_t(n_threads), 0.0);
-        const double shrink_l2 = has_penalty_ ? cfg_.alpha : 0.0;
+        const double shrink_l2 = pen_.active ? pen_.alpha : 0.0;
         // A round is at least sync_rows rows per thread and at most a quarter epoch: every
         // round ends in a barrier, and on a busy machine a barrier costs a time slice.
         const std::int64_t round_rows = n_threads * std::max(sync_rows, (n + 4 * n_threads - 1) / (4 * n_threads));
@@ -427,7 +326,7 @@ private:
                     for (int k = 0; k < K_; ++k)
                         p[k] = wscale * double(X_.dot(i, w + k * d_)) + double(b[k]);
                     // Step count as if the threads took turns over the round's rows.
-                    const double eta = schedule_.eta(t + double(start + (r - lo) * n_threads + tid - start), eta_adaptive);
+                    const double eta = policy_.eta(t + double(start + (r - lo) * n_threads + tid - start));
                     const double sw = sample_weight(i);
                     loss += per_sample_loss(i, sw, p, dp, log1p_sum);
                     if (shrink_l2 > 0) {
@@ -455,7 +354,7 @@ private:
                 for (int tid = 0; tid < n_threads; ++tid) sum += room_of(local_models_[std::size_t(tid)])[j];
                 (j < P ? m_.coef[j] : m_.intercept[j - P]) = sum * inv;
             }
-            last_eta_ = schedule_.eta(t + double(stop - start - 1), eta_adaptive);
+            last_eta_ = policy_.eta(t + double(stop - start - 1));
             t += double(stop - start);
             if (poll_stop((stop - start) * (P + 1))) break;
         }
@@ -482,48 +381,25 @@ private:
         });
     }
 
-    // Mini-batch or full-batch epoch: per batch, one fused pass for the mean gradient, then the
-    // L2 gradient, the optimizer step and the L1 proximal step.
-    double epoch_batched(double& t, double eta_adaptive) {
+    // Mini-batch or full-batch epoch: per batch, one fused pass for the gradient sums, then the
+    // policy's step (GradientStep).
+    double epoch_batched(double& t) {
         const std::int64_t n = std::int64_t(order_.size());
         const std::int64_t B = cfg_.batch_size > 0 ? std::min(cfg_.batch_size, n) : n;
-        if (const LazyRule rule = lazy_rule(); rule != LazyRule::none) return epoch_lazy(t, eta_adaptive, rule);
+        if (const LazyRule rule = lazy_rule(); rule != LazyRule::none) return epoch_lazy(t, rule);
         const std::int64_t P = K_ * d_;
         grad_.resize(std::size_t(P));
         grad_b_.resize(std::size_t(K_));
-        PlainSgd<T> plain;
-        Optimizer<T>* opt = opt_ ? opt_ : &plain;
         double sumloss = 0.0;
         for (std::int64_t start = 0; start < n; start += B) {
             const std::int64_t stop = std::min(n, start + B);
             double batch_weight = 0.0;
             sumloss += batch_gradient(start, stop, batch_weight);
             if (batch_weight == 0.0) continue;  // nothing to learn from rows of weight zero
-            // Weighted mean gradient: a row of weight zero counts as if it were absent.
-            const T inv = T(1.0 / batch_weight);
-            scale(inv, grad_.data(), P);
-            scale(inv, grad_b_.data(), K_);
-            double eta = schedule_.eta(t, eta_adaptive);
+            const double eta = policy_.eta(t);
             last_eta_ = eta;
-            if (has_penalty_ && l1_ratio_ < 1)
-                axpy(T(cfg_.alpha * (1.0 - l1_ratio_)), m_.coef, grad_.data(), P);
-            if (stop == n) last_grad_norm_ = std::sqrt(squared_norm(grad_.data(), P) +
-                                                       (cfg_.fit_intercept ? squared_norm(grad_b_.data(), K_) : 0.0));
-            clip_gradient();
-            opt->begin_step();
-            opt->update(0, m_.coef, grad_.data(), P, eta, K_);
-            if (cfg_.fit_intercept) {
-                scale(T(cfg_.intercept_decay), grad_b_.data(), K_);
-                opt->update(1, m_.intercept, grad_b_.data(), K_, eta);
-            }
-            if (has_penalty_ && l1_ratio_ > 0) soft_threshold(eta * cfg_.alpha * l1_ratio_);
-            if (cfg_.average > 0 && double(cfg_.average) <= t) {
-                double mu = 1.0 / (t - double(cfg_.average) + 1.0);
-                for (std::int64_t j = 0; j < P; ++j)
-                    m_.average_coef[j] += T(mu * (double(m_.coef[j]) - double(m_.average_coef[j])));
-                for (int k = 0; k < K_; ++k)
-                    m_.average_intercept[k] += T(mu * (double(m_.intercept[k]) - double(m_.average_intercept[k])));
-            }
+            const double norm = step_.apply(m_, grad_.data(), grad_b_.data(), batch_weight, eta, t, stop == n);
+            if (stop == n) last_grad_norm_ = norm;
             t += 1.0;
             if (poll_stop((stop - start) * (P + 1))) break;
         }
@@ -568,7 +444,7 @@ private:
         }
     }
 
-    double lazy_l2() const { return has_penalty_ ? cfg_.alpha * (1.0 - l1_ratio_) : 0.0; }
+    double lazy_l2() const { return pen_.l2(); }
 
     // Brings weight (and state) idx from prefix step last_[idx] to step tau.
     void catch_up(std::int64_t idx, std::int64_t tau, LazyRule rule, double rms_alpha) {
@@ -630,13 +506,13 @@ private:
         prefix_shift_.assign(1, 0.0);
     }
 
-    double epoch_lazy(double& t, double eta_adaptive, LazyRule rule) {
+    double epoch_lazy(double& t, LazyRule rule) {
         const std::int64_t n = std::int64_t(order_.size());
         const std::int64_t B = std::min(cfg_.batch_size, n);
         const std::int64_t P = K_ * d_;
         const OptimizerSpec* spec = opt_ ? opt_->spec() : nullptr;
         const double l2 = lazy_l2();
-        const double l1 = has_penalty_ ? cfg_.alpha * l1_ratio_ : 0.0;
+        const double l1 = pen_.l1();
         const double wd = spec ? spec->weight_decay : 0.0;
         const double rms_alpha = spec ? spec->alpha : 1.0;
         if (lazy_grad_.empty()) {  // first epoch of this run: state as a fresh optimizer's
@@ -675,7 +551,7 @@ private:
                         touched_.push_back(j);
                     }
                 });
-            const double eta = schedule_.eta(t, eta_adaptive);
+            const double eta = policy_.eta(t);
             const double a = rule == LazyRule::sgd ? 1.0 - eta * (l2 + wd) : 1.0;
             const bool dense_step = !(a > 0);  // the closed form needs a > 0: update everything
             if (dense_step || prefix_scale_.back() < 1e-30) lazy_flush(rule, rms_alpha);
@@ -817,29 +693,6 @@ private:
         return interrupted_;
     }
 
-    // Gradient clipping over coefficients and intercepts together, as torch's
-    // clip_grad_value_ / clip_grad_norm_ would treat the two parameter arrays.
-    void clip_gradient() {
-        const std::int64_t P = K_ * d_;
-        const std::int64_t nb = cfg_.fit_intercept ? K_ : 0;
-        if (cfg_.clip_value > 0) {
-            clip_by_value(grad_.data(), P, cfg_.clip_value);
-            clip_by_value(grad_b_.data(), nb, cfg_.clip_value);
-        }
-        if (cfg_.clip_norm > 0) {
-            T* arrays[2] = {grad_.data(), grad_b_.data()};
-            std::int64_t sizes[2] = {P, nb};
-            clip_by_global_norm(arrays, sizes, 2, cfg_.clip_norm, 2.0);
-        }
-    }
-
-    void soft_threshold(double lambda) {
-        for (std::int64_t j = 0; j < K_ * d_; ++j) {
-            double w = m_.coef[j];
-            m_.coef[j] = T(w > lambda ? w - lambda : (w < -lambda ? w + lambda : 0.0));
-        }
-    }
-
     // Sum of weighted losses over rows order_[start:stop]; the weighted sums of loss gradients
     // go to grad_ / grad_b_ and the sum of the weights to weight_sum. Rows are split into contiguous blocks, one per thread, and the
     // per-thread sums are added in block order, so a given thread count is deterministic.
@@ -904,42 +757,29 @@ private:
         return loss;
     }
 
-    // alpha * ((1 - l1_ratio) / 2 * ||W||^2 + l1_ratio * ||W||_1), the objective's penalty term.
-    double penalty_value() const {
-        if (!has_penalty_) return 0.0;
-        double v = 0.0;
-        if (l1_ratio_ < 1) v += (1.0 - l1_ratio_) * 0.5 * squared_norm(m_.coef, K_ * d_);
-        if (l1_ratio_ > 0) v += l1_ratio_ * abs_sum(m_.coef, K_ * d_);
-        return cfg_.alpha * v;
-    }
-
     // Weighted accuracy (classification) or weighted R^2 (regression) on the validation rows,
     // scikit-learn's default score of the estimator.
     double validation_score() {
-        const bool classify = cfg_.classification;
-        double sw_sum = 0, hit = 0, sw_y = 0, sw_yy = 0, sse = 0;
+        ValidationSums v;
         for (std::int64_t i : val_rows_) {
-            double sw = tg_.sample_weight ? double(tg_.sample_weight[i]) : 1.0;
-            double y = double(tg_.y[i]);
+            const double sw = tg_.sample_weight ? double(tg_.sample_weight[i]) : 1.0;
+            const double y = double(tg_.y[i]);
             int best = 0;
             for (int k = 0; k < K_; ++k) {
                 p_[k] = double(X_.dot(i, coef_row(k))) + double(m_.intercept[k]);
                 if (p_[k] > p_[best]) best = k;
             }
-            sw_sum += sw;
-            if (classify) {
-                double predicted = K_ > 1 ? double(best) : (p_[0] > 0 ? 1.0 : -1.0);
-                hit += predicted == y ? sw : 0.0;
+            v.weight += sw;
+            if (cfg_.classification) {
+                const double predicted = K_ > 1 ? double(best) : (p_[0] > 0 ? 1.0 : -1.0);
+                v.hit += predicted == y ? sw : 0.0;
             } else {
-                sw_y += sw * y;
-                sw_yy += sw * y * y;
-                sse += sw * (y - p_[0]) * (y - p_[0]);
+                v.wy += sw * y;
+                v.wyy += sw * y * y;
+                v.sse += sw * (y - p_[0]) * (y - p_[0]);
             }
         }
-        if (classify) return hit / sw_sum;
-        double sst = sw_yy - sw_y * sw_y / sw_sum;
-        if (sst <= 0) return sse == 0 ? 1.0 : 0.0;  // constant target: scikit-learn's r2 rule
-        return 1.0 - sse / sst;
+        return v.score(cfg_.classification);
     }
 
     void validate() const {
@@ -967,13 +807,12 @@ private:
     const TrainConfig& cfg_;
     Optimizer<T>* opt_;
     StopCheck stop_;
-    EpochCallback on_epoch_;
     const int K_;
     const std::int64_t d_;
     Rng rng_;
-    Schedule schedule_;
-    double l1_ratio_ = 0.0;
-    bool has_penalty_ = false;
+    EpochPolicy policy_;
+    const Penalty pen_;
+    GradientStep<T> step_;
     bool interrupted_ = false;
     double last_eta_ = 0.0;
     double last_grad_norm_ = 0.0;

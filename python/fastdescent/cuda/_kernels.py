@@ -238,8 +238,29 @@ def finalize_gradient(partial, coef, grad, l2, clip_value, clip_intercept, stats
 
 
 @cuda.jit
-def update_params(w, g, state1, state2, state3, avg, stats, rule, flags, c0, c1, c2, c3, c4,
-                  c5, c6, c7, c8, clip_norm, l1, avg_mu):
+def update_params(
+    w,
+    g,
+    state1,
+    state2,
+    state3,
+    avg,
+    stats,
+    rule,
+    flags,
+    c0,
+    c1,
+    c2,
+    c3,
+    c4,
+    c5,
+    c6,
+    c7,
+    c8,
+    clip_norm,
+    l1,
+    avg_mu,
+):
     """One element-wise optimizer step on a flat parameter array, fused with the global-norm
     clip of the gradient, the L1 proximal step (l1 > 0) and the running average (avg_mu > 0).
 
@@ -342,8 +363,9 @@ def update_params(w, g, state1, state2, state3, avg, stats, rule, flags, c0, c1,
 
 
 @cuda.jit
-def lamb_moments(w, g, m, v, stats, c_bc1, c_bc2, beta1, beta2, eps, weight_decay, clip_norm,
-                 sums):
+def lamb_moments(
+    w, g, m, v, stats, c_bc1, c_bc2, beta1, beta2, eps, weight_decay, clip_norm, sums
+):
     """LAMB's first pass: new moments, and the squared norms of w and of the update into
     sums[0], sums[1] (zeroed by the host just before)."""
     i = cuda.grid(1)
@@ -547,8 +569,9 @@ def _adafactor_y(i, g, v, v_row, v_col, factored, sums):
         r = i // cols
         c = i - r * cols
         row_mean = sums[2] / v_row.size
-        return float64(g[i]) / math.sqrt(float64(v_row[r]) / row_mean) / math.sqrt(
-            float64(v_col[c]))
+        return (
+            float64(g[i]) / math.sqrt(float64(v_row[r]) / row_mean) / math.sqrt(float64(v_col[c]))
+        )
     return float64(g[i]) / math.sqrt(float64(v[i]))
 
 
@@ -568,8 +591,25 @@ def adafactor_moments(w, g, v, v_row, v_col, factored, beta, eps, sums):
 
 
 @cuda.jit
-def adafactor_apply(w, g, v, v_row, v_col, buf, factored, sums, lr, clipping_threshold,
-                    param_scale, eps_scale, momentum, weight_decay, l1, avg, avg_mu):
+def adafactor_apply(
+    w,
+    g,
+    v,
+    v_row,
+    v_col,
+    buf,
+    factored,
+    sums,
+    lr,
+    clipping_threshold,
+    param_scale,
+    eps_scale,
+    momentum,
+    weight_decay,
+    l1,
+    avg,
+    avg_mu,
+):
     """w -= u + weight_decay w with u = lr max(eps_scale, RMS(w)) y / max(1, RMS(y) / d),
     optionally smoothed by momentum; then the L1 step and averaging as in update_params."""
     i = cuda.grid(1)

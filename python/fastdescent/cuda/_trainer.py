@@ -3,38 +3,36 @@ the parameters and the optimizer state on the device.
 
 Per batch the host launches: the fused loss-and-gradient kernel, the reduction that finishes
 the gradient (mean, L2 term, clipping), and one element-wise update kernel per parameter array
-(fused with the L1 step and averaging). The host computes only scalars: the schedule's step
-size and the optimizer's bias corrections. Per epoch it reads back one small array (loss,
-penalty sums, validation statistics) for the stopping decisions.
+(fused with the L1 step and averaging). The host computes only scalars: the optimizer's bias
+corrections. Per epoch it reads back one small array (loss, penalty sums, validation
+statistics) and hands it to the training engine's EpochPolicy, which gives the step sizes and
+makes the epoch decisions as for every other backend.
 """
 
 from __future__ import annotations
 
-import copy
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from .. import _core
-from . import _numba_cuda, as_device_array, is_device_array, simulated
 from . import _kernels as kn
+from . import _numba_cuda, as_device_array, is_device_array, simulated
 
 # Optimizers with an element-wise update kernel (plus LAMB's two-pass kernels).
-SUPPORTED_OPTIMIZERS = ("sgd", "adagrad", "rmsprop", "adam", "adamw", "nadam", "adamax",
-                        "lamb", "adafactor", "lion")
-
-
-@dataclass
-class Result:
-    """What the trainer reports, as _core's TrainResult."""
-
-    n_iter: int = 0
-    t: float = 1.0
-    loss_curve: list = field(default_factory=list)
-    validation_scores: list = field(default_factory=list)
-    diverged: bool = False
-    stopped_by_callback: bool = False
+SUPPORTED_OPTIMIZERS = (
+    "sgd",
+    "adagrad",
+    "rmsprop",
+    "adam",
+    "adamw",
+    "nadam",
+    "adamax",
+    "lamb",
+    "adafactor",
+    "lion",
+)
 
 
 @dataclass
@@ -59,8 +57,10 @@ def to_device(X, dtype):
         if Xd.ndim != 2:
             raise ValueError(f"Expected a 2D array, got a {Xd.ndim}D device array instead.")
         if not Xd.is_c_contiguous():
-            raise ValueError("A device array X must be C-contiguous (row-major); make it so "
-                             "with cupy.ascontiguousarray.")
+            raise ValueError(
+                "A device array X must be C-contiguous (row-major); make it so "
+                "with cupy.ascontiguousarray."
+            )
         if Xd.dtype not in (np.float32, np.float64):
             raise ValueError(f"A device array X must be float32 or float64, got {Xd.dtype}.")
         if Xd.dtype != dtype:
@@ -78,49 +78,6 @@ def _launch_1d(n):
     return max(1, -(-n // threads)), threads
 
 
-def _dloss_at(loss_kind, eps, p, y):
-    """Scalar loss derivative on the host (for the 'optimal' schedule's start)."""
-    k = int(loss_kind)
-    if k == kn.MULTINOMIAL:
-        k = kn.LOG_LOSS
-    if k == kn.SQUARED_ERROR:
-        return p - y
-    if k == kn.HUBER:
-        r = p - y
-        return r if abs(r) <= eps else (eps if r > 0 else -eps)
-    if k == kn.EPS_INSENSITIVE:
-        return -1.0 if y - p > eps else (1.0 if p - y > eps else 0.0)
-    if k == kn.SQ_EPS_INSENSITIVE:
-        z = y - p
-        return -2.0 * (z - eps) if z > eps else (2.0 * (-z - eps) if z < -eps else 0.0)
-    if k == kn.LOG_LOSS:
-        z = p * y
-        if z > 18.0:
-            return -y * math.exp(-z)
-        if z < -18.0:
-            return -y
-        return -y / (math.exp(z) + 1.0)
-    if k in (kn.HINGE, kn.PERCEPTRON):
-        return -y if p * y <= (1.0 if k == kn.HINGE else 0.0) else 0.0
-    if k == kn.SQUARED_HINGE:
-        z = 1.0 - p * y
-        return -2.0 * y * z if z > 0 else 0.0
-    z = p * y  # modified_huber
-    return 0.0 if z >= 1.0 else (-2.0 * (1.0 - z) * y if z >= -1.0 else -4.0 * y)
-
-
-def _schedule(cfg):
-    sched = copy.deepcopy(cfg.schedule)
-    if sched.kind == _core.ScheduleKind.optimal and sched.optimal_init == 0:
-        # scikit-learn's start of 'optimal', as the CPU trainer sets it.
-        sched.alpha = cfg.alpha
-        typw = math.sqrt(1.0 / math.sqrt(cfg.alpha))
-        initial_eta0 = typw / max(1.0, _dloss_at(cfg.loss, cfg.epsilon, -typw, 1.0))
-        sched.optimal_init = 1.0 / (initial_eta0 * cfg.alpha)
-    sched.validate()
-    return sched
-
-
 class DeviceOptimizer:
     """Optimizer state on the device, one slot per parameter array (coefficients, intercepts),
     each counting its own steps as the CPU optimizers do. `spec` None is plain SGD."""
@@ -130,8 +87,10 @@ class DeviceOptimizer:
         self.dtype = dtype
         self.kind = "plain" if spec is None else spec.kind.name
         if self.kind not in ("plain",) + SUPPORTED_OPTIMIZERS:
-            raise ValueError(f"optimizer {self.kind!r} is not supported with device='cuda'; "
-                             f"supported: {', '.join(SUPPORTED_OPTIMIZERS)}.")
+            raise ValueError(
+                f"optimizer {self.kind!r} is not supported with device='cuda'; "
+                f"supported: {', '.join(SUPPORTED_OPTIMIZERS)}."
+            )
         if spec is not None:
             spec.validate()
         self.cuda = _numba_cuda()
@@ -169,8 +128,12 @@ class DeviceOptimizer:
             elif k == "adafactor":
                 rows = st["rows"] = rows_hint
                 cols = n // rows
-                st["factored"] = bool(p.factored and rows >= 2 and cols >= 2
-                                      and min(rows, cols) >= p.min_dim_size_to_factor)
+                st["factored"] = bool(
+                    p.factored
+                    and rows >= 2
+                    and cols >= 2
+                    and min(rows, cols) >= p.min_dim_size_to_factor
+                )
                 if st["factored"]:
                     st["s"][0], st["s"][1] = self._zeros(rows), self._zeros(cols)
                 else:
@@ -190,8 +153,11 @@ class DeviceOptimizer:
             return kn.RULE_PLAIN, 0, c
         if k == "sgd":
             c[:4] = [lr, p.weight_decay, p.momentum, 1.0 - p.dampening]
-            flags = (1 if st["step"] <= 1 else 0) | (2 if p.momentum != 0 else 0) | (
-                4 if p.nesterov else 0)
+            flags = (
+                (1 if st["step"] <= 1 else 0)
+                | (2 if p.momentum != 0 else 0)
+                | (4 if p.nesterov else 0)
+            )
             return kn.RULE_SGD, flags, c
         if k == "adagrad":
             c[:3] = [lr / (1.0 + (t - 1.0) * p.lr_decay), p.weight_decay, p.eps]
@@ -201,9 +167,15 @@ class DeviceOptimizer:
             return kn.RULE_RMSPROP, (1 if p.centered else 0) | (2 if p.momentum > 0 else 0), c
         if k in ("adam", "adamw"):
             decoupled = k == "adamw"
-            c[:7] = [lr / (1.0 - p.beta1 ** t), 1.0 / math.sqrt(1.0 - p.beta2 ** t),
-                     1.0 - lr * p.weight_decay if decoupled else 1.0,
-                     0.0 if decoupled else p.weight_decay, p.beta1, p.beta2, p.eps]
+            c[:7] = [
+                lr / (1.0 - p.beta1**t),
+                1.0 / math.sqrt(1.0 - p.beta2**t),
+                1.0 - lr * p.weight_decay if decoupled else 1.0,
+                0.0 if decoupled else p.weight_decay,
+                p.beta1,
+                p.beta2,
+                p.eps,
+            ]
             return kn.RULE_ADAM, 1 if p.amsgrad else 0, c
         if k == "nadam":
             mu = p.beta1 * (1.0 - 0.5 * 0.96 ** (t * p.momentum_decay))
@@ -211,12 +183,19 @@ class DeviceOptimizer:
             st["mu_product"] *= mu
             prod = st["mu_product"]
             decoupled = p.decoupled_weight_decay
-            c[:8] = [lr * (1.0 - mu) / (1.0 - prod), lr * mu_next / (1.0 - prod * mu_next),
-                     1.0 - p.beta2 ** t, 1.0 - lr * p.weight_decay if decoupled else 1.0,
-                     0.0 if decoupled else p.weight_decay, p.beta1, p.beta2, p.eps]
+            c[:8] = [
+                lr * (1.0 - mu) / (1.0 - prod),
+                lr * mu_next / (1.0 - prod * mu_next),
+                1.0 - p.beta2**t,
+                1.0 - lr * p.weight_decay if decoupled else 1.0,
+                0.0 if decoupled else p.weight_decay,
+                p.beta1,
+                p.beta2,
+                p.eps,
+            ]
             return kn.RULE_NADAM, 0, c
         if k == "adamax":
-            c[:5] = [lr / (1.0 - p.beta1 ** t), p.weight_decay, p.beta1, p.beta2, p.eps]
+            c[:5] = [lr / (1.0 - p.beta1**t), p.weight_decay, p.beta1, p.beta2, p.eps]
             return kn.RULE_ADAMAX, 0, c
         c[:4] = [lr, p.beta1, p.beta2, p.weight_decay]  # lion
         return kn.RULE_LION, 0, c
@@ -234,18 +213,43 @@ class DeviceOptimizer:
             return
         if self.kind == "lamb":
             p, t = self.spec, float(st["step"])
-            bc1, bc2 = 1.0 - p.beta1 ** t, 1.0 - p.beta2 ** t
+            bc1, bc2 = 1.0 - p.beta1**t, 1.0 - p.beta2**t
             kn.zero[1, 2](self.lamb_sums)
-            kn.lamb_moments[blocks, threads](w, g, st["s"][0], st["s"][1], stats, bc1, bc2,
-                                             p.beta1, p.beta2, p.eps, p.weight_decay,
-                                             clip_norm, self.lamb_sums)
-            kn.lamb_apply[blocks, threads](w, st["s"][0], st["s"][1], self.lamb_sums, lr, bc1,
-                                           bc2, p.eps, p.weight_decay, l1, avg, avg_mu)
+            kn.lamb_moments[blocks, threads](
+                w,
+                g,
+                st["s"][0],
+                st["s"][1],
+                stats,
+                bc1,
+                bc2,
+                p.beta1,
+                p.beta2,
+                p.eps,
+                p.weight_decay,
+                clip_norm,
+                self.lamb_sums,
+            )
+            kn.lamb_apply[blocks, threads](
+                w,
+                st["s"][0],
+                st["s"][1],
+                self.lamb_sums,
+                lr,
+                bc1,
+                bc2,
+                p.eps,
+                p.weight_decay,
+                l1,
+                avg,
+                avg_mu,
+            )
             return
         rule, flags, c = self._rule(st, lr)
         s1, s2, s3 = st["s"]
-        kn.update_params[blocks, threads](w, g, s1, s2, s3, avg, stats, rule, flags, *c,
-                                          clip_norm, l1, avg_mu)
+        kn.update_params[blocks, threads](
+            w, g, s1, s2, s3, avg, stats, rule, flags, *c, clip_norm, l1, avg_mu
+        )
 
     def _adafactor(self, st, w, g, lr, stats, clip_norm, l1, avg, avg_mu):
         p, t = self.spec, float(st["step"])
@@ -262,19 +266,47 @@ class DeviceOptimizer:
         if st["factored"]:
             kn.adafactor_rows[_launch_1d(v_row.size)](g, v_row, v_col.size, beta, p.eps, sums)
             kn.adafactor_cols[_launch_1d(v_col.size)](g, v_col, v_row.size, beta, p.eps)
-        kn.adafactor_moments[blocks, threads](w, g, v, v_row, v_col, st["factored"], beta, p.eps,
-                                              sums)
+        kn.adafactor_moments[blocks, threads](
+            w, g, v, v_row, v_col, st["factored"], beta, p.eps, sums
+        )
         kn.adafactor_apply[blocks, threads](
-            w, g, v, v_row, v_col, st.get("buf", self.dummy), st["factored"], sums, lr,
-            p.clipping_threshold, bool(p.multiply_by_parameter_scale), p.eps_scale, p.momentum,
-            p.weight_decay, l1, avg, avg_mu)
+            w,
+            g,
+            v,
+            v_row,
+            v_col,
+            st.get("buf", self.dummy),
+            st["factored"],
+            sums,
+            lr,
+            p.clipping_threshold,
+            bool(p.multiply_by_parameter_scale),
+            p.eps_scale,
+            p.momentum,
+            p.weight_decay,
+            l1,
+            avg,
+            avg_mu,
+        )
 
     def average_only(self, w, avg, avg_mu):
         """The running average of an array that is not trained (intercept not fitted)."""
         blocks, threads = _launch_1d(w.size)
-        kn.update_params[blocks, threads](w, w, self.dummy, self.dummy, self.dummy, avg,
-                                          self.lamb_sums, kn.RULE_NONE, 0, *([0.0] * 9), 0.0,
-                                          0.0, avg_mu)
+        kn.update_params[blocks, threads](
+            w,
+            w,
+            self.dummy,
+            self.dummy,
+            self.dummy,
+            avg,
+            self.lamb_sums,
+            kn.RULE_NONE,
+            0,
+            *([0.0] * 9),
+            0.0,
+            0.0,
+            avg_mu,
+        )
 
 
 def _gradient_launch(n_rows, d):
@@ -292,13 +324,25 @@ def _gradient_launch(n_rows, d):
     return blocks, threads, group
 
 
-def train(data, y, coef, intercept, cfg, optimizer=None, sample_weight=None, class_weight=None,
-          validation_mask=None, average_coef=None, average_intercept=None, t0=1.0,
-          epoch_callback=None):
+def train(
+    data,
+    y,
+    coef,
+    intercept,
+    cfg,
+    optimizer=None,
+    sample_weight=None,
+    class_weight=None,
+    validation_mask=None,
+    average_coef=None,
+    average_intercept=None,
+    t0=1.0,
+    epoch_callback=None,
+):
     """Trains on the GPU; coef (K x d) and intercept (K) are NumPy arrays updated in place.
 
-    Arguments as fastdescent._base.train, with `data` from :func:`to_device`. Returns a
-    :class:`Result`.
+    Arguments as fastdescent._base.train, with `data` from :func:`to_device`. Returns the
+    engine's TrainResult.
     """
     cuda = _numba_cuda()
     X = data.X
@@ -308,8 +352,10 @@ def train(data, y, coef, intercept, cfg, optimizer=None, sample_weight=None, cla
     P = K * d
     multinomial = cfg.loss == _core.LossKind.multinomial
     if K > kn.MAX_OUTPUTS:
-        raise ValueError(f"device='cuda' trains at most {kn.MAX_OUTPUTS} outputs (classes) at "
-                         f"once, got {K}; use device='cpu'.")
+        raise ValueError(
+            f"device='cuda' trains at most {kn.MAX_OUTPUTS} outputs (classes) at "
+            f"once, got {K}; use device='cpu'."
+        )
     if cfg.schedule.kind in (_core.ScheduleKind.pa1, _core.ScheduleKind.pa2):
         raise ValueError("learning_rate 'pa1'/'pa2' is a per-sample rule; it needs device='cpu'.")
 
@@ -338,8 +384,8 @@ def train(data, y, coef, intercept, cfg, optimizer=None, sample_weight=None, cla
     # then does the host read each batch's weight back.
     check_batch_weight = B < n_train and bool(np.any(weight[train_rows] == 0))
 
-    sched = _schedule(cfg)
     opt = DeviceOptimizer(optimizer, T)
+    policy = _core.EpochPolicy(cfg, float(t0), epoch_callback)
     l1_ratio = {0: 0.0, 1: 0.0, 2: 1.0, 3: cfg.l1_ratio}[int(cfg.penalty)]
     has_penalty = int(cfg.penalty) != 0 and cfg.alpha > 0
     l2 = cfg.alpha * (1.0 - l1_ratio) if has_penalty and l1_ratio < 1 else 0.0
@@ -370,13 +416,9 @@ def train(data, y, coef, intercept, cfg, optimizer=None, sample_weight=None, cla
     half_bits = max(1, (max(n_train - 1, 1).bit_length() + 1) // 2)
     rng = np.random.default_rng(int(cfg.seed))
 
-    res = Result()
     t = float(t0)
-    eta_adaptive = sched.eta0  # lowered on plateaus by 'adaptive'
     last_eta = 0.0
-    best_objective, best_score = math.inf, -math.inf
-    no_improvement = 0
-    for epoch in range(int(cfg.max_iter)):
+    for _epoch in range(int(cfg.max_iter)):
         if cfg.shuffle and cfg.batch_size != 0:
             keys = [int(k) for k in rng.integers(0, 2**32, size=4)]
             kn.permute[_launch_1d(n_train)](train_rows_d, order_d, half_bits, *keys)
@@ -385,62 +427,74 @@ def train(data, y, coef, intercept, cfg, optimizer=None, sample_weight=None, cla
             order = train_rows_d
         kn.zero[_launch_1d(kn.N_STATS)](stats_d)
         for start in range(0, n_train, B):
-            rows = order[start:min(n_train, start + B)]
-            kn.batch_gradient[blocks, threads](X, y_d, weight_d, rows, coef_d, intercept_d, K,
-                                               int(cfg.loss), float(cfg.epsilon), group,
-                                               partial_d, stats_d)
-            kn.finalize_gradient[fin_blocks, fin_threads](partial_d, coef_d, grad_d, l2,
-                                                          float(cfg.clip_value),
-                                                          bool(cfg.fit_intercept), stats_d)
+            rows = order[start : min(n_train, start + B)]
+            kn.batch_gradient[blocks, threads](
+                X,
+                y_d,
+                weight_d,
+                rows,
+                coef_d,
+                intercept_d,
+                K,
+                int(cfg.loss),
+                float(cfg.epsilon),
+                group,
+                partial_d,
+                stats_d,
+            )
+            kn.finalize_gradient[fin_blocks, fin_threads](
+                partial_d,
+                coef_d,
+                grad_d,
+                l2,
+                float(cfg.clip_value),
+                bool(cfg.fit_intercept),
+                stats_d,
+            )
             if check_batch_weight and stats_d[kn.STAT_BATCH_WEIGHT] == 0:
                 continue
-            eta = float(sched.eta(t, eta_adaptive))
+            eta = float(policy.eta(t))
             last_eta = eta
             avg_mu = 1.0 / (t - average + 1.0) if average > 0 and average <= t else 0.0
-            opt.step(0, coef_flat, grad_d[:P], eta, stats_d, float(cfg.clip_norm),
-                     l1=eta * l1_step, avg=avg_coef_d, avg_mu=avg_mu, rows=K)
+            opt.step(
+                0,
+                coef_flat,
+                grad_d[:P],
+                eta,
+                stats_d,
+                float(cfg.clip_norm),
+                l1=eta * l1_step,
+                avg=avg_coef_d,
+                avg_mu=avg_mu,
+                rows=K,
+            )
             if cfg.fit_intercept:
-                opt.step(1, intercept_d, grad_d[P:], eta, stats_d, float(cfg.clip_norm),
-                         avg=avg_b_d, avg_mu=avg_mu)
+                opt.step(
+                    1,
+                    intercept_d,
+                    grad_d[P:],
+                    eta,
+                    stats_d,
+                    float(cfg.clip_norm),
+                    avg=avg_b_d,
+                    avg_mu=avg_mu,
+                )
             elif avg_mu > 0:
                 opt.average_only(intercept_d, avg_b_d, avg_mu)
             t += 1.0
-        kn.epoch_stats[stat_blocks, stat_threads](coef_d, intercept_d, X, y_d, sw_d, val_rows_d,
-                                                  K, bool(cfg.classification), stats_d)
+        kn.epoch_stats[stat_blocks, stat_threads](
+            coef_d, intercept_d, X, y_d, sw_d, val_rows_d, K, bool(cfg.classification), stats_d
+        )
         stats = stats_d.copy_to_host()  # the epoch's only read-back
-        res.n_iter = epoch + 1
-        if not (math.isfinite(stats[kn.STAT_LOSS]) and math.isfinite(stats[kn.STAT_WW])
-                and math.isfinite(stats[kn.STAT_B])):
-            res.diverged = True
-            break
-        penalty = 0.0
-        if has_penalty:
-            penalty = cfg.alpha * ((1.0 - l1_ratio) * 0.5 * stats[kn.STAT_WW]
-                                   + l1_ratio * stats[kn.STAT_ABS])
-        objective = stats[kn.STAT_LOSS] / train_weight + penalty
-        res.loss_curve.append(objective)
-        sched.end_epoch(objective)
-        score = math.nan
-        if cfg.early_stopping:
-            score = _validation_score(stats, cfg.classification)
-            res.validation_scores.append(score)
-            no_improvement = no_improvement + 1 if score < best_score + cfg.tol else 0
-            best_score = max(best_score, score)
-        else:
-            no_improvement = no_improvement + 1 if objective > best_objective - cfg.tol else 0
-            best_objective = min(best_objective, objective)
+        finite = bool(np.isfinite(stats[[kn.STAT_WW, kn.STAT_B]]).all())
+        penalty = _core.penalty_from_sums(cfg, float(stats[kn.STAT_WW]), float(stats[kn.STAT_ABS]))
+        score = _validation_score(stats, cfg.classification) if cfg.early_stopping else math.nan
         # The gradient norm is not reduced on the GPU (another pass per epoch): NaN.
-        if epoch_callback is not None and epoch_callback(epoch + 1, objective, score, last_eta, t,
-                                                         float("nan")):
-            res.stopped_by_callback = True
+        if policy.end_epoch(
+            float(stats[kn.STAT_LOSS]), train_weight, penalty, finite, score, last_eta, t, math.nan
+        ):
             break
-        if no_improvement >= cfg.n_iter_no_change:
-            if sched.kind == _core.ScheduleKind.adaptive and eta_adaptive > 1e-6:
-                eta_adaptive /= 5.0
-                no_improvement = 0
-            else:
-                break
-    res.t = t
+    res = policy.result
     coef[...] = coef_d.copy_to_host().reshape(coef.shape)
     intercept[...] = intercept_d.copy_to_host()
     if average > 0:
@@ -450,12 +504,12 @@ def train(data, y, coef, intercept, cfg, optimizer=None, sample_weight=None, cla
 
 
 def _validation_score(stats, classification):
-    """Weighted accuracy or R^2 on the validation rows, as the CPU trainer computes it."""
-    vw = stats[kn.STAT_VW]
-    if classification:
-        return stats[kn.STAT_HIT] / vw
-    sst = stats[kn.STAT_VYY] - stats[kn.STAT_VY] ** 2 / vw
-    sse = stats[kn.STAT_SSE]
-    if sst <= 0:
-        return 1.0 if sse == 0 else 0.0
-    return 1.0 - sse / sst
+    """Weighted accuracy or R^2 on the validation rows, by the engine's rule."""
+    v = _core.ValidationSums()
+    v.weight, v.hit = float(stats[kn.STAT_VW]), float(stats[kn.STAT_HIT])
+    v.wy, v.wyy, v.sse = (
+        float(stats[kn.STAT_VY]),
+        float(stats[kn.STAT_VYY]),
+        float(stats[kn.STAT_SSE]),
+    )
+    return v.score(bool(classification))
