@@ -177,10 +177,12 @@ def test_unshuffled_minibatch_matches_cpu_and_skips_weightless_batches():
     assert gpu.t_ == 1 + 2 * 4
 
 
-def test_partial_fit_continues_like_cpu(capsys):
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "adafactor"])
+def test_partial_fit_continues_like_cpu(capsys, optimizer):
+    # The optimizer's state (Adam's moments, Adafactor's second moments) carries over too.
     X, y, _, _ = make_data(n=24)
     make = lambda **kw: SGDRegressor(batch_size="full", learning_rate="invscaling",  # noqa: E731
-                                     eta0=0.1, verbose=2, **kw)
+                                     eta0=0.1, verbose=2, optimizer=optimizer, **kw)
     cpu, gpu = make(device="cpu"), make(device="cuda", gpu_dtype="float64")
     for _ in range(2):
         cpu.partial_fit(X, y)

@@ -140,12 +140,12 @@ def test_history_one_vs_rest_aggregates_the_classes():
             np.mean([per_class[k][e]["loss"] for k in range(3)]))
 
 
-def test_partial_fit_history_is_one_epoch():
+def test_partial_fit_history_grows_an_epoch_per_call():
     X, y = regression()
     est = SGDRegressor()
-    for _ in range(3):
+    for calls in range(1, 4):
         est.partial_fit(X, y)
-        assert est.history_["epoch"] == [1]
+        assert est.history_["epoch"] == list(range(1, calls + 1))
         assert est.history_["loss"] == est.loss_curve_
 
 

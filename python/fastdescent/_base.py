@@ -376,14 +376,16 @@ class BaseSGD(BaseEstimator):
         sched.power_t = float(self.power_t)
         return sched
 
-    def _config(self, loss, max_iter, seed, n_threads, n_train):
+    def _config(self, loss, max_iter, seed, n_threads, n_train, schedule_rows=None):
+        """The trainer's configuration; `schedule_rows` (default n_train) sets the horizon of a
+        schedule that depends on the number of updates per epoch."""
         cfg = _core.TrainConfig()
         cfg.loss = loss
         cfg.epsilon = float(self.epsilon)
         cfg.penalty = PENALTIES[self.penalty]
         cfg.alpha = float(self.alpha)
         cfg.l1_ratio = float(self.l1_ratio) if self.l1_ratio is not None else 0.0
-        cfg.schedule = self._schedule(n_train)
+        cfg.schedule = self._schedule(n_train if schedule_rows is None else schedule_rows)
         cfg.classification = is_classifier(self)
         cfg.fit_intercept = bool(self.fit_intercept)
         cfg.max_iter = int(max_iter)
@@ -392,7 +394,12 @@ class BaseSGD(BaseEstimator):
         cfg.early_stopping = bool(self.early_stopping)
         cfg.shuffle = bool(self.shuffle)
         cfg.seed = int(seed)
-        cfg.batch_size = self._batch_size(n_train)
+        # A partial_fit chunk smaller than batch_size is one smaller batch.
+        cfg.batch_size = (
+            self._batch_size(n_train)
+            if schedule_rows is None
+            else (0 if self.batch_size == "full" else int(self.batch_size))
+        )
         cfg.average = int(self.average)
         cfg.clip_value = float(self.clip_value or 0.0)
         cfg.clip_norm = float(self.clip_norm or 0.0)
@@ -406,6 +413,51 @@ class BaseSGD(BaseEstimator):
         the OpenMP thread limit, which ``threadpoolctl.threadpool_limits`` and
         ``OMP_NUM_THREADS`` set."""
         return max(1, min(effective_n_jobs(self.n_jobs), _core.openmp_max_threads()))
+
+    def _continuation(self, resume, n_problems, n_train, optimizer_spec):
+        """What a call starts from: (t0, the optimizer state of each problem, the rows that set
+        the schedule's horizon). partial_fit continues the update count, the optimizer's state
+        (unless its hyperparameters changed since) and the first call's schedule horizon; fit
+        starts afresh."""
+        fresh = [None] * n_problems
+        if not resume:
+            return 1.0, fresh, n_train
+        saved = getattr(self, "_optimizer_state", None)
+        spec = None if optimizer_spec is None else optimizer_spec.to_dict()
+        states = fresh
+        if saved is not None and saved["spec"] == spec and len(saved["states"]) == n_problems:
+            states = saved["states"]
+        return self.t_, states, getattr(self, "_schedule_rows", n_train)
+
+    def _records(self, resume, loss_curve, history, results, optimizer_spec, schedule_rows):
+        """The fitted attributes that accumulate over partial_fit calls: loss_curve_, history_
+        (epochs and times counted on from the earlier calls), the optimizer's state and the
+        schedule's horizon, as plain lists, dicts and arrays."""
+        state = {
+            "_optimizer_state": None
+            if optimizer_spec is None
+            else {
+                "spec": optimizer_spec.to_dict(),
+                "states": [
+                    list(r.optimizer_state) if hasattr(r, "optimizer_state") else None
+                    for r in results
+                ],
+            },
+            "_schedule_rows": schedule_rows,
+            "loss_curve_": list(loss_curve),
+            "history_": history,
+        }
+        if resume and hasattr(self, "history_"):
+            before = self.history_
+            epochs = len(before.get("epoch", []))
+            elapsed = before["time"][-1] if before.get("time") else 0.0
+            shift = {"epoch": epochs, "time": elapsed}
+            state["history_"] = {
+                key: list(before.get(key, [])) + [v + shift.get(key, 0) for v in values]
+                for key, values in history.items()
+            }
+            state["loss_curve_"] = list(getattr(self, "loss_curve_", [])) + list(loss_curve)
+        return state
 
     def _validation_mask(self, y, sample_weight):
         """Rows held out for early stopping (stratified for classifiers), as uint8."""
@@ -569,11 +621,13 @@ def train(
     t0=1.0,
     epoch_callback=None,
     optimizer=None,
+    optimizer_state=None,
     gpu=None,
     cancel=None,
 ):
     """Runs the C++ trainer on dense or CSR X, or the GPU trainer on `gpu` (X on the device,
-    from BaseSGD._gpu_data); coef and intercept are updated in place.
+    from BaseSGD._gpu_data); coef and intercept are updated in place. ``optimizer_state``
+    (a previous result's ``optimizer_state``) continues the optimizer from there.
 
     Divergence has one rule: a non-finite loss or weight raises ValueError (as scikit-learn
     does), so that no estimator ever stores NaN or infinite coefficients. ``cancel`` (a
@@ -597,6 +651,7 @@ def train(
             intercept,
             config,
             optimizer=optimizer,
+            optimizer_state=optimizer_state,
             sample_weight=sample_weight,
             class_weight=class_weight,
             validation_mask=validation_mask,
@@ -616,6 +671,7 @@ def train(
     kwargs = dict(
         cancel=cancel,
         optimizer=optimizer,
+        optimizer_state=optimizer_state,
         epoch_callback=epoch_callback,
         sample_weight=sample_weight,
         class_weight=class_weight,

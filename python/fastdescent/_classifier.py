@@ -245,9 +245,15 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch of training on (X, y), continuing from the current state.
 
-        The coefficients, the averaged model and the update count ``t_`` (so the step-size
-        schedule) carry over between calls; an optimizer's internal state (momentum, moment
-        estimates) does not: each call starts it afresh.
+        The coefficients, the averaged model, the update count ``t_`` (so the step-size
+        schedule) and the optimizer's state (momentum, moment estimates) carry over between
+        calls, on every device, so that chunks fed in order train as one ``fit`` epoch over the
+        same rows in the same order would (with ``shuffle=False``). A chunk that is not a
+        multiple of ``batch_size`` ends with a smaller batch. A schedule whose horizon depends
+        on the number of updates (cosine, one-cycle, ...) takes it from ``max_iter`` and the
+        first call's rows. ``loss_curve_`` and ``history_`` accumulate over the calls. The
+        state is plain NumPy arrays and numbers: pickling between calls keeps it. Changing the
+        optimizer's hyperparameters between calls starts its state afresh.
 
         Parameters
         ----------
@@ -302,7 +308,6 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
         if resume:
             coef = self._standard_coef.astype(dtype, copy=True)
             intercept = self._standard_intercept.astype(dtype, copy=True)
-            t0 = self.t_
         else:
             coef = np.zeros((K, n_features), dtype=dtype)
             intercept = np.zeros(K, dtype=dtype)
@@ -316,7 +321,6 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
                 if intercept_init.shape != (K,):
                     raise ValueError("Provided intercept_init does not match dataset.")
                 intercept[:] = intercept_init
-            t0 = 1.0
         average = self.average > 0
         if average and resume and getattr(self, "_average_coef", None) is not None:
             avg_coef = self._average_coef.astype(dtype, copy=True)
@@ -333,6 +337,10 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
         n_threads = self._n_threads()
 
         optimizer_spec = self._optimizer_spec()
+        ovr = not multinomial and K > 1
+        t0, states, schedule_rows = self._continuation(
+            resume, n_classes if ovr else 1, n_train, optimizer_spec
+        )
         cancel = threading.Event()  # set when the main thread is interrupted
 
         def view(t):  # what coef_ / intercept_ are after t - 1 updates
@@ -340,12 +348,13 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
                 return avg_coef, avg_intercept
             return coef, intercept
 
-        ovr = not multinomial and K > 1
         labels = list(classes.tolist()) if ovr else [None]
         monitor_cm = self._monitored(max_iter, labels, [view] * len(labels), {"classes_": classes})
 
         def fit_problem(problem, rows, y_problem, weights, loss, seed, threads):
-            cfg = self._config(loss, max_iter, seed, threads, n_train)
+            cfg = self._config(
+                loss, max_iter, seed, threads, n_train, schedule_rows if resume else None
+            )
             return train(
                 X,
                 y_problem,
@@ -360,6 +369,7 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
                 t0=t0,
                 epoch_callback=monitor.epoch_callback(problem),
                 optimizer=optimizer_spec,
+                optimizer_state=states[problem],
                 gpu=gpu,
                 cancel=cancel,
             )
@@ -437,10 +447,16 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
                 _average_intercept=avg_intercept,
                 n_iter_=n_iter,
                 t_=t,
-                loss_curve_=mean_curve([list(r.loss_curve) for r in results]),
-                history_=monitor.history(),
                 coef_=final_coef,
                 intercept_=final_intercept,
+                **self._records(
+                    resume,
+                    mean_curve([list(r.loss_curve) for r in results]),
+                    monitor.history(),
+                    results,
+                    optimizer_spec,
+                    schedule_rows,
+                ),
             ),
         )
         if not resume:

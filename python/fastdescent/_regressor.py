@@ -347,9 +347,15 @@ class SGDRegressor(RegressorMixin, BaseSGD):
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch of training on (X, y), continuing from the current state.
 
-        The coefficients, the averaged model and the update count ``t_`` (so the step-size
-        schedule) carry over between calls; an optimizer's internal state (momentum, moment
-        estimates) does not: each call starts it afresh.
+        The coefficients, the averaged model, the update count ``t_`` (so the step-size
+        schedule) and the optimizer's state (momentum, moment estimates) carry over between
+        calls, on every device, so that chunks fed in order train as one ``fit`` epoch over the
+        same rows in the same order would (with ``shuffle=False``). A chunk that is not a
+        multiple of ``batch_size`` ends with a smaller batch. A schedule whose horizon depends
+        on the number of updates (cosine, one-cycle, ...) takes it from ``max_iter`` and the
+        first call's rows. ``loss_curve_`` and ``history_`` accumulate over the calls. The
+        state is plain NumPy arrays and numbers: pickling between calls keeps it. Changing the
+        optimizer's hyperparameters between calls starts its state afresh.
 
         A dask chunk is computed first (as `dask_ml.wrappers.Incremental` passes them).
 
@@ -374,7 +380,6 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         if resume:
             coef = self._standard_coef.astype(dtype, copy=True)
             intercept = self._standard_intercept.astype(dtype, copy=True)
-            t0 = self.t_
         else:
             coef = np.zeros(n_features, dtype=dtype)
             intercept = np.zeros(1, dtype=dtype)
@@ -388,7 +393,6 @@ class SGDRegressor(RegressorMixin, BaseSGD):
                 if intercept_init.shape != (1,):
                     raise ValueError("Provided intercept_init does not match dataset.")
                 intercept[:] = intercept_init
-            t0 = 1.0
         average = self.average > 0
         if average and resume and getattr(self, "_average_coef", None) is not None:
             avg_coef = self._average_coef.astype(dtype, copy=True)
@@ -401,7 +405,16 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         validation_mask = self._validation_mask(y, sample_weight)
         seed = check_random_state(self.random_state).randint(0, MAX_INT)
         n_train = n_samples - int(validation_mask.sum())
-        cfg = self._config(LOSSES[self.loss], max_iter, seed, self._n_threads(), n_train)
+        optimizer_spec = self._optimizer_spec()
+        t0, states, schedule_rows = self._continuation(resume, 1, n_train, optimizer_spec)
+        cfg = self._config(
+            LOSSES[self.loss],
+            max_iter,
+            seed,
+            self._n_threads(),
+            n_train,
+            schedule_rows if resume else None,
+        )
 
         def view(t):  # what coef_ / intercept_ are after t - 1 updates
             if average and self.average <= t - 1:
@@ -421,7 +434,8 @@ class SGDRegressor(RegressorMixin, BaseSGD):
                 average_intercept=avg_intercept,
                 t0=t0,
                 epoch_callback=monitor.epoch_callback(0),
-                optimizer=self._optimizer_spec(),
+                optimizer=optimizer_spec,
+                optimizer_state=states[0],
                 gpu=gpu,
             )
 
@@ -435,10 +449,16 @@ class SGDRegressor(RegressorMixin, BaseSGD):
                 _average_intercept=avg_intercept,
                 n_iter_=res.n_iter,
                 t_=res.t,
-                loss_curve_=list(res.loss_curve),
-                history_=monitor.history(),
                 coef_=final_coef,
                 intercept_=final_intercept,
+                **self._records(
+                    resume,
+                    res.loss_curve,
+                    monitor.history(),
+                    [res],
+                    optimizer_spec,
+                    schedule_rows,
+                ),
             ),
         )
         if not resume:

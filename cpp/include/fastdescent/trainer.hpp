@@ -2,6 +2,7 @@
 // classification, K = n_classes for multinomial): epochs of shuffled rows, per-sample or batched
 // updates, penalties, averaging, early stopping and divergence checks, all without Python.
 #pragma once
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -123,6 +124,7 @@ public:
                 break;
         }
         policy_.result().t = t;
+        if (!lazy_grad_.empty()) lazy_state_to_optimizer(lazy_rule());
         return policy_.result();
     }
 
@@ -446,6 +448,49 @@ private:
 
     double lazy_l2() const { return pen_.l2(); }
 
+    // The rule's state arrays by the optimizer's names for them (a, b, c).
+    static std::array<const char*, 3> lazy_state_names(LazyRule rule) {
+        switch (rule) {
+            case LazyRule::adagrad: return {"sum", nullptr, nullptr};
+            case LazyRule::rmsprop: return {"square_avg", "grad_avg", nullptr};
+            case LazyRule::adam: return {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
+            default: return {nullptr, nullptr, nullptr};
+        }
+    }
+
+    // The lazy rules keep the coefficients' optimizer state (slot 0) in their own arrays: they
+    // take it from the optimizer when a run starts and hand it back when the run ends, so that
+    // the optimizer's state (partial_fit, pickling) is the same whichever path trained.
+    void lazy_state_from_optimizer(LazyRule rule) {
+        if (!opt_) return;
+        const std::vector<SlotState<T>> slots = opt_->state();
+        if (slots.empty() || slots[0].size < 0) return;
+        const SlotState<T>& s = slots[0];
+        if (s.size != K_ * d_) throw std::invalid_argument("optimizer state of slot 0 has the wrong size");
+        lazy_steps_ = s.step;
+        const auto names = lazy_state_names(rule);
+        std::vector<T>* arrays[3] = {&lazy_state_a_, &lazy_state_b_, &lazy_state_c_};
+        for (int k = 0; k < 3; ++k)
+            for (const auto& kv : s.arrays)
+                if (names[std::size_t(k)] && kv.first == names[std::size_t(k)] && !arrays[k]->empty())
+                    *arrays[k] = kv.second;
+    }
+
+    void lazy_state_to_optimizer(LazyRule rule) {
+        if (!opt_) return;
+        std::vector<SlotState<T>> slots = opt_->state();
+        if (slots.empty()) slots.resize(1);
+        SlotState<T>& s = slots[0];
+        s = SlotState<T>{};
+        s.size = K_ * d_;
+        s.step = lazy_steps_;
+        const auto names = lazy_state_names(rule);
+        const std::vector<T>* arrays[3] = {&lazy_state_a_, &lazy_state_b_, &lazy_state_c_};
+        for (int k = 0; k < 3; ++k)
+            if (names[std::size_t(k)] && !arrays[k]->empty()) s.arrays.emplace_back(names[std::size_t(k)], *arrays[k]);
+        opt_->load_state(slots);
+    }
+
     // Brings weight (and state) idx from prefix step last_[idx] to step tau.
     void catch_up(std::int64_t idx, std::int64_t tau, LazyRule rule, double rms_alpha) {
         const std::int64_t s0 = lazy_last_[std::size_t(idx)];
@@ -530,6 +575,7 @@ private:
                 lazy_state_b_.assign(std::size_t(P), T(0));
                 if (spec->amsgrad) lazy_state_c_.assign(std::size_t(P), T(0));
             }
+            lazy_state_from_optimizer(rule);
         }
         prefix_scale_.assign(1, 1.0);
         prefix_shift_.assign(1, 0.0);

@@ -78,6 +78,22 @@ def _launch_1d(n):
     return max(1, -(-n // threads)), threads
 
 
+# The CPU optimizers' names of a device slot's arrays s[0], s[1], s[2] (and Adafactor's
+# momentum buffer), for exporting and loading the state.
+_STATE_NAMES = {
+    "sgd": ("momentum_buffer",),
+    "adagrad": ("sum",),
+    "rmsprop": ("square_avg", "grad_avg", "momentum_buffer"),
+    "adam": ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
+    "adamw": ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
+    "nadam": ("exp_avg", "exp_avg_sq"),
+    "adamax": ("exp_avg", "exp_inf"),
+    "lamb": ("exp_avg", "exp_avg_sq"),
+    "lion": ("exp_avg",),
+    "adafactor": ("v_row", "v_col", "v", "momentum_buffer"),
+}
+
+
 class DeviceOptimizer:
     """Optimizer state on the device, one slot per parameter array (coefficients, intercepts),
     each counting its own steps as the CPU optimizers do. `spec` None is plain SGD."""
@@ -104,44 +120,97 @@ class DeviceOptimizer:
     def _slot(self, slot, n, rows_hint=1):
         st = self.slots.get(slot)
         if st is None:
-            p = self.spec
-            k = self.kind
-            st = {"step": 0, "mu_product": 1.0, "s": [self.dummy, self.dummy, self.dummy]}
-            if k == "sgd" and p.momentum != 0:
-                st["s"][0] = self._zeros(n)
-            elif k == "adagrad":
-                st["s"][0] = self._zeros(n, p.initial_accumulator_value)
-            elif k == "rmsprop":
-                st["s"][0] = self._zeros(n)
-                if p.centered:
-                    st["s"][1] = self._zeros(n)
-                if p.momentum > 0:
-                    st["s"][2] = self._zeros(n)
-            elif k in ("adam", "adamw"):
-                st["s"][0], st["s"][1] = self._zeros(n), self._zeros(n)
-                if p.amsgrad:
-                    st["s"][2] = self._zeros(n)
-            elif k in ("nadam", "adamax", "lamb"):
-                st["s"][0], st["s"][1] = self._zeros(n), self._zeros(n)
-            elif k == "lion":
-                st["s"][0] = self._zeros(n)
-            elif k == "adafactor":
-                rows = st["rows"] = rows_hint
-                cols = n // rows
-                st["factored"] = bool(
-                    p.factored
-                    and rows >= 2
-                    and cols >= 2
-                    and min(rows, cols) >= p.min_dim_size_to_factor
-                )
-                if st["factored"]:
-                    st["s"][0], st["s"][1] = self._zeros(rows), self._zeros(cols)
-                else:
-                    st["s"][2] = self._zeros(n)
-                if p.momentum != 0:
-                    st["buf"] = self._zeros(n)
-            self.slots[slot] = st
+            st = self.slots[slot] = self._new_slot(n, rows_hint)
         st["step"] += 1
+        return st
+
+    def state(self):
+        """The state as the CPU optimizers export it: per slot None or {"size", "step", the
+        arrays by their CPU names (host copies), the numbers}."""
+        names = _STATE_NAMES.get(self.kind, ())
+        out = []
+        for slot in range(max(self.slots, default=-1) + 1):
+            st = self.slots.get(slot)
+            if st is None:
+                out.append(None)
+                continue
+            d = {"size": st["n"], "step": st["step"]}
+            for name, arr in zip(names, st["s"] + [st.get("buf", self.dummy)]):
+                if arr is not self.dummy:
+                    d[name] = arr.copy_to_host()
+            if self.kind == "nadam":
+                d["mu_product"] = st["mu_product"]
+            if self.kind == "adafactor":
+                d["rows"] = st["rows"]
+            out.append(d)
+        return out
+
+    def load_state(self, slots):
+        """Continues from a state of :meth:`state` (or of the CPU optimizers)."""
+        names = _STATE_NAMES.get(self.kind, ())
+        for slot, d in enumerate(slots or ()):
+            if d is None:
+                continue
+            st = self._new_slot(int(d["size"]), int(d.get("rows", 1)))
+            st["step"] = int(d["step"])
+            st["mu_product"] = float(d.get("mu_product", 1.0))
+            arrays = st["s"]
+            for i, name in enumerate(names):
+                current = arrays[i] if i < 3 else st.get("buf", self.dummy)
+                if current is self.dummy:
+                    continue
+                if name not in d:
+                    raise ValueError(f"optimizer state of slot {slot}: missing {name!r}")
+                value = np.ascontiguousarray(d[name], dtype=self.dtype).ravel()
+                if value.size != current.size:
+                    raise ValueError(
+                        f"optimizer state of slot {slot}: {name!r} has "
+                        f"{value.size} entries, expected {current.size}"
+                    )
+                if i < 3:
+                    arrays[i] = self.cuda.to_device(value)
+                else:
+                    st["buf"] = self.cuda.to_device(value)
+            self.slots[slot] = st
+
+    def _new_slot(self, n, rows_hint):
+        """A fresh state for a slot of n parameters (Adafactor: rows_hint x n / rows_hint)."""
+        p = self.spec
+        k = self.kind
+        st = {"step": 0, "n": n, "mu_product": 1.0, "s": [self.dummy, self.dummy, self.dummy]}
+        if k == "sgd" and p.momentum != 0:
+            st["s"][0] = self._zeros(n)
+        elif k == "adagrad":
+            st["s"][0] = self._zeros(n, p.initial_accumulator_value)
+        elif k == "rmsprop":
+            st["s"][0] = self._zeros(n)
+            if p.centered:
+                st["s"][1] = self._zeros(n)
+            if p.momentum > 0:
+                st["s"][2] = self._zeros(n)
+        elif k in ("adam", "adamw"):
+            st["s"][0], st["s"][1] = self._zeros(n), self._zeros(n)
+            if p.amsgrad:
+                st["s"][2] = self._zeros(n)
+        elif k in ("nadam", "adamax", "lamb"):
+            st["s"][0], st["s"][1] = self._zeros(n), self._zeros(n)
+        elif k == "lion":
+            st["s"][0] = self._zeros(n)
+        elif k == "adafactor":
+            rows = st["rows"] = rows_hint
+            cols = n // rows
+            st["factored"] = bool(
+                p.factored
+                and rows >= 2
+                and cols >= 2
+                and min(rows, cols) >= p.min_dim_size_to_factor
+            )
+            if st["factored"]:
+                st["s"][0], st["s"][1] = self._zeros(rows), self._zeros(cols)
+            else:
+                st["s"][2] = self._zeros(n)
+            if p.momentum != 0:
+                st["buf"] = self._zeros(n)
         return st
 
     def _rule(self, st, lr):
@@ -331,6 +400,7 @@ def train(
     intercept,
     cfg,
     optimizer=None,
+    optimizer_state=None,
     sample_weight=None,
     class_weight=None,
     validation_mask=None,
@@ -385,6 +455,7 @@ def train(
     check_batch_weight = B < n_train and bool(np.any(weight[train_rows] == 0))
 
     opt = DeviceOptimizer(optimizer, T)
+    opt.load_state(optimizer_state)
     policy = _core.EpochPolicy(cfg, float(t0), epoch_callback)
     l1_ratio = {0: 0.0, 1: 0.0, 2: 1.0, 3: cfg.l1_ratio}[int(cfg.penalty)]
     has_penalty = int(cfg.penalty) != 0 and cfg.alpha > 0
@@ -495,6 +566,7 @@ def train(
         ):
             break
     res = policy.result
+    res.optimizer_state = opt.state()
     coef[...] = coef_d.copy_to_host().reshape(coef.shape)
     intercept[...] = intercept_d.copy_to_host()
     if average > 0:
