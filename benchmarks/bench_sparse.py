@@ -8,6 +8,10 @@
   one epoch of per-sample SGD (log_loss, l2, averaging off and on), and of mini-batch plain
   SGD, Adagrad (exact lazy updates) and Adam (sparse_updates='lazy', SparseAdam rule) with
   batch_size=32 and L1, which update only the batch's features.
+* wide: FASTDESCENT_BENCH_WIDE_ROWS (default 20,000) x 2^20 columns, 50 nonzeros per row: one
+  epoch of mini-batch (32) log_loss with L2 for every optimizer that has a lazy rule, with
+  sparse_updates='exact' (every weight at every step, O(n_features)) and 'lazy' (the batch's
+  features only, O(nnz of the batch)); the ratio is the lazy step's speed-up.
 
 Ratios (scikit-learn time / fastdescent time, min over rounds) are printed after the timing
 table. Run:
@@ -47,9 +51,12 @@ class _RatioReport:
             for (p, name), t in _times.items():
                 if p != problem:
                     continue
-                base = _times.get((problem, "sklearn average" if "average" in name else "sklearn"))
                 line = f"  {name:<40} {t:8.3f} s"
-                if base and not name.startswith("sklearn"):
+                exact = _times.get((problem, name.replace("(lazy)", "(exact)")))
+                base = _times.get((problem, "sklearn average" if "average" in name else "sklearn"))
+                if exact and name.endswith("(lazy)"):
+                    line += f"  {exact / t:8.1f}x the exact step's speed"
+                elif base and not name.startswith("sklearn"):
                     line += f"  {base / t:6.2f}x scikit-learn's speed"
                 write(line)
 
@@ -162,3 +169,33 @@ def test_synthetic_fastdescent_minibatch(benchmark, synthetic, optimizer):
                         eta0=0.05, sparse_updates="lazy", **ONE_EPOCH)
     _time(benchmark, _problem(), f"fastdescent {optimizer} batch 32 l1 (lazy)",
           lambda: _fit(est, X, y), 1)
+
+
+# ---- wide: every lazy rule against the dense step ---------------------------------------------
+
+WIDE_ROWS = int(os.environ.get("FASTDESCENT_BENCH_WIDE_ROWS", 20_000))
+WIDE_COLS = 2**20
+LAZY_OPTIMIZERS = ["momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "nadam",
+                   "adamax", "lamb", "lion"]
+
+
+@pytest.fixture(scope="module")
+def wide():
+    rng = np.random.default_rng(1)
+    nnz = WIDE_ROWS * NNZ_PER_ROW
+    indices = rng.integers(0, WIDE_COLS, size=nnz, dtype=np.int32)
+    indptr = np.arange(0, nnz + 1, NNZ_PER_ROW, dtype=np.int32)
+    X = sp.csr_matrix((rng.standard_normal(nnz), indices, indptr), shape=(WIDE_ROWS, WIDE_COLS))
+    y = (X @ rng.standard_normal(WIDE_COLS) > 0).astype(np.int64)
+    return X, y
+
+
+@pytest.mark.parametrize("updates", ["exact", "lazy"])
+@pytest.mark.parametrize("optimizer", LAZY_OPTIMIZERS)
+def test_wide_lazy_against_exact(benchmark, wide, optimizer, updates):
+    X, y = wide
+    params = dict(ONE_EPOCH, learning_rate="constant", eta0=0.01)
+    est = SGDClassifier(optimizer=optimizer, batch_size=32, penalty="l2", sparse_updates=updates,
+                        **params)
+    problem = f"{WIDE_ROWS:,} x 2^20 CSR, {NNZ_PER_ROW} nnz/row, batch 32, 1 epoch"
+    _time(benchmark, problem, f"{optimizer} ({updates})", lambda: _fit(est, X, y), 1)

@@ -103,9 +103,11 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
         RMSprop with an L2 term, averaging, clipping: the dense update, O(n_features) per step
         (exact too). Their idle weights keep moving (momentum, L2 decay inside an adaptive
         step) or their step has no closed form over k idle steps (Adam's bias corrections and
-        eps). With ``sparse_updates='lazy'``, Adam and AdamW instead take the SparseAdam rule
-        on the batch's features only (O(nnz) per step; a different result, tested against a
-        NumPy reference of that rule).
+        eps). With ``sparse_updates='lazy'`` each of them but Adafactor (and with clipping,
+        any rule) instead takes the SparseAdam-style rule on the batch's features only
+        (O(nnz) per step, the optimizer's own update on the gathered features; a different
+        result, tested against a reference of that rule for every optimizer). Averaging
+        always takes the dense update.
 
       A step with ``eta * (l2 + weight_decay) >= 1`` updates every weight (it flips signs).
       The lazy path accumulates the batch gradient in row order on one thread (deterministic);

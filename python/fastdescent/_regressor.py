@@ -103,12 +103,14 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         Rescale the gradient (coefficients and intercept together) to at most this L2 norm,
         as ``torch.nn.utils.clip_grad_norm_``.
     sparse_updates : {'exact', 'lazy'}, default='exact'
-        How Adam and AdamW update on CSR mini-batches (see Notes). 'exact': every weight at
-        every step, as on dense input (O(n_features) per step). 'lazy': only the batch's
-        features, as ``torch.optim.SparseAdam``: the weights, moments and penalty steps of the
-        other features wait until a batch touches them (the bias corrections use the global
-        step count). The result differs from the dense one; the cost per step is O(nnz of the
-        batch). Other rules and dense input ignore it.
+        How optimizers without an exact lazy update step on CSR mini-batches (see Notes).
+        'exact': every weight at every step, as on dense input (O(n_features) per step).
+        'lazy': only the batch's features, as ``torch.optim.SparseAdam`` does for Adam, for
+        every optimizer but Adafactor (refused: its factored moments span every column): the
+        batch's features take the optimizer's step on their part of its state, the other
+        features keep their weights and state (the step count is global). The result differs
+        from the dense one; the cost per step is O(nnz of the batch). Rules with an exact lazy
+        update, averaging and dense input ignore it.
     n_jobs : int or None, default=None
         Threads, with scikit-learn's meaning: None means 1 (unless in a
         ``joblib.parallel_backend`` context), -1 all CPUs, -2 all but one. Capped by the
@@ -208,9 +210,11 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         RMSprop with an L2 term, averaging, clipping: the dense update, O(n_features) per step
         (exact too). Their idle weights keep moving (momentum, L2 decay inside an adaptive
         step) or their step has no closed form over k idle steps (Adam's bias corrections and
-        eps). With ``sparse_updates='lazy'``, Adam and AdamW instead take the SparseAdam rule
-        on the batch's features only (O(nnz) per step; a different result, tested against a
-        NumPy reference of that rule).
+        eps). With ``sparse_updates='lazy'`` each of them but Adafactor (and with clipping,
+        any rule) instead takes the SparseAdam-style rule on the batch's features only
+        (O(nnz) per step, the optimizer's own update on the gathered features; a different
+        result, tested against a reference of that rule for every optimizer). Averaging
+        always takes the dense update.
 
       A step with ``eta * (l2 + weight_decay) >= 1`` updates every weight (it flips signs).
       The lazy path accumulates the batch gradient in row order on one thread (deterministic);

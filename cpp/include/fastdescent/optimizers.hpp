@@ -61,6 +61,24 @@ public:
         (void)rows;
         update(slot, w, g, n, lr);
     }
+    // The rule's step on some columns only of slot `slot`, a rows x (n / rows) matrix w: the
+    // columns cols[0..m) take the step with gradients g (a rows x m matrix, used as scratch);
+    // the other columns and their state do not change (torch.optim.SparseAdam's rule, for any
+    // optimizer). Used by the lazy sparse mini-batches.
+    virtual void update_columns(int slot, T* w, T* g, std::int64_t n, std::int64_t rows,
+                                const std::int64_t* cols, std::int64_t m, double lr) {
+        const std::int64_t width = n / rows;
+        for (std::int64_t r = 0; r < rows; ++r)
+            for (std::int64_t k = 0; k < m; ++k) w[r * width + cols[k]] -= T(lr) * g[r * m + k];
+        (void)slot;
+    }
+    // The state array `name` of slot `slot` (n parameters; created fresh if the slot is unused),
+    // or null when the rule has no such array: the lazy sparse steps decay RMSprop's averages
+    // over the steps a feature skipped.
+    virtual T* state_array(int slot, std::int64_t n, const char* name) {
+        (void)slot, (void)n, (void)name;
+        return nullptr;
+    }
     // The state of every slot, and back (throws std::invalid_argument naming what is missing or
     // has the wrong size). Plain SGD has none.
     virtual std::vector<SlotState<T>> state() const { return {}; }
@@ -198,6 +216,13 @@ public:
         ++s.step;
         return s;
     }
+    // The slot's state without counting an update.
+    template <class Init>
+    Slot& get(int slot, std::int64_t n, Init&& init) {
+        Slot& s = next(slot, n, std::forward<Init>(init));
+        --s.step;
+        return s;
+    }
     const std::vector<Slot>& all() const { return slots_; }
     std::vector<Slot>& all() { return slots_; }
 
@@ -237,6 +262,13 @@ protected:
     OptimizerSpec spec_;
     int n_threads_;
 };
+
+namespace detail {
+template <class D, class = void>
+struct has_column_rule : std::true_type {};
+template <class D>
+struct has_column_rule<D, std::void_t<decltype(D::no_column_rule)>> : std::false_type {};
+}  // namespace detail
 
 // A rule whose per-slot State lists its arrays (fields) and numbers (scalars) and whose
 // Derived::init(State&) sizes a fresh state from st.size (and the scalars): state() and
@@ -306,7 +338,75 @@ public:
         slots_.all() = std::move(slots);
     }
 
+    T* state_array(int slot, std::int64_t n, const char* name) override {
+        Derived& rule = static_cast<Derived&>(*this);
+        State& st = slots_.get(slot, n, [&](State& fresh) { rule.init(fresh); });
+        T* found = nullptr;
+        st.fields([&](const char* field, std::vector<T>& v) {
+            if (std::string(field) == name && !v.empty()) found = v.data();
+        });
+        return found;
+    }
+
+    // Gathers the columns' weights and state into compact arrays, runs the rule (Derived::apply)
+    // on them as on a rows x m matrix, and scatters the results back. A rule whose state couples
+    // the columns says why it has no such step in Derived::no_column_rule.
+    void update_columns(int slot, T* w, T* g, std::int64_t n, std::int64_t rows,
+                        const std::int64_t* cols, std::int64_t m, double lr) override {
+        if constexpr (!detail::has_column_rule<Derived>::value) {
+            throw std::invalid_argument(Derived::no_column_rule);
+        } else {
+            update_columns_of(slot, w, g, n, rows, cols, m, lr);
+        }
+    }
+
 protected:
+    void update_columns_of(int slot, T* w, T* g, std::int64_t n, std::int64_t rows,
+                           const std::int64_t* cols, std::int64_t m, double lr) {
+        Derived& rule = static_cast<Derived&>(*this);
+        State& full = slots_.next(slot, n, [&](State& st) { rule.init(st); });
+        const std::int64_t width = n / rows;
+        auto gather = [&](const std::vector<T>& from, std::vector<T>& to) {
+            to.resize(std::size_t(rows * m));
+            for (std::int64_t r = 0; r < rows; ++r)
+                for (std::int64_t k = 0; k < m; ++k) to[std::size_t(r * m + k)] = from[std::size_t(r * width + cols[k])];
+        };
+        auto scatter = [&](const std::vector<T>& from, T* to) {
+            for (std::int64_t r = 0; r < rows; ++r)
+                for (std::int64_t k = 0; k < m; ++k) to[r * width + cols[k]] = from[std::size_t(r * m + k)];
+        };
+        State compact;
+        compact.n = rows * m;
+        compact.step = full.step;
+        std::vector<std::vector<T>*> arrays;
+        full.fields([&](const char*, std::vector<T>& v) { arrays.push_back(&v); });
+        std::vector<double> numbers;
+        full.scalars([&](const char*, auto& v) { numbers.push_back(double(v)); });
+        std::size_t i = 0;
+        compact.fields([&](const char*, std::vector<T>& v) {
+            if (!arrays[i]->empty()) gather(*arrays[i], v);
+            ++i;
+        });
+        auto assign = [&](auto& v) { v = static_cast<std::remove_reference_t<decltype(v)>>(numbers[i++]); };
+        i = 0;
+        compact.scalars([&](const char*, auto& v) { assign(v); });
+        std::vector<T> wc;
+        wc.resize(std::size_t(rows * m));
+        for (std::int64_t r = 0; r < rows; ++r)
+            for (std::int64_t k = 0; k < m; ++k) wc[std::size_t(r * m + k)] = w[r * width + cols[k]];
+        rule.apply(compact, wc.data(), g, rows * m, lr);
+        scatter(wc, w);
+        i = 0;
+        compact.fields([&](const char*, std::vector<T>& v) {
+            if (!v.empty()) scatter(v, arrays[i]->data());
+            ++i;
+        });
+        numbers.clear();
+        compact.scalars([&](const char*, auto& v) { numbers.push_back(double(v)); });
+        i = 0;
+        full.scalars([&](const char*, auto& v) { assign(v); });
+    }
+
     detail::Slots<State> slots_;
 };
 
@@ -395,8 +495,11 @@ public:
         if (this->spec_.momentum != 0) st.momentum_buffer = detail::filled<T>(st.n, 0.0);
     }
     void update(int slot, T* w, const T* g, std::int64_t n, double lr) override {
+        apply(this->slots_.next(slot, n, [&](auto& st) { init(st); }), w, g, n, lr);
+    }
+    template <class State>
+    void apply(State& s, T* w, const T* g, std::int64_t n, double lr) {
         const auto& p = this->spec_;
-        auto& s = this->slots_.next(slot, n, [&](auto& st) { init(st); });
         sgd_update(w, g, detail::data_or_null(s.momentum_buffer), n, s.step, lr, p.momentum,
                    p.dampening, p.nesterov, p.weight_decay, this->n_threads_);
     }
@@ -411,8 +514,11 @@ public:
         st.sum = detail::filled<T>(st.n, this->spec_.initial_accumulator_value);
     }
     void update(int slot, T* w, const T* g, std::int64_t n, double lr) override {
+        apply(this->slots_.next(slot, n, [&](auto& st) { init(st); }), w, g, n, lr);
+    }
+    template <class State>
+    void apply(State& s, T* w, const T* g, std::int64_t n, double lr) {
         const auto& p = this->spec_;
-        auto& s = this->slots_.next(slot, n, [&](auto& st) { init(st); });
         adagrad_update(w, g, s.sum.data(), n, s.step, lr, p.lr_decay, p.weight_decay, p.eps,
                        this->n_threads_);
     }
@@ -430,8 +536,11 @@ public:
         if (p.momentum > 0) st.momentum_buffer = detail::filled<T>(st.n, 0.0);
     }
     void update(int slot, T* w, const T* g, std::int64_t n, double lr) override {
+        apply(this->slots_.next(slot, n, [&](auto& st) { init(st); }), w, g, n, lr);
+    }
+    template <class State>
+    void apply(State& s, T* w, const T* g, std::int64_t n, double lr) {
         const auto& p = this->spec_;
-        auto& s = this->slots_.next(slot, n, [&](auto& st) { init(st); });
         rmsprop_update(w, g, s.square_avg.data(), detail::data_or_null(s.grad_avg),
                        detail::data_or_null(s.momentum_buffer), n, lr, p.alpha, p.eps,
                        p.weight_decay, p.momentum, p.centered, this->n_threads_);
@@ -450,8 +559,11 @@ public:
         if (this->spec_.amsgrad) st.max_exp_avg_sq = detail::filled<T>(st.n, 0.0);
     }
     void update(int slot, T* w, const T* g, std::int64_t n, double lr) override {
+        apply(this->slots_.next(slot, n, [&](auto& st) { init(st); }), w, g, n, lr);
+    }
+    template <class State>
+    void apply(State& s, T* w, const T* g, std::int64_t n, double lr) {
         const auto& p = this->spec_;
-        auto& s = this->slots_.next(slot, n, [&](auto& st) { init(st); });
         adam_update(w, g, s.exp_avg.data(), s.exp_avg_sq.data(),
                     detail::data_or_null(s.max_exp_avg_sq), n, s.step, lr, p.beta1, p.beta2,
                     p.eps, p.weight_decay, p.amsgrad, p.kind == OptimizerKind::adamw,
@@ -469,8 +581,11 @@ public:
         st.exp_avg_sq = detail::filled<T>(st.n, 0.0);
     }
     void update(int slot, T* w, const T* g, std::int64_t n, double lr) override {
+        apply(this->slots_.next(slot, n, [&](auto& st) { init(st); }), w, g, n, lr);
+    }
+    template <class State>
+    void apply(State& s, T* w, const T* g, std::int64_t n, double lr) {
         const auto& p = this->spec_;
-        auto& s = this->slots_.next(slot, n, [&](auto& st) { init(st); });
         nadam_update(w, g, s.exp_avg.data(), s.exp_avg_sq.data(), n, s.step, s.mu_product, lr,
                      p.beta1, p.beta2, p.eps, p.weight_decay, p.momentum_decay,
                      p.decoupled_weight_decay, this->n_threads_);
@@ -487,8 +602,11 @@ public:
         st.exp_inf = detail::filled<T>(st.n, 0.0);
     }
     void update(int slot, T* w, const T* g, std::int64_t n, double lr) override {
+        apply(this->slots_.next(slot, n, [&](auto& st) { init(st); }), w, g, n, lr);
+    }
+    template <class State>
+    void apply(State& s, T* w, const T* g, std::int64_t n, double lr) {
         const auto& p = this->spec_;
-        auto& s = this->slots_.next(slot, n, [&](auto& st) { init(st); });
         adamax_update(w, g, s.exp_avg.data(), s.exp_inf.data(), n, s.step, lr, p.beta1, p.beta2,
                       p.eps, p.weight_decay, this->n_threads_);
     }
@@ -505,8 +623,11 @@ public:
         st.exp_avg_sq = detail::filled<T>(st.n, 0.0);
     }
     void update(int slot, T* w, const T* g, std::int64_t n, double lr) override {
+        apply(this->slots_.next(slot, n, [&](auto& st) { init(st); }), w, g, n, lr);
+    }
+    template <class State>
+    void apply(State& s, T* w, const T* g, std::int64_t n, double lr) {
         const auto& p = this->spec_;
-        auto& s = this->slots_.next(slot, n, [&](auto& st) { init(st); });
         lamb_update(w, g, s.exp_avg.data(), s.exp_avg_sq.data(), n, s.step, lr, p.beta1, p.beta2,
                     p.eps, p.weight_decay, this->n_threads_);
     }
@@ -552,6 +673,10 @@ public:
                          p.adafactor_params(), this->n_threads_);
     }
 
+    static constexpr const char* no_column_rule =
+        "Adafactor has no lazy sparse rule: its factored second moments span every column; use "
+        "sparse_updates='exact'";
+
     // Optax's rule for a 2-D array: factor when its smaller side reaches min_dim_size_to_factor.
     static bool factors(const OptimizerSpec& p, std::int64_t rows, std::int64_t cols) {
         return p.factored && rows >= 2 && cols >= 2 &&
@@ -566,8 +691,11 @@ public:
     using Optimizer<T>::update;
     void init(detail::LionState<T>& st) const { st.exp_avg = detail::filled<T>(st.n, 0.0); }
     void update(int slot, T* w, const T* g, std::int64_t n, double lr) override {
+        apply(this->slots_.next(slot, n, [&](auto& st) { init(st); }), w, g, n, lr);
+    }
+    template <class State>
+    void apply(State& s, T* w, const T* g, std::int64_t n, double lr) {
         const auto& p = this->spec_;
-        auto& s = this->slots_.next(slot, n, [&](auto& st) { init(st); });
         lion_update(w, g, s.exp_avg.data(), n, lr, p.beta1, p.beta2, p.weight_decay,
                     this->n_threads_);
     }

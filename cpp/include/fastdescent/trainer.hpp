@@ -2,7 +2,6 @@
 // classification, K = n_classes for multinomial): epochs of shuffled rows, per-sample or batched
 // updates, penalties, averaging, early stopping and divergence checks, all without Python.
 #pragma once
-#include <array>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -124,7 +123,6 @@ public:
                 break;
         }
         policy_.result().t = t;
-        if (!lazy_grad_.empty()) lazy_state_to_optimizer(lazy_rule());
         return policy_.result();
     }
 
@@ -409,87 +407,45 @@ private:
     }
 
     // ---- Lazy sparse mini-batches --------------------------------------------------------
-    // On CSR rows a mini-batch touches few features. Where the rule's step on a feature with zero
-    // data gradient has a closed form over any number of steps, only the batch's features are
-    // updated, each first brought up to date for the steps it skipped; the result equals the
-    // dense update's (to rounding). Per skipped step every rule below maps an untouched weight
-    // through w <- soft_threshold(a_s w, c_s), a_s = 1 - eta_s (l2 + weight_decay) (SGD without
-    // momentum; 1 for Adagrad and RMSprop, which need l2 = weight_decay = 0), c_s = eta_s alpha
-    // l1_ratio; with a_s > 0 k such steps compose into w <- sign(w) max(0, A |w| - C), from the
-    // prefix products P_t = prod a_s and sums S_t = sum c_s / P_s. RMSprop's averages also decay
-    // by alpha^k. Other rules (momentum, the Adam family, LAMB, Adafactor, Lion), averaging and
-    // clipping keep the dense update: they have no exact catch-up.
-    // With cfg.sparse_lazy, Adam and AdamW take torch's SparseAdam rule instead: the batch's
-    // features take the Adam step (with the L2 gradient, weight decay and L1 step) and the other
-    // features do not change at all; not the dense result, a documented choice.
-    enum class LazyRule { none, sgd, adagrad, rmsprop, adam };
+    // On CSR rows a mini-batch touches few features, and only those take the optimizer's step:
+    // Optimizer::update_columns runs the rule's own update on the gathered columns, O(nnz of the
+    // batch) per step. Where the rule's step on a feature with zero data gradient has a closed
+    // form over any number of steps (exact rules), each touched feature is first brought up to
+    // date for the steps it skipped, and the result equals the dense update's (to rounding): per
+    // skipped step an untouched weight goes through w <- soft_threshold(a_s w, c_s),
+    // a_s = 1 - eta_s (l2 + weight_decay) (SGD without momentum; 1 for Adagrad and RMSprop,
+    // which need l2 = weight_decay = 0), c_s = eta_s alpha l1_ratio; with a_s > 0 k such steps
+    // compose into w <- sign(w) max(0, A |w| - C), from the prefix products P_t = prod a_s and
+    // sums S_t = sum c_s / P_s; RMSprop's averages also decay by alpha^k. Exact rules are taken
+    // automatically. Every other rule, with cfg.sparse_lazy, takes torch's SparseAdam rule: the
+    // batch's features take the step (with the L2 gradient, weight decay and L1 step) and the
+    // other features and their state do not change at all; not the dense result, a documented
+    // choice. Averaging keeps the dense update (it moves every weight at every step).
+    enum class LazyRule { none, sgd, adagrad, rmsprop, columns };
 
     LazyRule lazy_rule() const {
         if constexpr (std::is_same<Rows, DenseRows<T>>::value) {
             return LazyRule::none;
         } else {
-            if (cfg_.batch_size == 0 || cfg_.average > 0 || cfg_.clip_value > 0 || cfg_.clip_norm > 0)
-                return LazyRule::none;
+            if (cfg_.batch_size == 0 || cfg_.average > 0) return LazyRule::none;
+            const bool clipping = cfg_.clip_value > 0 || cfg_.clip_norm > 0;
+            const LazyRule chosen = cfg_.sparse_lazy ? LazyRule::columns : LazyRule::none;
+            if (clipping) return chosen;  // clipping couples the features: no exact catch-up
             if (!opt_) return LazyRule::sgd;
             const OptimizerSpec* s = opt_->spec();
             if (!s) return LazyRule::none;
             const bool no_decay = lazy_l2() == 0 && s->weight_decay == 0;
             switch (s->kind) {
-                case OptimizerKind::sgd: return s->momentum == 0 ? LazyRule::sgd : LazyRule::none;
-                case OptimizerKind::adagrad: return no_decay ? LazyRule::adagrad : LazyRule::none;
+                case OptimizerKind::sgd: return s->momentum == 0 ? LazyRule::sgd : chosen;
+                case OptimizerKind::adagrad: return no_decay ? LazyRule::adagrad : chosen;
                 case OptimizerKind::rmsprop:
-                    return no_decay && s->momentum == 0 ? LazyRule::rmsprop : LazyRule::none;
-                case OptimizerKind::adam:
-                case OptimizerKind::adamw: return cfg_.sparse_lazy ? LazyRule::adam : LazyRule::none;
-                default: return LazyRule::none;
+                    return no_decay && s->momentum == 0 ? LazyRule::rmsprop : chosen;
+                default: return chosen;
             }
         }
     }
 
     double lazy_l2() const { return pen_.l2(); }
-
-    // The rule's state arrays by the optimizer's names for them (a, b, c).
-    static std::array<const char*, 3> lazy_state_names(LazyRule rule) {
-        switch (rule) {
-            case LazyRule::adagrad: return {"sum", nullptr, nullptr};
-            case LazyRule::rmsprop: return {"square_avg", "grad_avg", nullptr};
-            case LazyRule::adam: return {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
-            default: return {nullptr, nullptr, nullptr};
-        }
-    }
-
-    // The lazy rules keep the coefficients' optimizer state (slot 0) in their own arrays: they
-    // take it from the optimizer when a run starts and hand it back when the run ends, so that
-    // the optimizer's state (partial_fit, pickling) is the same whichever path trained.
-    void lazy_state_from_optimizer(LazyRule rule) {
-        if (!opt_) return;
-        const std::vector<SlotState<T>> slots = opt_->state();
-        if (slots.empty() || slots[0].size < 0) return;
-        const SlotState<T>& s = slots[0];
-        if (s.size != K_ * d_) throw std::invalid_argument("optimizer state of slot 0 has the wrong size");
-        lazy_steps_ = s.step;
-        const auto names = lazy_state_names(rule);
-        std::vector<T>* arrays[3] = {&lazy_state_a_, &lazy_state_b_, &lazy_state_c_};
-        for (int k = 0; k < 3; ++k)
-            for (const auto& kv : s.arrays)
-                if (names[std::size_t(k)] && kv.first == names[std::size_t(k)] && !arrays[k]->empty())
-                    *arrays[k] = kv.second;
-    }
-
-    void lazy_state_to_optimizer(LazyRule rule) {
-        if (!opt_) return;
-        std::vector<SlotState<T>> slots = opt_->state();
-        if (slots.empty()) slots.resize(1);
-        SlotState<T>& s = slots[0];
-        s = SlotState<T>{};
-        s.size = K_ * d_;
-        s.step = lazy_steps_;
-        const auto names = lazy_state_names(rule);
-        const std::vector<T>* arrays[3] = {&lazy_state_a_, &lazy_state_b_, &lazy_state_c_};
-        for (int k = 0; k < 3; ++k)
-            if (names[std::size_t(k)] && !arrays[k]->empty()) s.arrays.emplace_back(names[std::size_t(k)], *arrays[k]);
-        opt_->load_state(slots);
-    }
 
     // Brings weight (and state) idx from prefix step last_[idx] to step tau.
     void catch_up(std::int64_t idx, std::int64_t tau, LazyRule rule, double rms_alpha) {
@@ -498,8 +454,8 @@ private:
         m_.coef[idx] = lazy_weight(idx, tau);
         if (rule == LazyRule::rmsprop) {
             const T f = T(std::pow(rms_alpha, double(tau - s0)));
-            lazy_state_a_[std::size_t(idx)] *= f;
-            if (!lazy_state_b_.empty()) lazy_state_b_[std::size_t(idx)] *= f;
+            rms_square_avg_[idx] *= f;
+            if (rms_grad_avg_) rms_grad_avg_[idx] *= f;
         }
         lazy_last_[std::size_t(idx)] = tau;
     }
@@ -560,30 +516,22 @@ private:
         const double l1 = pen_.l1();
         const double wd = spec ? spec->weight_decay : 0.0;
         const double rms_alpha = spec ? spec->alpha : 1.0;
-        if (lazy_grad_.empty()) {  // first epoch of this run: state as a fresh optimizer's
+        PlainSgd<T> plain;
+        Optimizer<T>* opt = opt_ ? opt_ : &plain;
+        if (lazy_grad_.empty()) {  // first epoch of this run
             lazy_grad_.assign(std::size_t(P), T(0));
             lazy_last_.assign(std::size_t(P), 0);
             lazy_stamp_.assign(std::size_t(d_), -1);
-            if (rule == LazyRule::adagrad)
-                lazy_state_a_.assign(std::size_t(P), T(spec->initial_accumulator_value));
-            if (rule == LazyRule::rmsprop) {
-                lazy_state_a_.assign(std::size_t(P), T(0));
-                if (spec->centered) lazy_state_b_.assign(std::size_t(P), T(0));
-            }
-            if (rule == LazyRule::adam) {
-                lazy_state_a_.assign(std::size_t(P), T(0));
-                lazy_state_b_.assign(std::size_t(P), T(0));
-                if (spec->amsgrad) lazy_state_c_.assign(std::size_t(P), T(0));
-            }
-            lazy_state_from_optimizer(rule);
+        }
+        if (rule == LazyRule::rmsprop) {  // the averages that decay over skipped steps
+            rms_square_avg_ = opt->state_array(0, P, "square_avg");
+            rms_grad_avg_ = opt->state_array(0, P, "grad_avg");
         }
         prefix_scale_.assign(1, 1.0);
         prefix_shift_.assign(1, 0.0);
         std::fill(lazy_last_.begin(), lazy_last_.end(), std::int64_t(0));
         grad_b_.resize(std::size_t(K_));
         std::vector<T> p(static_cast<std::size_t>(K_)), dp(static_cast<std::size_t>(K_));
-        PlainSgd<T> plain;
-        Optimizer<T>* opt = opt_ ? opt_ : &plain;
         double sumloss = 0.0;
         for (std::int64_t start = 0; start < n; start += B) {
             const std::int64_t stop = std::min(n, start + B);
@@ -633,93 +581,41 @@ private:
             }
             if (stop == n) last_grad_norm_ = lazy_gradient_norm(tau, 1.0 / batch_weight, l2);
             last_eta_ = eta;
-            ++lazy_steps_;
-            const T inv = T(1.0 / batch_weight);
-            const T lr = T(eta), tl2 = T(l2), twd = T(wd);
-            const double lambda = eta * l1;
-            T clr = lr, eps = T(0), al = T(0), one_minus = T(0);
-            // Adam: as adam_update, with the global step count.
-            T keep_w = T(1), adam_wd = T(0), inv_bc2_sqrt = T(1), b1c = T(0), b2 = T(0), b2c = T(0);
-            if (rule == LazyRule::adam) {
-                const double st = double(lazy_steps_);
-                const bool decoupled = spec->kind == OptimizerKind::adamw;
-                clr = T(eta / (1.0 - std::pow(spec->beta1, st)));
-                inv_bc2_sqrt = T(1.0 / std::sqrt(1.0 - std::pow(spec->beta2, st)));
-                keep_w = T(decoupled ? 1.0 - eta * spec->weight_decay : 1.0);
-                adam_wd = T(decoupled ? 0.0 : spec->weight_decay);
-                b1c = T(1.0 - spec->beta1);
-                b2 = T(spec->beta2);
-                b2c = T(1.0 - spec->beta2);
-                eps = T(spec->eps);
-            }
-            if (rule == LazyRule::adagrad) {
-                clr = T(eta / (1.0 + double(lazy_steps_ - 1) * spec->lr_decay));
-                eps = T(spec->eps);
-            } else if (rule == LazyRule::rmsprop) {
-                eps = T(spec->eps);
-                al = T(spec->alpha);
-                one_minus = T(1.0 - spec->alpha);
-            }
-            for (std::int64_t j : touched_) {
-                for (int k = 0; k < K_; ++k) {
-                    const std::size_t idx = std::size_t(k * d_ + j);
-                    T g = lazy_grad_[idx] * inv;
+            // The touched columns' mean gradient plus the L2 gradient, as a K x m matrix.
+            const std::int64_t m = std::int64_t(touched_.size());
+            const T inv = T(1.0 / batch_weight), tl2 = T(l2);
+            lazy_compact_.resize(std::size_t(K_ * m));
+            for (int k = 0; k < K_; ++k)
+                for (std::int64_t c = 0; c < m; ++c) {
+                    const std::size_t idx = std::size_t(k * d_ + touched_[std::size_t(c)]);
+                    lazy_compact_[std::size_t(k * m + c)] = lazy_grad_[idx] * inv + tl2 * m_.coef[idx];
                     lazy_grad_[idx] = T(0);
-                    T w = m_.coef[idx];
-                    if (rule == LazyRule::sgd) {
-                        g += tl2 * w;
-                        if (spec) w -= lr * (g + twd * w);
-                        else w += -lr * g;
-                    } else if (rule == LazyRule::adam) {
-                        g += tl2 * w;
-                        w *= keep_w;
-                        const T dd = g + adam_wd * w;
-                        const T mm = lazy_state_a_[idx] + b1c * (dd - lazy_state_a_[idx]);
-                        T vv = b2 * lazy_state_b_[idx] + b2c * dd * dd;
-                        lazy_state_a_[idx] = mm;
-                        lazy_state_b_[idx] = vv;
-                        if (!lazy_state_c_.empty()) {
-                            vv = std::max(lazy_state_c_[idx], vv);
-                            lazy_state_c_[idx] = vv;
-                        }
-                        w -= clr * mm / (std::sqrt(vv) * inv_bc2_sqrt + eps);
-                    } else if (rule == LazyRule::adagrad) {
-                        const T s = lazy_state_a_[idx] + g * g;
-                        lazy_state_a_[idx] = s;
-                        w -= clr * g / (std::sqrt(s) + eps);
-                    } else {
-                        const T v = al * lazy_state_a_[idx] + one_minus * g * g;
-                        lazy_state_a_[idx] = v;
-                        T den;
-                        if (!lazy_state_b_.empty()) {
-                            const T ga = lazy_state_b_[idx] + one_minus * (g - lazy_state_b_[idx]);
-                            lazy_state_b_[idx] = ga;
-                            den = std::sqrt(v - ga * ga) + eps;
-                        } else {
-                            den = std::sqrt(v) + eps;
-                        }
-                        w -= lr * g / den;
-                    }
+                }
+            for (int k = 0; k < K_; ++k) grad_b_[std::size_t(k)] *= inv;
+            if (cfg_.clip_value > 0 || cfg_.clip_norm > 0) clip_lazy_gradient(K_ * m);
+            opt->begin_step();
+            opt->update_columns(0, m_.coef, lazy_compact_.data(), P, K_, touched_.data(), m, eta);
+            const double lambda = eta * l1;
+            for (int k = 0; k < K_; ++k)
+                for (std::int64_t j : touched_) {
+                    const std::size_t idx = std::size_t(k * d_ + j);
                     if (l1 > 0) {
-                        const double z = w;
-                        w = T(z > lambda ? z - lambda : (z < -lambda ? z + lambda : 0.0));
+                        const double z = m_.coef[idx];
+                        m_.coef[idx] = T(z > lambda ? z - lambda : (z < -lambda ? z + lambda : 0.0));
                     }
-                    m_.coef[idx] = w;
                     lazy_last_[idx] = tau + 1;
                 }
-            }
             if (dense_step) {  // every weight is at the new step: restart the prefix there
                 std::fill(lazy_last_.begin(), lazy_last_.end(), std::int64_t(0));
             } else {
-                // SparseAdam: idle features take no L1 step either.
-                const double shift = rule == LazyRule::adam ? 0.0 : lambda;
+                // SparseAdam-style rule: idle features take no L1 step either.
+                const double shift = rule == LazyRule::columns ? 0.0 : lambda;
                 const double scale_next = prefix_scale_.back() * a;
                 prefix_scale_.push_back(scale_next);
                 prefix_shift_.push_back(prefix_shift_.back() + shift / scale_next);
             }
             if (cfg_.fit_intercept) {
-                for (int k = 0; k < K_; ++k) grad_b_[std::size_t(k)] *= inv * T(cfg_.intercept_decay);
-                opt->begin_step();
+                for (int k = 0; k < K_; ++k) grad_b_[std::size_t(k)] *= T(cfg_.intercept_decay);
                 opt->update(1, m_.intercept, grad_b_.data(), K_, eta);
             }
             t += 1.0;
@@ -727,6 +623,21 @@ private:
         }
         lazy_flush(rule, rms_alpha);
         return sumloss;
+    }
+
+    // Clipping of the lazy step's gradient (the touched columns and the intercepts): the other
+    // features' gradient is zero in the SparseAdam-style rule, so this is the whole gradient's.
+    void clip_lazy_gradient(std::int64_t n) {
+        const std::int64_t nb = cfg_.fit_intercept ? K_ : 0;
+        if (cfg_.clip_value > 0) {
+            clip_by_value(lazy_compact_.data(), n, cfg_.clip_value);
+            clip_by_value(grad_b_.data(), nb, cfg_.clip_value);
+        }
+        if (cfg_.clip_norm > 0) {
+            T* arrays[2] = {lazy_compact_.data(), grad_b_.data()};
+            std::int64_t sizes[2] = {n, nb};
+            clip_by_global_norm(arrays, sizes, 2, cfg_.clip_norm, 2.0);
+        }
     }
 
     // Asks the stop check every ~4M multiply-adds of work: often enough to stop within
@@ -869,10 +780,12 @@ private:
     LazyAverage<T> avg_;           // ASGD average of the per-sample path
     // Lazy sparse mini-batches: dense gradient buffer (zero outside the batch's features), the
     // prefix step each weight is up to date with, per-feature batch stamps, the rule's state.
-    std::vector<T> lazy_grad_, lazy_state_a_, lazy_state_b_, lazy_state_c_;
+    std::vector<T> lazy_grad_, lazy_compact_;
+    T* rms_square_avg_ = nullptr;  // RMSprop's averages in the optimizer's state (exact rule)
+    T* rms_grad_avg_ = nullptr;
     std::vector<std::int64_t> lazy_last_, lazy_stamp_, touched_;
     std::vector<double> prefix_scale_, prefix_shift_;
-    std::int64_t lazy_batch_ = 0, lazy_steps_ = 0;
+    std::int64_t lazy_batch_ = 0;
     std::vector<std::int64_t> order_, val_rows_;
     std::vector<double> p_, dp_;
     std::vector<T> grad_, grad_b_;
