@@ -220,17 +220,23 @@ OptimizerSpec spec_from_dict(const py::dict& d) {
 }  // namespace
 
 void bind_optim(py::module_& m) {
-    py::enum_<OptimizerKind>(m, "OptimizerKind", "The update rule of an OptimizerSpec.")
-        .value("sgd", OptimizerKind::sgd)
-        .value("adagrad", OptimizerKind::adagrad)
-        .value("rmsprop", OptimizerKind::rmsprop)
-        .value("adam", OptimizerKind::adam)
-        .value("adamw", OptimizerKind::adamw)
-        .value("nadam", OptimizerKind::nadam)
-        .value("adamax", OptimizerKind::adamax)
-        .value("lamb", OptimizerKind::lamb)
-        .value("adafactor", OptimizerKind::adafactor)
-        .value("lion", OptimizerKind::lion);
+    py::enum_<OptimizerKind> kinds(m, "OptimizerKind", "The update rule of an OptimizerSpec.");
+    for (const OptimizerInfo& info : optimizer_registry()) kinds.value(info.name.c_str(), info.kind);
+    m.def("optimizer_registry",
+          []() {
+              py::list out;
+              for (const OptimizerInfo& info : optimizer_registry()) {
+                  py::dict d;
+                  d["name"] = info.name;
+                  d["kind"] = info.kind;
+                  d["state"] = info.state;
+                  d["defaults"] = OptimizerSpec::for_kind(info.kind);
+                  out.append(std::move(d));
+              }
+              return out;
+          },
+          "Every registered optimizer: its name, kind, state array names (per parameter array, "
+          "as optimizer_state and fastdescent.optim name them) and default OptimizerSpec.");
 
     py::class_<OptimizerSpec> spec(m, "OptimizerSpec",
         "An update rule and all its hyperparameters, for the C++ trainer. The step size is not "

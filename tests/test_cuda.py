@@ -245,6 +245,28 @@ OPTIMIZERS = {
 }
 
 
+def test_kernel_cases_cover_the_registry():
+    from fastdescent import _core
+
+    covered = {opt.to_spec().kind.name for opt in OPTIMIZERS.values() if opt is not None}
+    assert covered == {info["name"] for info in _core.optimizer_registry()}
+
+
+@pytest.mark.parametrize("name", sorted({o.to_spec().kind.name for o in OPTIMIZERS.values() if o}))
+def test_device_state_equals_cpu_state(name):
+    # The state partial_fit keeps, exported from the device, has the CPU's names and values.
+    opt = next(o for o in OPTIMIZERS.values() if o is not None and o.to_spec().kind.name == name)
+    X, y, _, _ = make_data(n=24)
+    make = lambda **kw: SGDRegressor(batch_size=8, shuffle=False, optimizer=opt,  # noqa: E731
+                                     **kw)
+    cpu = make(device="cpu").partial_fit(X, y)
+    gpu = make(device="cuda", gpu_dtype="float64").partial_fit(X, y)
+    for c, g in zip(cpu._optimizer_state["states"][0], gpu._optimizer_state["states"][0]):
+        assert set(c) == set(g)
+        for key in c:
+            assert_allclose(g[key], c[key], **TOL[np.float64])
+
+
 def _plain_sgd_reference(w, g, lr):
     w -= lr * g
 

@@ -50,23 +50,21 @@ PENALTIES = {
 
 def _named_optimizers():
     """Optimizer names the estimators accept, with the optimizer each stands for (default
-    hyperparameters; "sgd" is scikit-learn's plain SGD)."""
-    return {
+    hyperparameters): "sgd" is scikit-learn's plain SGD, "momentum" and "nesterov" SGD with
+    momentum 0.9, and every other registered optimizer goes by its registry name."""
+    named = {
         "sgd": None,
         "momentum": optim.SGD(lr=0.01, momentum=0.9),
         "nesterov": optim.SGD(lr=0.01, momentum=0.9, nesterov=True),
-        "adagrad": optim.Adagrad(),
-        "rmsprop": optim.RMSprop(),
-        "adam": optim.Adam(),
-        "adamw": optim.AdamW(),
-        "nadam": optim.NAdam(),
-        "adamax": optim.Adamax(),
-        "lamb": optim.LAMB(),
-        # A float lr (its value is not used): with a name, learning_rate / eta0 give the step
-        # size; Adafactor(lr=None) would mean the relative step, which ignores them.
-        "adafactor": optim.Adafactor(lr=0.01),
-        "lion": optim.Lion(),
     }
+    for info in _core.optimizer_registry():
+        name = info["name"]
+        if name not in named:
+            # Adafactor gets a float lr (its value is not used): with a name, learning_rate /
+            # eta0 give the step size; lr=None would mean the relative step, which ignores them.
+            cls = optim.BY_KIND[name]
+            named[name] = cls(lr=0.01) if name == "adafactor" else cls()
+    return named
 
 
 OPTIMIZERS = tuple(_named_optimizers())
@@ -215,10 +213,10 @@ class BaseSGD(BaseEstimator):
         if kind is None:
             spec = self.optimizer.to_spec()
             kind = spec.kind.name
-        if kind not in ("sgd", "momentum", "nesterov") + _GPU_OPTIMIZERS:
+        if kind not in ("momentum", "nesterov") + _cuda.SUPPORTED_OPTIMIZERS:
             return (
                 f"optimizer {kind!r} (supported on the GPU: sgd, momentum, nesterov, "
-                f"{', '.join(_GPU_OPTIMIZERS)})"
+                f"{', '.join(_cuda.SUPPORTED_OPTIMIZERS[1:])})"
             )
         return None
 
@@ -555,19 +553,6 @@ def _rows_readable(X):
     if columns_apart or rows_unreadable or not X.flags.aligned:
         X = np.require(X, requirements=["C_CONTIGUOUS", "ALIGNED"])
     return X
-
-
-_GPU_OPTIMIZERS = (
-    "adagrad",
-    "rmsprop",
-    "adam",
-    "adamw",
-    "nadam",
-    "adamax",
-    "lamb",
-    "adafactor",
-    "lion",
-)
 
 
 def _cuda_simulated():

@@ -1,7 +1,7 @@
 """Type stubs for the compiled core (internal; use the fastdescent package)."""
 
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, SupportsIndex, SupportsInt, overload
+from typing import Any, ClassVar, SupportsIndex, SupportsInt, TypedDict, overload
 
 import numpy as np
 from numpy.typing import NDArray
@@ -164,17 +164,16 @@ def kernel_log1p(isa: str, x: object) -> NDArray[np.float64]: ...
 
 _Array = NDArray[np.floating]
 
-class OptimizerKind(_Enum):
-    sgd: OptimizerKind
-    adagrad: OptimizerKind
-    rmsprop: OptimizerKind
-    adam: OptimizerKind
-    adamw: OptimizerKind
-    nadam: OptimizerKind
-    adamax: OptimizerKind
-    lamb: OptimizerKind
-    adafactor: OptimizerKind
-    lion: OptimizerKind
+# Members come from the optimizer registry (optimizer_registry()); look them up by name.
+class OptimizerKind(_Enum): ...
+
+class _OptimizerInfo(TypedDict):
+    name: str
+    kind: OptimizerKind
+    state: list[str]
+    defaults: OptimizerSpec
+
+def optimizer_registry() -> list[_OptimizerInfo]: ...
 
 class OptimizerSpec(metaclass=_pybind11_type):
     kind: OptimizerKind

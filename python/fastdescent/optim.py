@@ -93,6 +93,10 @@ def _check_betas(betas):
     return float(beta1), float(beta2)
 
 
+# The class of each registered kind (fastdescent._core.optimizer_registry()), by kind name.
+BY_KIND: dict[str, type[Optimizer]] = {}
+
+
 class Optimizer:
     """Base class: validation, per-array state, step-size schedules and state dicts.
 
@@ -108,6 +112,11 @@ class Optimizer:
 
     _kind: str | None = None  # the OptimizerKind the spec uses
     _hyperparameters: tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "_kind" in cls.__dict__:
+            BY_KIND[cls._kind] = cls
 
     def __init__(self, lr, n_threads=None, allow_none_lr=False):
         self._allow_none_lr = allow_none_lr

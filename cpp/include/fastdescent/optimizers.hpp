@@ -98,7 +98,26 @@ public:
     }
 };
 
-enum class OptimizerKind { sgd, adagrad, rmsprop, adam, adamw, nadam, adamax, lamb, adafactor, lion };
+// The optimizer registry: every rule once, as (kind, class). The kind enum, make_optimizer,
+// the compiled module's OptimizerKind and optimizer_registry() (names, state arrays) all follow
+// from this list; a rule's defaults and checks live in OptimizerSpec::for_kind / validate.
+#define FASTDESCENT_OPTIMIZERS(X) \
+    X(sgd, Sgd)                   \
+    X(adagrad, Adagrad)           \
+    X(rmsprop, RmsProp)           \
+    X(adam, Adam)                 \
+    X(adamw, Adam)                \
+    X(nadam, NAdam)               \
+    X(adamax, Adamax)             \
+    X(lamb, Lamb)                 \
+    X(adafactor, Adafactor)       \
+    X(lion, Lion)
+
+enum class OptimizerKind {
+#define FASTDESCENT_KIND(kind, cls) kind,
+    FASTDESCENT_OPTIMIZERS(FASTDESCENT_KIND)
+#undef FASTDESCENT_KIND
+};
 
 // Every hyperparameter of every rule; a rule reads the ones it has. for_kind() gives the
 // defaults of torch.optim (sgd ... adamax) or Optax (lamb, adafactor, lion; Lion's weight decay
@@ -277,6 +296,7 @@ template <class T, class State, class Derived>
 class StatefulOptimizer : public SpecOptimizer<T> {
 public:
     using SpecOptimizer<T>::SpecOptimizer;
+    using state_type = State;
     using Optimizer<T>::update;
 
     std::vector<SlotState<T>> state() const override {
@@ -456,6 +476,15 @@ struct NAdamState : SlotBase {
     void scalars(F&& f) { f("mu_product", mu_product); }
 };
 template <class T>
+struct LambState : SlotBase, NoScalars {
+    std::vector<T> exp_avg, exp_avg_sq;
+    template <class F>
+    void fields(F&& f) {
+        f("exp_avg", exp_avg);
+        f("exp_avg_sq", exp_avg_sq);
+    }
+};
+template <class T>
 struct AdamaxState : SlotBase, NoScalars {
     std::vector<T> exp_avg, exp_inf;
     template <class F>
@@ -614,11 +643,11 @@ public:
 
 // LAMB: the trust ratio is taken per slot (the whole coefficient matrix, the intercepts).
 template <class T>
-class Lamb final : public StatefulOptimizer<T, detail::AdamState<T>, Lamb<T>> {
+class Lamb final : public StatefulOptimizer<T, detail::LambState<T>, Lamb<T>> {
 public:
-    using StatefulOptimizer<T, detail::AdamState<T>, Lamb<T>>::StatefulOptimizer;
+    using StatefulOptimizer<T, detail::LambState<T>, Lamb<T>>::StatefulOptimizer;
     using Optimizer<T>::update;
-    void init(detail::AdamState<T>& st) const {
+    void init(detail::LambState<T>& st) const {
         st.exp_avg = detail::filled<T>(st.n, 0.0);
         st.exp_avg_sq = detail::filled<T>(st.n, 0.0);
     }
@@ -706,18 +735,36 @@ public:
 template <class T>
 std::unique_ptr<Optimizer<T>> make_optimizer(const OptimizerSpec& spec, int n_threads) {
     switch (spec.kind) {
-        case OptimizerKind::sgd: return std::make_unique<Sgd<T>>(spec, n_threads);
-        case OptimizerKind::adagrad: return std::make_unique<Adagrad<T>>(spec, n_threads);
-        case OptimizerKind::rmsprop: return std::make_unique<RmsProp<T>>(spec, n_threads);
-        case OptimizerKind::adam:
-        case OptimizerKind::adamw: return std::make_unique<Adam<T>>(spec, n_threads);
-        case OptimizerKind::nadam: return std::make_unique<NAdam<T>>(spec, n_threads);
-        case OptimizerKind::adamax: return std::make_unique<Adamax<T>>(spec, n_threads);
-        case OptimizerKind::lamb: return std::make_unique<Lamb<T>>(spec, n_threads);
-        case OptimizerKind::adafactor: return std::make_unique<Adafactor<T>>(spec, n_threads);
-        case OptimizerKind::lion: return std::make_unique<Lion<T>>(spec, n_threads);
+#define FASTDESCENT_MAKE(kind, cls) \
+    case OptimizerKind::kind: return std::make_unique<cls<T>>(spec, n_threads);
+        FASTDESCENT_OPTIMIZERS(FASTDESCENT_MAKE)
+#undef FASTDESCENT_MAKE
     }
     throw std::invalid_argument("unknown optimizer kind");
+}
+
+// What the registry says of a rule: its kind, its name and the names of its state arrays per
+// parameter array (those the hyperparameters switch on, in the order of State::fields).
+struct OptimizerInfo {
+    OptimizerKind kind;
+    std::string name;
+    std::vector<std::string> state;
+};
+
+template <class Rule>
+std::vector<std::string> state_names() {
+    std::vector<std::string> names;
+    typename Rule::state_type st;
+    st.fields([&](const char* name, auto&) { names.emplace_back(name); });
+    return names;
+}
+
+inline std::vector<OptimizerInfo> optimizer_registry() {
+    return {
+#define FASTDESCENT_INFO(kind, cls) OptimizerInfo{OptimizerKind::kind, #kind, state_names<cls<double>>()},
+        FASTDESCENT_OPTIMIZERS(FASTDESCENT_INFO)
+#undef FASTDESCENT_INFO
+    };
 }
 
 }  // namespace fastdescent

@@ -13,6 +13,20 @@ from __future__ import annotations
 
 __all__ = ["is_available", "check_available", "is_device_array", "as_device_array"]
 
+# The optimizers with a GPU update kernel (cuda/_kernels.py), by registry name.
+SUPPORTED_OPTIMIZERS = (
+    "sgd",
+    "adagrad",
+    "rmsprop",
+    "adam",
+    "adamw",
+    "nadam",
+    "adamax",
+    "lamb",
+    "adafactor",
+    "lion",
+)
+
 _MISSING_NUMBA = (
     "device='cuda' needs the package numba-cuda, which is not installed: "
     "pip install fastdescent[cuda]  (or pip install numba-cuda)"

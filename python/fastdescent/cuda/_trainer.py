@@ -17,22 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _core
+from . import SUPPORTED_OPTIMIZERS, _numba_cuda, as_device_array, is_device_array, simulated
 from . import _kernels as kn
-from . import _numba_cuda, as_device_array, is_device_array, simulated
-
-# Optimizers with an element-wise update kernel (plus LAMB's two-pass kernels).
-SUPPORTED_OPTIMIZERS = (
-    "sgd",
-    "adagrad",
-    "rmsprop",
-    "adam",
-    "adamw",
-    "nadam",
-    "adamax",
-    "lamb",
-    "adafactor",
-    "lion",
-)
 
 
 @dataclass
@@ -78,20 +64,9 @@ def _launch_1d(n):
     return max(1, -(-n // threads)), threads
 
 
-# The CPU optimizers' names of a device slot's arrays s[0], s[1], s[2] (and Adafactor's
-# momentum buffer), for exporting and loading the state.
-_STATE_NAMES = {
-    "sgd": ("momentum_buffer",),
-    "adagrad": ("sum",),
-    "rmsprop": ("square_avg", "grad_avg", "momentum_buffer"),
-    "adam": ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
-    "adamw": ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
-    "nadam": ("exp_avg", "exp_avg_sq"),
-    "adamax": ("exp_avg", "exp_inf"),
-    "lamb": ("exp_avg", "exp_avg_sq"),
-    "lion": ("exp_avg",),
-    "adafactor": ("v_row", "v_col", "v", "momentum_buffer"),
-}
+# The registry's names of a device slot's arrays s[0], s[1], s[2] (and Adafactor's momentum
+# buffer), in the order of the C++ state, for exporting and loading the state.
+_STATE_NAMES = {info["name"]: tuple(info["state"]) for info in _core.optimizer_registry()}
 
 
 class DeviceOptimizer:
