@@ -1,0 +1,125 @@
+// Mini-batch and full-batch epochs: per batch, one fused pass for the gradient sums (rows split
+// over threads), then the step (GradientStep).
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <type_traits>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "fastdescent/dense_blocks.hpp"
+#include "fastdescent/parallel.hpp"
+#include "fastdescent/strategies/strategy.hpp"
+
+namespace fastdescent {
+
+template <class Rows>
+class BatchedEpochs final : public EpochStrategy<Rows> {
+    FASTDESCENT_STRATEGY_MEMBERS(Rows);
+    static constexpr bool dense = std::is_same_v<Rows, DenseRows<T>>;
+
+public:
+    template <class... Args>
+    BatchedEpochs(Args&&... args) : Base(std::forward<Args>(args)...), step_(cfg_, opt_) {}
+    double epoch(double& t) override { return epoch_batched(t); }
+
+private:
+    // Mini-batch or full-batch epoch: per batch, one fused pass for the gradient sums, then the
+    // policy's step (GradientStep).
+    double epoch_batched(double& t) {
+        const std::int64_t n = std::int64_t(order_.size());
+        const std::int64_t B = cfg_.batch_size > 0 ? std::min(cfg_.batch_size, n) : n;
+        const std::int64_t P = K_ * d_;
+        grad_.resize(std::size_t(P));
+        grad_b_.resize(std::size_t(K_));
+        double sumloss = 0.0;
+        for (std::int64_t start = 0; start < n; start += B) {
+            const std::int64_t stop = std::min(n, start + B);
+            double batch_weight = 0.0;
+            sumloss += batch_gradient(start, stop, batch_weight);
+            if (batch_weight == 0.0) continue;  // nothing to learn from rows of weight zero
+            const double eta = policy_.eta(t);
+            last_eta_ = eta;
+            const double norm = step_.apply(m_, grad_.data(), grad_b_.data(), batch_weight, eta, t, stop == n);
+            if (stop == n) last_grad_norm_ = norm;
+            t += 1.0;
+            if (poll_stop((stop - start) * (P + 1))) break;
+        }
+        return sumloss;
+    }
+
+    // Sum of weighted losses over rows order_[start:stop]; the weighted sums of loss gradients
+    // go to grad_ / grad_b_ and the sum of the weights to weight_sum. Rows are split into contiguous blocks, one per thread, and the
+    // per-thread sums are added in block order, so a given thread count is deterministic.
+    double batch_gradient(std::int64_t start, std::int64_t stop, double& weight_sum) {
+        const std::int64_t P = K_ * d_;
+        int n_threads = cfg_.n_threads;
+        if ((stop - start) * P < row_sums_min_work) n_threads = 1;  // not worth waking threads
+        if (int(thread_grads_.size()) < n_threads) thread_grads_.resize(std::size_t(n_threads));
+        if (int(block_scratch_.size()) < n_threads) block_scratch_.resize(std::size_t(n_threads));
+        thread_sums_.assign(std::size_t(2 * n_threads), 0.0);  // (loss, weight) per thread
+#pragma omp parallel num_threads(n_threads) if (n_threads > 1)
+        {
+            int tid = 0;
+#ifdef _OPENMP
+            tid = omp_get_thread_num();
+#endif
+            // Per thread: gradient (P), intercept gradient (K), then scratch scores and derivatives.
+            T* g = thread_room(thread_grads_[std::size_t(tid)], P + 3 * K_);
+            T* p = g + P + K_;
+            T* dp = p + K_;
+            const std::int64_t len = stop - start;
+            const std::int64_t lo = start + len * tid / n_threads;
+            const std::int64_t hi = start + len * (tid + 1) / n_threads;
+            double loss = 0.0, weight = 0.0;
+            if constexpr (dense) {  // the fused block kernels
+                loss = dense_block_sums(X_, order_.data(), lo, hi, tg_.y, tg_.sample_weight,
+                                        [this](std::int64_t i) { return sample_weight(i); }, cfg_.loss,
+                                        cfg_.epsilon, K_, m_.coef, m_.intercept, g, g + P,
+                                        block_scratch_[std::size_t(tid)], weight);
+            } else {
+                for (std::int64_t r = lo; r < hi; ++r) {
+                    const std::int64_t i = order_[std::size_t(r)];
+                    if (r + prefetch_distance < hi) prefetch_row(order_[std::size_t(r + prefetch_distance)]);
+                    for (int k = 0; k < K_; ++k) p[k] = X_.dot(i, m_.coef + k * d_) + m_.intercept[k];
+                    double sw = sample_weight(i);
+                    weight += sw;
+                    loss += sw * loss_and_deriv(i, p, dp);
+                    for (int k = 0; k < K_; ++k) {
+                        T c = T(sw * double(dp[k]));
+                        if (c != T(0)) {
+                            X_.axpy(i, c, g + k * d_);
+                            g[P + k] += c;
+                        }
+                    }
+                }
+            }
+            thread_sums_[std::size_t(2 * tid)] = loss;
+            thread_sums_[std::size_t(2 * tid + 1)] = weight;
+        }
+        const T* g0 = room_of(thread_grads_[0]);
+        std::copy(g0, g0 + P, grad_.begin());
+        std::copy(g0 + P, g0 + P + K_, grad_b_.begin());
+        double loss = thread_sums_[0];
+        weight_sum = thread_sums_[1];
+        for (int tid = 1; tid < n_threads; ++tid) {
+            const T* g = room_of(thread_grads_[std::size_t(tid)]);
+            axpy(T(1), g, grad_.data(), P);
+            axpy(T(1), g + P, grad_b_.data(), K_);
+            loss += thread_sums_[std::size_t(2 * tid)];
+            weight_sum += thread_sums_[std::size_t(2 * tid + 1)];
+        }
+        return loss;
+    }
+
+    GradientStep<T> step_;
+    std::vector<T> grad_, grad_b_;
+    std::vector<std::vector<T>> thread_grads_;
+    std::vector<BlockScratch> block_scratch_;
+    std::vector<double> thread_sums_;
+};
+
+}  // namespace fastdescent

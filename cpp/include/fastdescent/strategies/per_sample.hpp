@@ -1,0 +1,140 @@
+// scikit-learn's per-sample SGD: one row per update, the L2 shrinkage by the weight-scale trick,
+// L1 by cumulative truncation, averaging (ASGD) and the passive-aggressive steps.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "fastdescent/lazy_average.hpp"
+#include "fastdescent/strategies/strategy.hpp"
+
+namespace fastdescent {
+
+template <class Rows>
+class PerSampleEpochs final : public EpochStrategy<Rows> {
+    FASTDESCENT_STRATEGY_MEMBERS(Rows);
+
+public:
+    using Base::Base;
+    double epoch(double& t) override { return epoch_per_sample(t); }
+
+private:
+    // scikit-learn's plain SGD, one sample per update: w = wscale * v so that the L2 shrinkage
+    // is O(1); L1 by the cumulative truncated gradient of Tsuruoka et al. (2009).
+    double epoch_per_sample(double& t) {
+        constexpr double max_dloss = 1e12;
+        const bool l1 = pen_.has_l1();
+        const bool passive_aggressive =
+            policy_.schedule().kind == ScheduleKind::pa1 || policy_.schedule().kind == ScheduleKind::pa2;
+        if (l1 && q_.empty()) q_.assign(std::size_t(K_ * d_), T(0));
+        double sumloss = 0.0;
+        Log1pSum log1p_sum;
+        double wscale = 1.0;
+        const bool averaging = cfg_.average > 0;
+        if (averaging) avg_.start(m_.average_coef, K_ * d_);
+        const std::int64_t n = std::int64_t(order_.size());
+        for (std::int64_t r = 0; r < n; ++r) {
+            const std::int64_t i = order_[std::size_t(r)];
+            if (r + prefetch_distance < n) prefetch_row(order_[std::size_t(r + prefetch_distance)]);
+            for (int k = 0; k < K_; ++k)
+                p_[k] = wscale * double(X_.dot(i, coef_row(k))) + double(m_.intercept[k]);
+            double eta = policy_.eta(t);
+            last_eta_ = eta;
+            double sw = sample_weight(i);
+            sumloss += per_sample_loss(i, sw, p_.data(), dp_.data(), log1p_sum);
+            if (r == n - 1) last_grad_norm_ = row_gradient_norm(i, sw, wscale);
+            if (pen_.has_l2()) {
+                wscale *= std::fmax(0.0, 1.0 - (1.0 - pen_.l1_ratio) * eta * pen_.alpha);
+                if (wscale < 1e-9) {
+                    scale(T(wscale), m_.coef, K_ * d_);
+                    if (averaging) avg_.rescaled(wscale);
+                    wscale = 1.0;
+                }
+            }
+            for (int k = 0; k < K_; ++k) {
+                double update;
+                if (passive_aggressive) {
+                    // Step that makes the loss zero, capped (pa1) or damped (pa2) by C = eta0.
+                    double sq = X_.row_squared_norm(i);
+                    double y = double(tg_.y[i]);
+                    double loss = visit_scalar_loss(cfg_.loss, cfg_.epsilon, [&](auto L) { return L.value(p_[0], y); });
+                    if (policy_.schedule().kind == ScheduleKind::pa1)
+                        update = sq == 0 ? 0.0 : std::fmin(policy_.schedule().eta0, loss / sq);
+                    else
+                        update = loss / (sq + 0.5 / policy_.schedule().eta0);
+                    if (cfg_.loss == LossKind::hinge) update *= y;
+                    else if (y - p_[0] < 0) update = -update;
+                    update *= sw;
+                } else {
+                    double g = std::fmin(max_dloss, std::fmax(-max_dloss, dp_[k]));
+                    update = -eta * g * sw;
+                }
+                if (update != 0.0) {
+                    const T step = T(update / wscale);
+                    if (averaging) avg_.record_axpy(X_, i, step, coef_row(k) - m_.coef);
+                    X_.axpy(i, step, coef_row(k));
+                    if (cfg_.fit_intercept) m_.intercept[k] += T(update * cfg_.intercept_decay);
+                }
+            }
+            if (averaging && double(cfg_.average) <= t) {
+                double mu = 1.0 / (t - double(cfg_.average) + 1.0);
+                avg_.step(mu, wscale, m_.coef);
+                for (int k = 0; k < K_; ++k)
+                    m_.average_intercept[k] += T(mu * (double(m_.intercept[k]) - double(m_.average_intercept[k])));
+            }
+            if (l1) {
+                u_ += pen_.l1_ratio * eta * pen_.alpha;
+                for (int k = 0; k < K_; ++k) truncate_l1(i, k, wscale);
+            }
+            t += 1.0;
+            if (poll_stop(K_ * d_ + 1)) break;
+        }
+        if (averaging) avg_.finish(m_.coef, m_.average_coef);
+        if (wscale != 1.0) scale(T(wscale), m_.coef, K_ * d_);
+        sumloss += log1p_sum.total();
+        return sumloss;
+    }
+
+    // Gradient norm of the per-sample update on row i (scores in p_, loss derivatives in dp_):
+    // per output k, g = sw * dp_k * x_i + lambda * w_k with w_k = wscale * v_k, so
+    // ||g||^2 = a^2 ||x_i||^2 + 2 a lambda <x_i, w_k> + lambda^2 ||w_k||^2, a = sw * dp_k, and
+    // <x_i, w_k> = p_k - intercept_k: O(nnz(x_i) + d), once per epoch.
+    double row_gradient_norm(std::int64_t i, double sw, double wscale) const {
+        constexpr double max_dloss = 1e12;
+        const double lambda = pen_.l2();
+        const double xx = X_.row_squared_norm(i);
+        double sum = 0.0;
+        for (int k = 0; k < K_; ++k) {
+            const double a = sw * std::fmin(max_dloss, std::fmax(-max_dloss, dp_[k]));
+            sum += a * a * xx + (cfg_.fit_intercept ? a * a : 0.0);
+            if (lambda > 0) {
+                sum += 2.0 * a * lambda * (p_[k] - double(m_.intercept[k])) +
+                       lambda * lambda * wscale * wscale * squared_norm(m_.coef + k * d_, d_);
+            }
+        }
+        return std::sqrt(std::fmax(sum, 0.0));
+    }
+
+    // Cumulative L1 penalty on the features that row i touches: each weight has received q of
+    // the total shrinkage u so far and gets the rest now, without crossing zero.
+    void truncate_l1(std::int64_t i, int k, double wscale) {
+        T* w = coef_row(k);
+        T* q = q_.data() + k * d_;
+        const std::int64_t offset = k * d_;
+        const bool averaging = cfg_.average > 0;
+        X_.for_each(i, [&](std::int64_t j, T) {
+            double z = w[j];
+            if (wscale * z > 0) w[j] = T(std::fmax(0.0, z - (u_ + q[j]) / wscale));
+            else if (wscale * z < 0) w[j] = T(std::fmin(0.0, z + (u_ - q[j]) / wscale));
+            q[j] += T(wscale * (double(w[j]) - z));
+            if (averaging) avg_.record(offset + j, double(w[j]) - z);
+        });
+    }
+
+    std::vector<double> p_ = std::vector<double>(std::size_t(K_)), dp_ = std::vector<double>(std::size_t(K_));
+    double u_ = 0.0;    // total L1 shrinkage so far
+    std::vector<T> q_;  // L1 shrinkage each weight has received
+    LazyAverage<T> avg_;
+};
+
+}  // namespace fastdescent
