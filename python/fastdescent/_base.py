@@ -14,7 +14,12 @@ from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _assert_all_finite, _check_sample_weight, validate_data
+from sklearn.utils.validation import (
+    _assert_all_finite,
+    _check_sample_weight,
+    check_random_state,
+    validate_data,
+)
 
 from . import _core, optim, schedules
 from . import cuda as _cuda  # no Numba import: that happens only when a GPU fit starts
@@ -509,6 +514,38 @@ class BaseSGD(BaseEstimator):
                     setattr(self, name, value)
             raise
 
+    def _parameters(self, K, n_features, dtype, coef_init, intercept_init, resume):
+        """Fresh training buffers (coef K x n_features, intercept K, and the averages or None),
+        from the previous fit when resuming, else from coef_init / intercept_init or zeros:
+        the fitted state changes only when training succeeds."""
+        if resume:
+            coef = self._standard_coef.astype(dtype, copy=True).reshape(K, n_features)
+            intercept = self._standard_intercept.astype(dtype, copy=True)
+        else:
+            coef = np.zeros((K, n_features), dtype=dtype)
+            intercept = np.zeros(K, dtype=dtype)
+            if coef_init is not None:
+                coef_init = np.asarray(coef_init, dtype=dtype)
+                if coef_init.size != coef.size or coef_init.shape[-1] != n_features:
+                    raise ValueError("Provided coef_init does not match dataset.")
+                coef[:] = coef_init.reshape(K, n_features)
+            if intercept_init is not None:
+                intercept_init = np.asarray(intercept_init, dtype=dtype).ravel()
+                if intercept_init.shape != (K,):
+                    raise ValueError("Provided intercept_init does not match dataset.")
+                intercept[:] = intercept_init
+        avg_coef = avg_intercept = None
+        if self.average > 0 and resume and getattr(self, "_average_coef", None) is not None:
+            avg_coef = self._average_coef.astype(dtype, copy=True).reshape(K, n_features)
+            avg_intercept = self._average_intercept.astype(dtype, copy=True)
+        elif self.average > 0:
+            avg_coef, avg_intercept = np.zeros_like(coef), np.zeros_like(intercept)
+        return coef, intercept, avg_coef, avg_intercept
+
+    def _fit_plan(self):
+        """This fit in the engine's terms, for a backend that runs its own loop (Dask)."""
+        return FitPlan(self)
+
     def _warn_if_not_converged(self, n_iter, max_iter, stopped_by_callback=False):
         if (
             not stopped_by_callback
@@ -527,6 +564,45 @@ class BaseSGD(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+class FitPlan:
+    """A fit prepared by the estimators' shared code for a backend that runs its own training
+    loop (the Dask client): the hyperparameters in the engine's terms (configuration, optimizer,
+    parameters, validation rows) and the hooks around training (monitor, commit of the fitted
+    state). The backend reads the estimator's public hyperparameters and nothing private."""
+
+    def __init__(self, estimator):
+        self._est = estimator
+        self.classifier = is_classifier(estimator)
+        self.optimizer = estimator._optimizer_spec()
+        self.per_sample = estimator.batch_size == 1 and estimator._plain_sgd()
+        self.max_iter = int(estimator.max_iter)
+        self.seed = check_random_state(estimator.random_state).randint(0, MAX_INT)
+
+    def config(self, loss, n_train):
+        """The trainer's configuration for `loss` on n_train training rows."""
+        est = self._est
+        return est._config(loss, self.max_iter, self.seed, est._n_threads(), n_train)
+
+    def batch_size(self, n_train):
+        return self._est._batch_size(n_train)
+
+    def parameters(self, K, n_features, dtype, coef_init, intercept_init):
+        return self._est._parameters(K, n_features, dtype, coef_init, intercept_init, False)
+
+    def validation_mask(self, y, sample_weight):
+        """The in-memory estimators' validation rows for the whole y (uint8, 1 = held out)."""
+        est = self._est
+        return est._validation_mask(y, est._check_sample_weight(sample_weight, y, np.float64))
+
+    def monitored(self, labels, views, fitted):
+        return self._est._monitored(self.max_iter, labels, views, fitted)
+
+    def commit(self, state, n_iter, stopped_by_callback):
+        """Sets the fitted attributes at once and warns when max_iter ended the fit."""
+        commit_fitted_state(self._est, state)
+        self._est._warn_if_not_converged(n_iter, self.max_iter, stopped_by_callback)
 
 
 def _reject_strings(a, name):

@@ -229,12 +229,12 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
             self._refuse_gpu_for_dask()
             return _dask.fit(
                 self,
+                self._fit_plan(),
                 X,
                 y,
                 sample_weight=sample_weight,
                 coef_init=coef_init,
                 intercept_init=intercept_init,
-                classifier=True,
             )
         X, y = self._check_X_y(X, y, reset=True, y_numeric=False)
         classes = _classes_of(y)
@@ -306,31 +306,10 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
         multinomial = self.multi_class == "multinomial" and n_classes > 2
         K = 1 if n_classes == 2 else n_classes
 
-        # Work on fresh buffers: the fitted state changes only when training succeeds.
-        if resume:
-            coef = self._standard_coef.astype(dtype, copy=True)
-            intercept = self._standard_intercept.astype(dtype, copy=True)
-        else:
-            coef = np.zeros((K, n_features), dtype=dtype)
-            intercept = np.zeros(K, dtype=dtype)
-            if coef_init is not None:
-                coef_init = np.asarray(coef_init, dtype=dtype)
-                if coef_init.size != coef.size or coef_init.shape[-1] != n_features:
-                    raise ValueError("Provided coef_init does not match dataset.")
-                coef[:] = coef_init.reshape(K, n_features)
-            if intercept_init is not None:
-                intercept_init = np.asarray(intercept_init, dtype=dtype).ravel()
-                if intercept_init.shape != (K,):
-                    raise ValueError("Provided intercept_init does not match dataset.")
-                intercept[:] = intercept_init
-        average = self.average > 0
-        if average and resume and getattr(self, "_average_coef", None) is not None:
-            avg_coef = self._average_coef.astype(dtype, copy=True)
-            avg_intercept = self._average_intercept.astype(dtype, copy=True)
-        elif average:
-            avg_coef, avg_intercept = np.zeros_like(coef), np.zeros_like(intercept)
-        else:
-            avg_coef = avg_intercept = None
+        coef, intercept, avg_coef, avg_intercept = self._parameters(
+            K, n_features, dtype, coef_init, intercept_init, resume
+        )
+        average = avg_coef is not None
 
         validation_mask = self._validation_mask(y, sample_weight)
         n_train = n_samples - int(validation_mask.sum())

@@ -37,7 +37,6 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_random_state
 
 from . import _core
 from ._base import LOSSES, MAX_INT, _rows_readable, mean_curve, train
@@ -584,9 +583,11 @@ class _Trainer:
         return schedule
 
 
-def fit(est, X, y, *, sample_weight=None, coef_init=None, intercept_init=None, classifier):
-    """Fit `est` (an SGDRegressor or SGDClassifier) data-parallel on dask X; see the module."""
+def fit(est, plan, X, y, *, sample_weight=None, coef_init=None, intercept_init=None):
+    """Fit `est` (an SGDRegressor or SGDClassifier) data-parallel on dask X, by `plan` (its
+    FitPlan); see the module."""
     dask, da = _import_dask()
+    classifier = plan.classifier
     X_in = X
     X = _as_rows(X, da, "X")
     if X.ndim != 2:
@@ -625,8 +626,7 @@ def fit(est, X, y, *, sample_weight=None, coef_init=None, intercept_init=None, c
     mask_blocks = [None] * len(sizes)
     if est.early_stopping:
         y_all, w_all = dask.compute(y, sample_weight)
-        w_all = est._check_sample_weight(w_all, y_all, np.float64)
-        mask = est._validation_mask(np.asarray(y_all), w_all)
+        mask = plan.validation_mask(np.asarray(y_all), w_all)
         bounds = np.cumsum([0] + sizes)
         mask_blocks = [mask[bounds[c] : bounds[c + 1]] for c in range(len(sizes))]
     keep = [c for c, n_c in enumerate(sizes) if n_c > 0]
@@ -671,27 +671,13 @@ def fit(est, X, y, *, sample_weight=None, coef_init=None, intercept_init=None, c
         rows_of = [slice(0, 1)]
         y_fns = [_binary_target]
 
-    coef = np.zeros((K, d), dtype=dtype)
-    intercept = np.zeros(K, dtype=dtype)
-    if coef_init is not None:
-        coef_init = np.asarray(coef_init, dtype=dtype)
-        if coef_init.size != coef.size or coef_init.shape[-1] != d:
-            raise ValueError("Provided coef_init does not match dataset.")
-        coef[:] = coef_init.reshape(K, d)
-    if intercept_init is not None:
-        intercept_init = np.asarray(intercept_init, dtype=dtype).ravel()
-        if intercept_init.shape != (K,):
-            raise ValueError("Provided intercept_init does not match dataset.")
-        intercept[:] = intercept_init
-    averaging = est.average > 0
-    avg_coef = np.zeros_like(coef) if averaging else None
-    avg_intercept = np.zeros_like(intercept) if averaging else None
-
-    max_iter = int(est.max_iter)
-    seed = check_random_state(est.random_state).randint(0, MAX_INT)
-    spec = est._optimizer_spec()
-    batch_size = est._batch_size(n_train)
-    config = est._config(loss, max_iter, seed, est._n_threads(), n_train)
+    coef, intercept, avg_coef, avg_intercept = plan.parameters(
+        K, d, dtype, coef_init, intercept_init
+    )
+    averaging = avg_coef is not None
+    max_iter = plan.max_iter
+    batch_size = plan.batch_size(n_train)
+    config = plan.config(loss, n_train)
 
     def view(t):  # what coef_ / intercept_ are after t - 1 updates
         c, i = (
@@ -701,9 +687,9 @@ def fit(est, X, y, *, sample_weight=None, coef_init=None, intercept_init=None, c
 
     labels = list(classes.tolist()) if one_vs_rest else [None]
     fitted = {"classes_": classes} if classifier else {}
-    with est._monitored(max_iter, labels, [view] * len(labels), fitted) as monitor:
+    with plan.monitored(labels, [view] * len(labels), fitted) as monitor:
         problems = [
-            _Problem(config, rows, y_fn, spec, dtype, 1.0, monitor.epoch_callback(q))
+            _Problem(config, rows, y_fn, plan.optimizer, dtype, 1.0, monitor.epoch_callback(q))
             for q, (rows, y_fn) in enumerate(zip(rows_of, y_fns))
         ]
         trainer = _Trainer(
@@ -722,9 +708,9 @@ def fit(est, X, y, *, sample_weight=None, coef_init=None, intercept_init=None, c
             avg_coef,
             avg_intercept,
             max_iter,
-            seed,
+            plan.seed,
         )
-        if batch_size == 1 and est._plain_sgd():
+        if plan.per_sample:
             local = _local_config(est)
             if one_vs_rest:
                 specs = [
@@ -758,8 +744,7 @@ def fit(est, X, y, *, sample_weight=None, coef_init=None, intercept_init=None, c
     )
     if classifier:
         state["classes_"] = classes
-    vars(est).update(state)
-    est._warn_if_not_converged(n_iter, max_iter, any(r.stopped_by_callback for r in results))
+    plan.commit(state, n_iter, any(r.stopped_by_callback for r in results))
     monitor.end()
     return est
 

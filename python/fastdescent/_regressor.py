@@ -335,12 +335,12 @@ class SGDRegressor(RegressorMixin, BaseSGD):
             self._refuse_gpu_for_dask()
             return _dask.fit(
                 self,
+                self._fit_plan(),
                 X,
                 y,
                 sample_weight=sample_weight,
                 coef_init=coef_init,
                 intercept_init=intercept_init,
-                classifier=False,
             )
         return self._fit(
             X, y, sample_weight, coef_init, intercept_init, self.max_iter, reset=True, resume=False
@@ -380,31 +380,13 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         n_samples, n_features = X.shape if gpu is None else gpu.X.shape
         sample_weight = self._check_sample_weight(sample_weight, y, dtype)
 
-        # Work on fresh buffers: the fitted state changes only when training succeeds.
-        if resume:
-            coef = self._standard_coef.astype(dtype, copy=True)
-            intercept = self._standard_intercept.astype(dtype, copy=True)
-        else:
-            coef = np.zeros(n_features, dtype=dtype)
-            intercept = np.zeros(1, dtype=dtype)
-            if coef_init is not None:
-                coef_init = np.asarray(coef_init, dtype=dtype).ravel()
-                if coef_init.shape != (n_features,):
-                    raise ValueError("Provided coef_init does not match dataset.")
-                coef[:] = coef_init
-            if intercept_init is not None:
-                intercept_init = np.asarray(intercept_init, dtype=dtype).ravel()
-                if intercept_init.shape != (1,):
-                    raise ValueError("Provided intercept_init does not match dataset.")
-                intercept[:] = intercept_init
-        average = self.average > 0
-        if average and resume and getattr(self, "_average_coef", None) is not None:
-            avg_coef = self._average_coef.astype(dtype, copy=True)
-            avg_intercept = self._average_intercept.astype(dtype, copy=True)
-        elif average:
-            avg_coef, avg_intercept = np.zeros_like(coef), np.zeros_like(intercept)
-        else:
-            avg_coef = avg_intercept = None
+        coef, intercept, avg_coef, avg_intercept = self._parameters(
+            1, n_features, dtype, coef_init, intercept_init, resume
+        )
+        coef = coef.reshape(-1)  # a regressor's coef_ is 1-D
+        average = avg_coef is not None
+        if average:
+            avg_coef = avg_coef.reshape(-1)
 
         validation_mask = self._validation_mask(y, sample_weight)
         seed = check_random_state(self.random_state).randint(0, MAX_INT)
