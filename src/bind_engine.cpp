@@ -6,6 +6,8 @@
 #include <cmath>
 #include <memory>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "fastdescent/policy.hpp"
 #include "fastdescent/step.hpp"
@@ -40,6 +42,14 @@ public:
         if (!(batch_weight > 0)) throw py::value_error("batch_weight must be > 0");
         return f32_ ? apply_t<float>(*step32_, coef, intercept, grad, grad_b, batch_weight, eta, t, avg_coef, avg_intercept, want_norm)
                     : apply_t<double>(*step64_, coef, intercept, grad, grad_b, batch_weight, eta, t, avg_coef, avg_intercept, want_norm);
+    }
+
+    // The step over any model's parameter arrays (the model seam: an MLP's layers).
+    double apply_arrays(py::handle params, py::handle grads, py::handle penalized,
+                        double batch_weight, double eta, double t, bool want_norm) {
+        if (!(batch_weight > 0)) throw py::value_error("batch_weight must be > 0");
+        return f32_ ? arrays_t<float>(*step32_, params, grads, penalized, batch_weight, eta, t, want_norm)
+                    : arrays_t<double>(*step64_, params, grads, penalized, batch_weight, eta, t, want_norm);
     }
 
     double penalty_value(py::handle coef) const {
@@ -109,6 +119,35 @@ private:
         });
     }
 
+    template <class T>
+    double arrays_t(GradientStep<T>& step, py::handle params, py::handle grads,
+                    py::handle penalized, double batch_weight, double eta, double t, bool want_norm) {
+        auto ps = py::reinterpret_borrow<py::sequence>(params);
+        auto gs = py::reinterpret_borrow<py::sequence>(grads);
+        auto pen = py::reinterpret_borrow<py::sequence>(penalized);
+        if (py::len(ps) != py::len(gs) || py::len(ps) != py::len(pen))
+            throw py::value_error("params, grads and penalized must have the same length");
+        if (cfg_.average > 0) throw py::value_error("apply_arrays does not average (average=0)");
+        std::vector<py::array_t<T, 0>> keep;
+        std::vector<ParamArray<T>> arrays;
+        for (std::size_t k = 0; k < py::len(ps); ++k) {
+            const std::string name = "params[" + std::to_string(k) + "]";
+            auto w = typed<T>(ps[k], name.c_str());
+            auto g = typed<T>(gs[k], "grads");
+            if (!(w.flags() & py::array::c_style) || !(g.flags() & py::array::c_style) || g.size() != w.size())
+                throw py::value_error(name + " and its gradient must be C-contiguous and of one size");
+            ParamArray<T> a{writable(w, "params"), writable(g, "grads"), std::int64_t(w.size())};
+            a.rows = w.ndim() == 2 ? w.shape(0) : 1;
+            a.penalized = pen[k].cast<bool>();
+            arrays.push_back(a);
+            keep.push_back(w);
+            keep.push_back(g);
+        }
+        return as_value_error([&] {
+            return step.apply(arrays.data(), int(arrays.size()), batch_weight, eta, t, want_norm);
+        });
+    }
+
     TrainConfig cfg_;
     bool f32_;
     std::unique_ptr<Optimizer<float>> opt32_;
@@ -170,6 +209,11 @@ void bind_engine(py::module_& m) {
              py::arg("average_intercept") = py::none(), py::arg("want_norm") = false,
              "One update in place; grad and grad_b are used as scratch. Returns the gradient "
              "norm when want_norm, else NaN.")
+        .def("apply_arrays", &PyGradientStep::apply_arrays, py::arg("params"), py::arg("grads"),
+             py::arg("penalized"), py::arg("batch_weight"), py::arg("eta"), py::arg("t"),
+             py::arg("want_norm") = false,
+             "One update of any model's parameter arrays in place (array k is the optimizer's "
+             "slot k; the penalty applies where penalized[k]); grads are used as scratch.")
         .def("penalty_value", &PyGradientStep::penalty_value, py::arg("coef"))
         .def("optimizer_state", &PyGradientStep::state);
 

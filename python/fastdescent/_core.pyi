@@ -507,6 +507,16 @@ class GradientStep(metaclass=_pybind11_type):
         average_intercept: NDArray[np.floating] | None = None,
         want_norm: bool = False,
     ) -> float: ...
+    def apply_arrays(
+        self,
+        params: Sequence[NDArray[np.floating]],
+        grads: Sequence[NDArray[np.floating]],
+        penalized: Sequence[bool],
+        batch_weight: float,
+        eta: float,
+        t: float,
+        want_norm: bool = False,
+    ) -> float: ...
     def penalty_value(self, coef: NDArray[np.floating]) -> float: ...
     def optimizer_state(self) -> _OptimizerState: ...
 

@@ -1,11 +1,13 @@
 // The step from a batch's gradient, written once for every backend that keeps the model in host
-// memory (the in-memory batched strategies and the data-parallel client): weighted mean, L2
-// gradient, clipping, the optimizer's rule with the schedule's step size, the L1 proximal step,
-// averaging. The GPU keeps the same sequence in its fused kernels, tested against this one.
+// memory (the in-memory batched strategies and the data-parallel client) and for any model
+// whose parameters are a list of arrays (ParamArray): weighted mean, L2 gradient, clipping, the
+// optimizer's rule with the schedule's step size, the L1 proximal step, averaging. The GPU
+// keeps the same sequence in its fused kernels, tested against this one.
 #pragma once
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <vector>
 
 #include "fastdescent/clipping.hpp"
 #include "fastdescent/optimizers.hpp"
@@ -26,6 +28,21 @@ struct Model {
     std::int64_t d;
 };
 
+// One parameter array of a model as the step sees it: the model seam. A linear model is two
+// (coefficients, intercepts); a multi-layer perceptron is a weight matrix and a bias vector per
+// layer. The step treats them alike but for what each array says of itself.
+template <class T>
+struct ParamArray {
+    T* w;                    // the weights, updated in place
+    T* grad;                 // weighted gradient sums of the batch; used as scratch
+    std::int64_t n;          // entries
+    std::int64_t rows = 1;   // a rows x (n / rows) matrix, for shape-aware rules (Adafactor)
+    bool penalized = true;   // the penalty applies (biases: not)
+    bool trained = true;     // false: kept as it is (an intercept that is not fitted)
+    double grad_scale = 1.0; // factor on the mean gradient after clipping (intercept_decay)
+    T* average = nullptr;    // running average (ASGD); null when averaging is off
+};
+
 template <class T>
 class GradientStep {
 public:
@@ -38,57 +55,76 @@ public:
     GradientStep(const GradientStep&) = delete;  // opt_ may point at plain_
     GradientStep& operator=(const GradientStep&) = delete;
 
-    // One update of m from the weighted sums of the loss gradients of a batch, grad (K x d) and
-    // grad_b (K), whose rows weigh batch_weight (> 0) in all: both buffers are used as scratch.
-    // eta is the step size and t the update count. Returns the gradient norm of EpochStats when
-    // want_norm, else NaN.
-    double apply(Model<T>& m, T* grad, T* grad_b, double batch_weight, double eta, double t,
+    // One update of a model's arrays (array k is the optimizer's slot k) from the weighted sums
+    // of the loss gradients of a batch whose rows weigh batch_weight (> 0) in all: mean, L2
+    // gradient on the penalized arrays, clipping over the trained arrays together, the
+    // optimizer's rule with step size eta, the L1 proximal step, averaging from update count
+    // `average` on. Returns the gradient norm of EpochStats when want_norm, else NaN.
+    double apply(ParamArray<T>* arrays, int count, double batch_weight, double eta, double t,
                  bool want_norm) {
-        const std::int64_t P = std::int64_t(m.K) * m.d;
-        const int K = m.K;
         // Weighted mean gradient: a row of weight zero counts as if it were absent.
         const T inv = T(1.0 / batch_weight);
-        scale(inv, grad, P);
-        scale(inv, grad_b, K);
-        if (penalty_.has_l2()) axpy(T(penalty_.l2()), m.coef, grad, P);
+        for (int k = 0; k < count; ++k) scale(inv, arrays[k].grad, arrays[k].n);
+        if (penalty_.has_l2())
+            for (int k = 0; k < count; ++k)
+                if (arrays[k].penalized) axpy(T(penalty_.l2()), arrays[k].w, arrays[k].grad, arrays[k].n);
         double norm = std::numeric_limits<double>::quiet_NaN();
-        if (want_norm)
-            norm = std::sqrt(squared_norm(grad, P) + (fit_intercept_ ? squared_norm(grad_b, K) : 0.0));
-        clip(grad, P, grad_b, K);
-        opt_->begin_step();
-        opt_->update(0, m.coef, grad, P, eta, K);
-        if (fit_intercept_) {
-            scale(T(intercept_decay_), grad_b, K);
-            opt_->update(1, m.intercept, grad_b, K, eta);
+        if (want_norm) {
+            norm = 0.0;
+            for (int k = 0; k < count; ++k)
+                if (arrays[k].trained) norm += squared_norm(arrays[k].grad, arrays[k].n);
+            norm = std::sqrt(norm);
         }
-        if (penalty_.has_l1()) soft_threshold(m.coef, P, eta * penalty_.l1());
+        clip(arrays, count);
+        opt_->begin_step();
+        for (int k = 0; k < count; ++k) {
+            ParamArray<T>& a = arrays[k];
+            if (!a.trained) continue;
+            if (a.grad_scale != 1.0) scale(T(a.grad_scale), a.grad, a.n);
+            opt_->update(k, a.w, a.grad, a.n, eta, a.rows);
+        }
+        if (penalty_.has_l1())
+            for (int k = 0; k < count; ++k)
+                if (arrays[k].penalized) soft_threshold(arrays[k].w, arrays[k].n, eta * penalty_.l1());
         if (average_ > 0 && double(average_) <= t) {
             const double mu = 1.0 / (t - double(average_) + 1.0);
-            for (std::int64_t j = 0; j < P; ++j)
-                m.average_coef[j] += T(mu * (double(m.coef[j]) - double(m.average_coef[j])));
-            for (int k = 0; k < K; ++k)
-                m.average_intercept[k] +=
-                    T(mu * (double(m.intercept[k]) - double(m.average_intercept[k])));
+            for (int k = 0; k < count; ++k) {
+                const ParamArray<T>& a = arrays[k];
+                for (std::int64_t j = 0; j < a.n; ++j)
+                    a.average[j] += T(mu * (double(a.w[j]) - double(a.average[j])));
+            }
         }
         return norm;
+    }
+
+    // The linear model's step: its coefficients (K x d, penalized) and intercepts (K).
+    double apply(Model<T>& m, T* grad, T* grad_b, double batch_weight, double eta, double t,
+                 bool want_norm) {
+        ParamArray<T> arrays[2] = {
+            {m.coef, grad, std::int64_t(m.K) * m.d, m.K, true, true, 1.0, m.average_coef},
+            {m.intercept, grad_b, m.K, 1, false, fit_intercept_, intercept_decay_, m.average_intercept}};
+        return apply(arrays, 2, batch_weight, eta, t, want_norm);
     }
 
     const Penalty& penalty() const { return penalty_; }
     Optimizer<T>* optimizer() const { return opt_; }
 
 private:
-    // Clipping over coefficients and intercepts together, as torch's clip_grad_value_ /
-    // clip_grad_norm_ would treat the two parameter arrays.
-    void clip(T* grad, std::int64_t P, T* grad_b, int K) const {
-        const std::int64_t nb = fit_intercept_ ? K : 0;
-        if (clip_value_ > 0) {
-            clip_by_value(grad, P, clip_value_);
-            clip_by_value(grad_b, nb, clip_value_);
-        }
+    // Clipping over the trained arrays together, as torch's clip_grad_value_ /
+    // clip_grad_norm_ treat a model's parameters.
+    void clip(ParamArray<T>* arrays, int count) const {
+        if (clip_value_ > 0)
+            for (int k = 0; k < count; ++k)
+                if (arrays[k].trained) clip_by_value(arrays[k].grad, arrays[k].n, clip_value_);
         if (clip_norm_ > 0) {
-            T* arrays[2] = {grad, grad_b};
-            std::int64_t sizes[2] = {P, nb};
-            clip_by_global_norm(arrays, sizes, 2, clip_norm_, 2.0);
+            std::vector<T*> grads;
+            std::vector<std::int64_t> sizes;
+            for (int k = 0; k < count; ++k)
+                if (arrays[k].trained) {
+                    grads.push_back(arrays[k].grad);
+                    sizes.push_back(arrays[k].n);
+                }
+            clip_by_global_norm(grads.data(), sizes.data(), int(grads.size()), clip_norm_, 2.0);
         }
     }
 
