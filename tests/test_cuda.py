@@ -106,6 +106,11 @@ def assert_same_fit(cpu, gpu, dtype):
     assert_allclose(gpu.loss_curve_, cpu.loss_curve_, **TOL[dtype])
     assert gpu.n_iter_ == cpu.n_iter_
     assert gpu.t_ == cpu.t_
+    # The same records, time aside (grad_norm is not defined on the GPU after clip_value).
+    for key in set(cpu.history_) - {"time"}:
+        if key == "grad_norm" and cpu.get_params()["clip_value"] is not None:
+            continue
+        assert_allclose(gpu.history_[key], cpu.history_[key], **TOL[dtype])
 
 
 # ---- full batch: the same trajectory as the C++ trainer ---------------------------------------

@@ -535,9 +535,18 @@ def train(
         finite = bool(np.isfinite(stats[[kn.STAT_WW, kn.STAT_B]]).all())
         penalty = _core.penalty_from_sums(cfg, float(stats[kn.STAT_WW]), float(stats[kn.STAT_ABS]))
         score = _validation_score(stats, cfg.classification) if cfg.early_stopping else math.nan
-        # The gradient norm is not reduced on the GPU (another pass per epoch): NaN.
+        # The last batch's squared gradient norm, reduced for clip_norm; after clipping by value
+        # it is no longer the norm before clipping that history_ reports: NaN then.
+        grad_norm = math.sqrt(stats[kn.STAT_NORM]) if cfg.clip_value == 0 else math.nan
         if policy.end_epoch(
-            float(stats[kn.STAT_LOSS]), train_weight, penalty, finite, score, last_eta, t, math.nan
+            float(stats[kn.STAT_LOSS]),
+            train_weight,
+            penalty,
+            finite,
+            score,
+            last_eta,
+            t,
+            grad_norm,
         ):
             break
     res = policy.result

@@ -76,6 +76,7 @@ public:
     virtual double epoch(double& t) = 0;
 
     T* coef_row(int k) const { return m_.coef + k * d_; }
+
     // Asks the cache for row i, its target and its weight ahead of use: in a shuffled epoch
     // each of them would otherwise cost a full memory latency.
     FASTDESCENT_ALWAYS_INLINE void prefetch_row(std::int64_t i) const {
@@ -83,6 +84,7 @@ public:
         __builtin_prefetch(tg_.y + i);
         if (tg_.sample_weight) __builtin_prefetch(tg_.sample_weight + i);
     }
+
     double sample_weight(std::int64_t i) const {
         double w = tg_.sample_weight ? double(tg_.sample_weight[i]) : 1.0;
         if (tg_.n_class_weight > 0) {
@@ -91,9 +93,11 @@ public:
         }
         return w;
     }
+
     // Weighted loss of row i (weight sw) given its scores p, for the per-sample epochs; writes
     // d loss / d p into dp. Log-loss values go partly to log1p_sum.
-    double per_sample_loss(std::int64_t i, double sw, const double* p, double* dp, Log1pSum& log1p_sum) const {
+    double per_sample_loss(std::int64_t i, double sw, const double* p, double* dp,
+                           Log1pSum& log1p_sum) const {
         if (cfg_.loss != LossKind::log_loss) return sw * loss_and_deriv(i, p, dp);
         const double y = double(tg_.y[i]);
         double e;
@@ -102,6 +106,8 @@ public:
         const double z = p[0] * y;
         return z < 0 ? -sw * z : 0.0;
     }
+
+    // Loss of row i given its scores p (length K); writes d loss / d p into dp.
     template <class Real>
     double loss_and_deriv(std::int64_t i, const Real* p, Real* dp) const {
         double y = double(tg_.y[i]);
@@ -113,6 +119,7 @@ public:
             return v;
         });
     }
+
     // Asks the stop check every ~4M multiply-adds of work: often enough to stop within
     // milliseconds, rarely enough to cost nothing.
     bool poll_stop(std::int64_t work) {
