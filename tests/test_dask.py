@@ -160,6 +160,15 @@ def test_full_batch_regressor_equals_in_memory(client, dtype, params):
     np.testing.assert_allclose(got.intercept_, ref.intercept_, rtol=_rtol(dtype), atol=_rtol(dtype))
     np.testing.assert_allclose(got.loss_curve_, ref.loss_curve_, rtol=_rtol(dtype))
     assert (got.n_iter_, got.t_) == (ref.n_iter_, ref.t_)
+    _assert_same_history(got, ref, dtype)
+
+
+def _assert_same_history(got, ref, dtype):
+    """The same per-epoch records as the in-memory fit, time aside."""
+    assert set(got.history_) == set(ref.history_)
+    for key in set(ref.history_) - {"time"}:
+        np.testing.assert_allclose(got.history_[key], ref.history_[key], rtol=_rtol(dtype),
+                                   atol=_rtol(dtype), err_msg=key)
 
 
 CLASSIFIER_CASES = [
@@ -191,6 +200,7 @@ def test_full_batch_classifier_equals_in_memory(client, dtype, params):
     np.testing.assert_allclose(got.intercept_, ref.intercept_, rtol=_rtol(dtype), atol=_rtol(dtype))
     np.testing.assert_allclose(got.loss_curve_, ref.loss_curve_, rtol=_rtol(dtype))
     assert got.n_iter_ == ref.n_iter_
+    _assert_same_history(got, ref, dtype)
 
 
 @pytest.mark.parametrize("classifier", [False, True], ids=["regressor", "classifier"])
