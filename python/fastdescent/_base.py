@@ -392,7 +392,7 @@ class BaseSGD(BaseEstimator):
         cfg.classification = is_classifier(self)
         cfg.fit_intercept = bool(self.fit_intercept)
         cfg.max_iter = int(max_iter)
-        cfg.tol = float(self.tol) if self.tol is not None else -np.inf
+        cfg.tol = float(self.tol) if self._tol_stops() else -np.inf
         cfg.n_iter_no_change = int(self.n_iter_no_change)
         cfg.early_stopping = bool(self.early_stopping)
         cfg.shuffle = bool(self.shuffle)
@@ -546,18 +546,43 @@ class BaseSGD(BaseEstimator):
         """This fit in the engine's terms, for a backend that runs its own loop (Dask)."""
         return FitPlan(self)
 
-    def _warn_if_not_converged(self, n_iter, max_iter, stopped_by_callback=False):
-        if (
-            not stopped_by_callback
-            and self.tol is not None
-            and max_iter > 1
-            and n_iter == max_iter
-        ):
+    def _tol_stops(self):
+        """Whether `tol` may end this fit: not for a schedule that anneals over `max_iter`
+        epochs (it would stop before the step has decayed), unless early stopping asks for it."""
+        if self.tol is None:
+            return False
+        annealing = isinstance(self.learning_rate, str) and self.learning_rate in ANNEALING
+        return self.early_stopping or not annealing
+
+    def _warn_after_fit(self, n_iter, stopped_by_callback, loss_curve, history):
+        """The warnings of a `fit` (not partial_fit), as scikit-learn gives them and where the
+        training went wrong: the iteration limit reached with a `tol` in force (any max_iter),
+        an objective that rose for several epochs in a row outside scikit-learn's own mode
+        (naming the step size), and a negative `power_t`."""
+        if not stopped_by_callback and self._tol_stops() and n_iter == self.max_iter:
             warnings.warn(
                 "Maximum number of iteration reached before convergence. Consider increasing "
                 "max_iter to improve the fit.",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=3,
+            )
+        rises = _rising_epochs(loss_curve)
+        if rises >= RISING_EPOCHS and not (self.batch_size == 1 and self._plain_sgd()):
+            step = history.get("lr", [float("nan")])[-1]
+            warnings.warn(
+                f"The training objective rose for the last {rises} epochs in a row (to "
+                f"{loss_curve[-1]:.4g}) with a step size of {step:.3g}: the step is too large "
+                "for this problem. Lower eta0 (or the optimizer's lr), or use a decaying "
+                "learning_rate.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        if self.power_t < 0:
+            warnings.warn(
+                "Negative values for `power_t` are deprecated in version 1.8 and will raise an "
+                "error in 1.10. Use values in the range [0.0, inf) instead.",
+                FutureWarning,
+                stacklevel=3,
             )
 
     def __sklearn_tags__(self):
@@ -600,9 +625,27 @@ class FitPlan:
         return self._est._monitored(self.max_iter, labels, views, fitted)
 
     def commit(self, state, n_iter, stopped_by_callback):
-        """Sets the fitted attributes at once and warns when max_iter ended the fit."""
+        """Sets the fitted attributes at once, then gives the warnings of a fit."""
         commit_fitted_state(self._est, state)
-        self._est._warn_if_not_converged(n_iter, self.max_iter, stopped_by_callback)
+        self._est._warn_after_fit(
+            n_iter, stopped_by_callback, state["loss_curve_"], state["history_"]
+        )
+
+
+# Schedules that anneal over max_iter epochs: `tol` does not cut them short (see _tol_stops).
+ANNEALING = ("step", "multistep", "cosine", "onecycle", "polynomial")
+# Epochs in a row of a rising objective that make a fit warn that its step is too large.
+RISING_EPOCHS = 3
+
+
+def _rising_epochs(curve):
+    """How many of the last epochs in a row raised the objective."""
+    rises = 0
+    for before, after in zip(curve[-2::-1], curve[::-1]):
+        if not after > before:
+            break
+        rises += 1
+    return rises
 
 
 def _reject_strings(a, name):

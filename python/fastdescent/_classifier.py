@@ -239,7 +239,15 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
         X, y = self._check_X_y(X, y, reset=True, y_numeric=False)
         classes = _classes_of(y)
         return self._fit(
-            X, y, classes, sample_weight, coef_init, intercept_init, self.max_iter, resume=False
+            X,
+            y,
+            classes,
+            sample_weight,
+            coef_init,
+            intercept_init,
+            self.max_iter,
+            resume=False,
+            partial=False,
         )
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -287,9 +295,13 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
         if unseen.size:
             raise ValueError(f"`y` has classes not in `self.classes_`: {unseen.tolist()}")
         resume = hasattr(self, "_standard_coef")
-        return self._fit(X, y, self.classes_, sample_weight, None, None, 1, resume=resume)
+        return self._fit(
+            X, y, self.classes_, sample_weight, None, None, 1, resume=resume, partial=True
+        )
 
-    def _fit(self, X, y, classes, sample_weight, coef_init, intercept_init, max_iter, resume):
+    def _fit(
+        self, X, y, classes, sample_weight, coef_init, intercept_init, max_iter, resume, partial
+    ):
         n_classes = classes.shape[0]
         if n_classes < 2:
             raise ValueError(
@@ -440,9 +452,12 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
                 ),
             ),
         )
-        if not resume:
-            self._warn_if_not_converged(
-                n_iter, max_iter, any(r.stopped_by_callback for r in results)
+        if not partial:
+            self._warn_after_fit(
+                n_iter,
+                any(r.stopped_by_callback for r in results),
+                self.loss_curve_,
+                self.history_,
             )
         monitor.end()
         return self

@@ -42,7 +42,14 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         Maximum number of epochs (passes over the training data).
     tol : float or None, default=1e-3
         Training stops when the epoch objective (or validation score) has not improved by
-        ``tol`` for ``n_iter_no_change`` consecutive epochs; None disables the test.
+        ``tol`` for ``n_iter_no_change`` consecutive epochs; None disables the test. With a
+        ``learning_rate`` that anneals over ``max_iter`` epochs ('cosine', 'onecycle',
+        'polynomial', 'step', 'multistep') the objective does not stop training (it would stop
+        before the step has decayed); with ``early_stopping=True`` the validation score still
+        does. ``fit`` gives a ConvergenceWarning when ``max_iter`` ends a fit that ``tol`` could
+        have stopped (also with ``max_iter=1``; not ``partial_fit``, as scikit-learn), and,
+        outside scikit-learn's own mode (``batch_size=1`` with plain SGD), one when the
+        objective rose over the last 3 epochs, naming the step size.
     shuffle : bool, default=True
         Shuffle the rows before each epoch.
     verbose : int, default=0
@@ -343,7 +350,15 @@ class SGDRegressor(RegressorMixin, BaseSGD):
                 intercept_init=intercept_init,
             )
         return self._fit(
-            X, y, sample_weight, coef_init, intercept_init, self.max_iter, reset=True, resume=False
+            X,
+            y,
+            sample_weight,
+            coef_init,
+            intercept_init,
+            self.max_iter,
+            reset=True,
+            resume=False,
+            partial=False,
         )
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -370,9 +385,13 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         self._check_hyperparams(for_partial_fit=True)
         X, y, sample_weight = _dask.computed(X, y, sample_weight)
         first = not hasattr(self, "coef_")
-        return self._fit(X, y, sample_weight, None, None, 1, reset=first, resume=not first)
+        return self._fit(
+            X, y, sample_weight, None, None, 1, reset=first, resume=not first, partial=True
+        )
 
-    def _fit(self, X, y, sample_weight, coef_init, intercept_init, max_iter, reset, resume):
+    def _fit(
+        self, X, y, sample_weight, coef_init, intercept_init, max_iter, reset, resume, partial
+    ):
         X, y = self._check_X_y(X, y, reset=reset, y_numeric=True)
         gpu = self._gpu_data(X)
         dtype = X.dtype if gpu is None else gpu.dtype
@@ -447,8 +466,10 @@ class SGDRegressor(RegressorMixin, BaseSGD):
                 ),
             ),
         )
-        if not resume:
-            self._warn_if_not_converged(res.n_iter, max_iter, res.stopped_by_callback)
+        if not partial:
+            self._warn_after_fit(
+                res.n_iter, res.stopped_by_callback, self.loss_curve_, self.history_
+            )
         monitor.end()
         return self
 
