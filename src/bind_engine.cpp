@@ -40,8 +40,11 @@ public:
                  double batch_weight, double eta, double t, py::handle avg_coef,
                  py::handle avg_intercept, bool want_norm) {
         if (!(batch_weight > 0)) throw py::value_error("batch_weight must be > 0");
-        return f32_ ? apply_t<float>(*step32_, coef, intercept, grad, grad_b, batch_weight, eta, t, avg_coef, avg_intercept, want_norm)
-                    : apply_t<double>(*step64_, coef, intercept, grad, grad_b, batch_weight, eta, t, avg_coef, avg_intercept, want_norm);
+        if (f32_)
+            return apply_t<float>(*step32_, coef, intercept, grad, grad_b, batch_weight, eta, t,
+                                  avg_coef, avg_intercept, want_norm);
+        return apply_t<double>(*step64_, coef, intercept, grad, grad_b, batch_weight, eta, t,
+                               avg_coef, avg_intercept, want_norm);
     }
 
     // The step over any model's parameter arrays (the model seam: an MLP's layers).

@@ -386,10 +386,10 @@ protected:
         Derived& rule = static_cast<Derived&>(*this);
         State& full = slots_.next(slot, n, [&](State& st) { rule.init(st); });
         const std::int64_t width = n / rows;
-        auto gather = [&](const std::vector<T>& from, std::vector<T>& to) {
+        auto gather = [&](const T* from, std::vector<T>& to) {
             to.resize(std::size_t(rows * m));
             for (std::int64_t r = 0; r < rows; ++r)
-                for (std::int64_t k = 0; k < m; ++k) to[std::size_t(r * m + k)] = from[std::size_t(r * width + cols[k])];
+                for (std::int64_t k = 0; k < m; ++k) to[std::size_t(r * m + k)] = from[r * width + cols[k]];
         };
         auto scatter = [&](const std::vector<T>& from, T* to) {
             for (std::int64_t r = 0; r < rows; ++r)
@@ -404,16 +404,14 @@ protected:
         full.scalars([&](const char*, auto& v) { numbers.push_back(double(v)); });
         std::size_t i = 0;
         compact.fields([&](const char*, std::vector<T>& v) {
-            if (!arrays[i]->empty()) gather(*arrays[i], v);
+            if (!arrays[i]->empty()) gather(arrays[i]->data(), v);
             ++i;
         });
         auto assign = [&](auto& v) { v = static_cast<std::remove_reference_t<decltype(v)>>(numbers[i++]); };
         i = 0;
         compact.scalars([&](const char*, auto& v) { assign(v); });
         std::vector<T> wc;
-        wc.resize(std::size_t(rows * m));
-        for (std::int64_t r = 0; r < rows; ++r)
-            for (std::int64_t k = 0; k < m; ++k) wc[std::size_t(r * m + k)] = w[r * width + cols[k]];
+        gather(w, wc);
         rule.apply(compact, wc.data(), g, rows * m, lr);
         scatter(wc, w);
         i = 0;

@@ -43,7 +43,8 @@ private:
             if (batch_weight == 0.0) continue;  // nothing to learn from rows of weight zero
             const double eta = policy_.eta(t);
             last_eta_ = eta;
-            const double norm = step_.apply(m_, grad_.data(), grad_b_.data(), batch_weight, eta, t, stop == n);
+            const double norm =
+                step_.apply(m_, grad_.data(), grad_b_.data(), batch_weight, eta, t, stop == n);
             if (stop == n) last_grad_norm_ = norm;
             t += 1.0;
             if (poll_stop((stop - start) * (P + 1))) break;
@@ -52,8 +53,9 @@ private:
     }
 
     // Sum of weighted losses over rows order_[start:stop]; the weighted sums of loss gradients
-    // go to grad_ / grad_b_ and the sum of the weights to weight_sum. Rows are split into contiguous blocks, one per thread, and the
-    // per-thread sums are added in block order, so a given thread count is deterministic.
+    // go to grad_ / grad_b_ and the sum of the weights to weight_sum. Rows are split into
+    // contiguous blocks, one per thread, and the per-thread sums are added in block order, so
+    // a given thread count is deterministic.
     double batch_gradient(std::int64_t start, std::int64_t stop, double& weight_sum) {
         const std::int64_t P = K_ * d_;
         int n_threads = cfg_.n_threads;

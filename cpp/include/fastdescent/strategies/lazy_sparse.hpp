@@ -1,17 +1,17 @@
-// Lazy sparse mini-batches. On CSR rows a mini-batch touches few features, and only those
-// take the optimizer's step: Optimizer::update_columns runs the rule's own update on the gathered columns, O(nnz of the
-// batch) per step. Where the rule's step on a feature with zero data gradient has a closed
-// form over any number of steps (exact rules), each touched feature is first brought up to
-// date for the steps it skipped, and the result equals the dense update's (to rounding): per
-// skipped step an untouched weight goes through w <- soft_threshold(a_s w, c_s),
-// a_s = 1 - eta_s (l2 + weight_decay) (SGD without momentum; 1 for Adagrad and RMSprop,
-// which need l2 = weight_decay = 0), c_s = eta_s alpha l1_ratio; with a_s > 0 k such steps
-// compose into w <- sign(w) max(0, A |w| - C), from the prefix products P_t = prod a_s and
-// sums S_t = sum c_s / P_s; RMSprop's averages also decay by alpha^k. Exact rules are taken
-// automatically. Every other rule, with cfg.sparse_lazy, takes torch's SparseAdam rule: the
-// batch's features take the step (with the L2 gradient, weight decay and L1 step) and the
-// other features and their state do not change at all; not the dense result, a documented
-// choice. Averaging keeps the dense update (it moves every weight at every step).
+// Lazy sparse mini-batches. On CSR rows a mini-batch touches few features, and only those take
+// the optimizer's step: Optimizer::update_columns runs the rule's own update on the gathered
+// columns, O(nnz of the batch) per step. Where the rule's step on a feature with zero data
+// gradient has a closed form over any number of steps (exact rules), each touched feature is
+// first brought up to date for the steps it skipped, and the result equals the dense update's (to
+// rounding): per skipped step an untouched weight goes through w <- soft_threshold(a_s w, c_s),
+// a_s = 1 - eta_s (l2 + weight_decay) (SGD without momentum; 1 for Adagrad and RMSprop, which
+// need l2 = weight_decay = 0), c_s = eta_s alpha l1_ratio; with a_s > 0 k such steps compose into
+// w <- sign(w) max(0, A |w| - C), from the prefix products P_t = prod a_s and sums S_t = sum c_s
+// / P_s; RMSprop's averages also decay by alpha^k. Exact rules are taken automatically. Every
+// other rule, with cfg.sparse_lazy, takes torch's SparseAdam rule: the batch's features take the
+// step (with the L2 gradient, weight decay and L1 step) and the other features and their state do
+// not change at all; not the dense result, a documented choice. Averaging keeps the dense update
+// (it moves every weight at every step).
 #pragma once
 #include <algorithm>
 #include <cmath>
