@@ -303,6 +303,7 @@ void bind_train(py::module_& m) {
         .def_readonly("t", &TrainResult::t)
         .def_readonly("loss_curve", &TrainResult::loss_curve)
         .def_readonly("validation_scores", &TrainResult::validation_scores)
+        .def_readonly("last_eta", &TrainResult::last_eta)
         .def_readonly("diverged", &TrainResult::diverged)
         .def_readonly("stopped_by_callback", &TrainResult::stopped_by_callback);
 

@@ -85,3 +85,13 @@ def test_negative_power_t_gives_scikit_learns_future_warning():
     X, y = _regression()
     with pytest.warns(FutureWarning, match="Negative values for `power_t` are deprecated"):
         fd.SGDRegressor(power_t=-0.5, max_iter=3, tol=None).fit(X, y)
+
+
+@pytest.mark.parametrize("batch_size", [16, "full"])
+def test_divergence_error_names_the_step_size(batch_size):
+    X, y = _regression()
+    est = fd.SGDRegressor(batch_size=batch_size, learning_rate="constant", eta0=1e8,
+                          max_iter=50, tol=None, penalty=None)
+    with pytest.raises(ValueError, match=r"overflow occurred at epoch #\d+ with a step size of 1e\+08"):
+        est.fit(X, y)
+    assert not hasattr(est, "coef_")

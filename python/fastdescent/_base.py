@@ -794,13 +794,19 @@ def train(
     return res
 
 
+def diverged_message(epoch, step):
+    """The divergence error, naming the step size that was used."""
+    return (
+        f"Floating-point under-/overflow occurred at epoch #{epoch} with a step size of "
+        f"{step:.3g}. Scaling input data with StandardScaler or MinMaxScaler might help, or "
+        "lower eta0 (or the optimizer's lr)."
+    )
+
+
 def _raise_if_diverged(res, *arrays):
     finite = all(a is None or np.isfinite(a).all() for a in arrays)
     if res.diverged or not finite:
-        raise ValueError(
-            f"Floating-point under-/overflow occurred at epoch #{res.n_iter}. Scaling input "
-            "data with StandardScaler or MinMaxScaler might help, or lower eta0."
-        )
+        raise ValueError(diverged_message(res.n_iter, res.last_eta))
 
 
 def mean_curve(curves):

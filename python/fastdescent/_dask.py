@@ -39,7 +39,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 
 from . import _core
-from ._base import LOSSES, MAX_INT, _rows_readable, mean_curve, train
+from ._base import LOSSES, MAX_INT, _rows_readable, diverged_message, mean_curve, train
 
 INSTALL_HINT = "pip install fastdescent[dask]"
 _FAN_IN = 8  # partial sums added per task of the tree reduction
@@ -441,11 +441,7 @@ class _Trainer:
             ):
                 prob.active = False
             if prob.result.diverged:
-                raise ValueError(
-                    f"Floating-point under-/overflow occurred at epoch #{prob.result.n_iter}. "
-                    "Scaling input data with StandardScaler or MinMaxScaler might help, or lower "
-                    "eta0."
-                )
+                raise ValueError(diverged_message(prob.result.n_iter, prob.result.last_eta))
 
     # -- full-batch and mini-batch --------------------------------------------------------------
 

@@ -51,6 +51,7 @@ struct TrainResult {
     double t = 1.0;                         // update counter after training (scikit-learn's t_)
     std::vector<double> loss_curve;         // mean training objective per epoch
     std::vector<double> validation_scores;  // per epoch, when early stopping
+    double last_eta = 0.0;                  // step size of the last epoch's last update
     bool diverged = false;
     bool stopped_by_callback = false;
     bool interrupted = false;
@@ -169,6 +170,7 @@ public:
                    double validation_score, double last_eta, double t, double grad_norm) {
         result_.t = t;
         result_.n_iter += 1;
+        result_.last_eta = last_eta;
         if (!(train_weight > 0))
             throw std::invalid_argument("the training rows have a total sample weight of zero");
         if (!finite || !std::isfinite(sumloss) || !std::isfinite(penalty_value)) {
