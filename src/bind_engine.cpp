@@ -16,15 +16,6 @@
 namespace fastdescent::bindings {
 namespace {
 
-template <class F>
-auto as_value_error(F&& f) -> decltype(f()) {
-    try {
-        return f();
-    } catch (const std::invalid_argument& e) {
-        throw py::value_error(e.what());
-    }
-}
-
 // GradientStep over NumPy parameter buffers of one dtype, owning its optimizer.
 class PyGradientStep {
 public:
@@ -82,7 +73,7 @@ private:
               std::unique_ptr<GradientStep<T>>& step) {
         if (!spec.is_none()) {
             auto s = spec.cast<OptimizerSpec>();
-            as_value_error([&] { s.validate(); });
+            s.validate();
             opt = make_optimizer<T>(s, cfg_.n_threads);
             load_optimizer_state(*opt, state);
         } else if (!state.is_none() && py::len(state) > 0) {
@@ -117,9 +108,7 @@ private:
             m.average_coef = writable(ac, "average_coef");
             m.average_intercept = writable(ai, "average_intercept");
         }
-        return as_value_error([&] {
-            return step.apply(m, writable(g, "grad"), writable(gb, "grad_b"), batch_weight, eta, t, want_norm);
-        });
+        return step.apply(m, writable(g, "grad"), writable(gb, "grad_b"), batch_weight, eta, t, want_norm);
     }
 
     template <class T>
@@ -146,9 +135,7 @@ private:
             keep.push_back(w);
             keep.push_back(g);
         }
-        return as_value_error([&] {
-            return step.apply(arrays.data(), int(arrays.size()), batch_weight, eta, t, want_norm);
-        });
+        return step.apply(arrays.data(), int(arrays.size()), batch_weight, eta, t, want_norm);
     }
 
     TrainConfig cfg_;
@@ -187,7 +174,7 @@ void bind_engine(py::module_& m) {
                             "schedule, reduce-on-plateau, divergence, epoch callback), as the "
                             "in-memory trainer makes them, for backends that run their own updates.")
         .def(py::init([](const TrainConfig& cfg, double t0, py::handle cb) {
-                 return as_value_error([&] { return new EpochPolicy(cfg, t0, python_callback(cb)); });
+                 return new EpochPolicy(cfg, t0, python_callback(cb));
              }),
              py::arg("config"), py::arg("t0") = 1.0, py::arg("epoch_callback") = py::none())
         .def("eta", &EpochPolicy::eta, py::arg("t"), "Step size of the update with count t.")
@@ -220,19 +207,14 @@ void bind_engine(py::module_& m) {
         .def("penalty_value", &PyGradientStep::penalty_value, py::arg("coef"))
         .def("optimizer_state", &PyGradientStep::state);
 
-    m.def("penalty_from_sums",
-          [](const TrainConfig& cfg, double squared, double absolute) {
-              return Penalty::of(cfg).value_from_sums(squared, absolute);
-          },
-          py::arg("config"), py::arg("squared"), py::arg("absolute"),
-          "The objective's penalty term from ||W||^2 and ||W||_1 summed elsewhere (the GPU).");
-    m.def("prepare_schedule",
-          [](const Schedule& s, LossKind loss, double epsilon, double alpha) {
-              return as_value_error([&] { return prepared_schedule(s, loss, epsilon, alpha); });
-          },
-          py::arg("schedule"), py::arg("loss"), py::arg("epsilon"), py::arg("alpha"),
-          "A copy of the schedule as the trainer uses it: 'optimal' takes alpha and scikit-learn's "
-          "initial offset for the loss. Raises ValueError if the schedule is invalid.");
+    py::class_<Penalty>(m, "Penalty",
+                        "The configuration's penalty alpha * ((1 - l1_ratio) / 2 ||W||^2 + "
+                        "l1_ratio ||W||_1), for backends that apply it themselves (the GPU).")
+        .def(py::init(&Penalty::of), py::arg("config"))
+        .def_property_readonly("l2", &Penalty::l2, "L2 gradient factor (0 without an L2 part).")
+        .def_property_readonly("l1", &Penalty::l1, "L1 step per unit step size (0 without).")
+        .def("value_from_sums", &Penalty::value_from_sums, py::arg("squared"), py::arg("absolute"),
+             "The objective's penalty term from ||W||^2 and ||W||_1 summed elsewhere.");
 }
 
 }  // namespace fastdescent::bindings

@@ -381,6 +381,8 @@ public:
     }
 
 protected:
+    // The compact state, weights and the views of the full state live between calls: the
+    // lazy step runs once per mini-batch and allocates nothing once they have grown.
     void update_columns_of(int slot, T* w, T* g, std::int64_t n, std::int64_t rows,
                            const std::int64_t* cols, std::int64_t m, double lr) {
         Derived& rule = static_cast<Derived&>(*this);
@@ -395,37 +397,41 @@ protected:
             for (std::int64_t r = 0; r < rows; ++r)
                 for (std::int64_t k = 0; k < m; ++k) to[r * width + cols[k]] = from[std::size_t(r * m + k)];
         };
-        State compact;
+        State& compact = compact_;
         compact.n = rows * m;
         compact.step = full.step;
-        std::vector<std::vector<T>*> arrays;
-        full.fields([&](const char*, std::vector<T>& v) { arrays.push_back(&v); });
-        std::vector<double> numbers;
-        full.scalars([&](const char*, auto& v) { numbers.push_back(double(v)); });
+        full_arrays_.clear();
+        full.fields([&](const char*, std::vector<T>& v) { full_arrays_.push_back(&v); });
         std::size_t i = 0;
         compact.fields([&](const char*, std::vector<T>& v) {
-            if (!arrays[i]->empty()) gather(arrays[i]->data(), v);
+            if (!full_arrays_[i]->empty()) gather(full_arrays_[i]->data(), v);
             ++i;
         });
-        auto assign = [&](auto& v) { v = static_cast<std::remove_reference_t<decltype(v)>>(numbers[i++]); };
-        i = 0;
-        compact.scalars([&](const char*, auto& v) { assign(v); });
-        std::vector<T> wc;
-        gather(w, wc);
-        rule.apply(compact, wc.data(), g, rows * m, lr);
-        scatter(wc, w);
+        // Numbers (NAdam's mu_product) go in and come back.
+        auto copy_numbers = [](State& from, State& to) {
+            std::vector<double> numbers;
+            from.scalars([&](const char*, auto& v) { numbers.push_back(double(v)); });
+            std::size_t j = 0;
+            to.scalars([&](const char*, auto& v) {
+                v = static_cast<std::remove_reference_t<decltype(v)>>(numbers[j++]);
+            });
+        };
+        copy_numbers(full, compact);
+        gather(w, weights_);
+        rule.apply(compact, weights_.data(), g, rows * m, lr);
+        scatter(weights_, w);
         i = 0;
         compact.fields([&](const char*, std::vector<T>& v) {
-            if (!v.empty()) scatter(v, arrays[i]->data());
+            if (!v.empty()) scatter(v, full_arrays_[i]->data());
             ++i;
         });
-        numbers.clear();
-        compact.scalars([&](const char*, auto& v) { numbers.push_back(double(v)); });
-        i = 0;
-        full.scalars([&](const char*, auto& v) { assign(v); });
+        copy_numbers(compact, full);
     }
 
     detail::Slots<State> slots_;
+    State compact_;
+    std::vector<T> weights_;
+    std::vector<std::vector<T>*> full_arrays_;
 };
 
 namespace detail {

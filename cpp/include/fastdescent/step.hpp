@@ -112,19 +112,20 @@ public:
 private:
     // Clipping over the trained arrays together, as torch's clip_grad_value_ /
     // clip_grad_norm_ treat a model's parameters.
-    void clip(ParamArray<T>* arrays, int count) const {
+    void clip(ParamArray<T>* arrays, int count) {
         if (clip_value_ > 0)
             for (int k = 0; k < count; ++k)
                 if (arrays[k].trained) clip_by_value(arrays[k].grad, arrays[k].n, clip_value_);
         if (clip_norm_ > 0) {
-            std::vector<T*> grads;
-            std::vector<std::int64_t> sizes;
+            clip_grads_.clear();  // kept between steps: no allocation per step
+            clip_sizes_.clear();
             for (int k = 0; k < count; ++k)
                 if (arrays[k].trained) {
-                    grads.push_back(arrays[k].grad);
-                    sizes.push_back(arrays[k].n);
+                    clip_grads_.push_back(arrays[k].grad);
+                    clip_sizes_.push_back(arrays[k].n);
                 }
-            clip_by_global_norm(grads.data(), sizes.data(), int(grads.size()), clip_norm_, 2.0);
+            clip_by_global_norm(clip_grads_.data(), clip_sizes_.data(), int(clip_grads_.size()),
+                                clip_norm_, 2.0);
         }
     }
 
@@ -142,6 +143,8 @@ private:
     double clip_value_, clip_norm_;
     PlainSgd<T> plain_;
     Optimizer<T>* opt_;
+    std::vector<T*> clip_grads_;
+    std::vector<std::int64_t> clip_sizes_;
 };
 
 }  // namespace fastdescent

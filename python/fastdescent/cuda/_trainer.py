@@ -432,10 +432,8 @@ def train(
     opt = DeviceOptimizer(optimizer, T)
     opt.load_state(optimizer_state)
     policy = _core.EpochPolicy(cfg, float(t0), epoch_callback)
-    l1_ratio = {0: 0.0, 1: 0.0, 2: 1.0, 3: cfg.l1_ratio}[int(cfg.penalty)]
-    has_penalty = int(cfg.penalty) != 0 and cfg.alpha > 0
-    l2 = cfg.alpha * (1.0 - l1_ratio) if has_penalty and l1_ratio < 1 else 0.0
-    l1_step = cfg.alpha * l1_ratio if has_penalty and l1_ratio > 0 else 0.0
+    penalty = _core.Penalty(cfg)
+    l2, l1_step = penalty.l2, penalty.l1
 
     y_d = cuda.to_device(np.ascontiguousarray(y, dtype=T))
     weight_d = cuda.to_device(weight.astype(T))
@@ -533,7 +531,9 @@ def train(
         )
         stats = stats_d.copy_to_host()  # the epoch's only read-back
         finite = bool(np.isfinite(stats[[kn.STAT_WW, kn.STAT_B]]).all())
-        penalty = _core.penalty_from_sums(cfg, float(stats[kn.STAT_WW]), float(stats[kn.STAT_ABS]))
+        penalty_value = penalty.value_from_sums(
+            float(stats[kn.STAT_WW]), float(stats[kn.STAT_ABS])
+        )
         score = _validation_score(stats, cfg.classification) if cfg.early_stopping else math.nan
         # The last batch's squared gradient norm, reduced for clip_norm; after clipping by value
         # it is no longer the norm before clipping that history_ reports: NaN then.
@@ -541,7 +541,7 @@ def train(
         if policy.end_epoch(
             float(stats[kn.STAT_LOSS]),
             train_weight,
-            penalty,
+            penalty_value,
             finite,
             score,
             last_eta,

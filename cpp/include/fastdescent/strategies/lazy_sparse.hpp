@@ -59,8 +59,6 @@ public:
     double epoch(double& t) override { return epoch_lazy(t, rule_); }
 
 private:
-    double lazy_l2() const { return pen_.l2(); }
-
     // Brings weight (and state) idx from prefix step last_[idx] to step tau.
     void catch_up(std::int64_t idx, std::int64_t tau, LazyRule rule, double rms_alpha) {
         const std::int64_t s0 = lazy_last_[std::size_t(idx)];
@@ -126,7 +124,7 @@ private:
         const std::int64_t B = std::min(cfg_.batch_size, n);
         const std::int64_t P = K_ * d_;
         const OptimizerSpec* spec = opt_ ? opt_->spec() : nullptr;
-        const double l2 = lazy_l2();
+        const double l2 = pen_.l2();
         const double l1 = pen_.l1();
         const double wd = spec ? spec->weight_decay : 0.0;
         const double rms_alpha = spec ? spec->alpha : 1.0;
