@@ -296,7 +296,9 @@ void bind_train(py::module_& m) {
         .def_readwrite("clip_value", &TrainConfig::clip_value)
         .def_readwrite("clip_norm", &TrainConfig::clip_norm)
         .def_readwrite("n_threads", &TrainConfig::n_threads)
-        .def_readwrite("sparse_lazy", &TrainConfig::sparse_lazy);
+        .def_readwrite("sparse_lazy", &TrainConfig::sparse_lazy)
+        .def_readwrite("solver", &TrainConfig::solver)
+        .def_readwrite("solver_tol", &TrainConfig::solver_tol);
 
     py::class_<TrainResult>(m, "TrainResult", py::dynamic_attr())
         .def_readonly("n_iter", &TrainResult::n_iter)

@@ -1029,9 +1029,16 @@ def test_public_api():
     sk_reg = sklm.SGDRegressor().get_params()
     ours_clf = SGDClassifier().get_params()
     ours_reg = SGDRegressor().get_params()
-    # Every scikit-learn parameter with the same default, plus the documented extras.
-    assert {k: ours_clf[k] for k in sk_clf} == sk_clf
-    assert {k: ours_reg[k] for k in sk_reg} == sk_reg
+    # Every scikit-learn parameter with the same default, plus the documented extras; the
+    # default learning_rate is "auto", which is scikit-learn's default in its own mode.
+    assert ours_clf["learning_rate"] == ours_reg["learning_rate"] == "auto"
+    assert (sk_clf["learning_rate"], sk_reg["learning_rate"]) == ("optimal", "invscaling")
+    assert {k: ours_clf[k] for k in sk_clf if k != "learning_rate"} == {
+        k: v for k, v in sk_clf.items() if k != "learning_rate"
+    }
+    assert {k: ours_reg[k] for k in sk_reg if k != "learning_rate"} == {
+        k: v for k, v in sk_reg.items() if k != "learning_rate"
+    }
     assert set(ours_clf) - set(sk_clf) == {"batch_size", "optimizer", "clip_value", "clip_norm", "multi_class",
                                              "sparse_updates", "callbacks", "device", "gpu_dtype"}
     assert set(ours_reg) - set(sk_reg) == {"batch_size", "optimizer", "clip_value", "clip_norm", "n_jobs",

@@ -89,7 +89,10 @@ class BaseSGD(BaseEstimator):
         "verbose": ["verbose"],
         "epsilon": [Interval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],
-        "learning_rate": [StrOptions(set(schedules.ESTIMATOR_SCHEDULES)), schedules.Schedule],
+        "learning_rate": [
+            StrOptions({"auto", *schedules.ESTIMATOR_SCHEDULES}),
+            schedules.Schedule,
+        ],
         "eta0": [Interval(Real, 0, None, closed="neither")],
         "power_t": [Interval(Real, None, None, closed="neither")],
         "early_stopping": ["boolean"],
@@ -114,10 +117,20 @@ class BaseSGD(BaseEstimator):
         """Checks that span several parameters (single ones are in _parameter_constraints)."""
         if self.early_stopping and for_partial_fit:
             raise ValueError("early_stopping should be False with partial_fit")
-        if self.learning_rate == "optimal" and self.alpha == 0:
+        if self.alpha == 0 and self.learning_rate == "optimal":
             raise ValueError(
                 "alpha must be > 0 since learning_rate is 'optimal'. alpha is used to "
                 "compute the optimal learning rate."
+            )
+        if (
+            self.alpha == 0
+            and self.learning_rate == "auto"
+            and is_classifier(self)
+            and self._auto_rule() == "scikit-learn"
+        ):
+            raise ValueError(
+                "alpha must be > 0 since learning_rate is 'optimal' (what 'auto' means here). "
+                "alpha is used to compute the optimal learning rate."
             )
         if self.learning_rate in ("pa1", "pa2"):
             needed = "hinge" if is_classifier(self) else "epsilon_insensitive"
@@ -348,10 +361,45 @@ class BaseSGD(BaseEstimator):
             return None if opt is None else opt.to_spec()
         return self.optimizer.to_spec()
 
-    def _schedule(self, n_train):
+    def _auto_rule(self, in_memory=True):
+        """What ``learning_rate="auto"`` means for this fit (the rules of the docstring):
+        'scikit-learn' (its default schedule), 'solver' (the full-batch solver picks the step)
+        or 'optimizer' (the optimizer's default step, scaled, with the 'adaptive' decay)."""
+        if not isinstance(self.optimizer, str) or self.optimizer != "sgd":
+            return "optimizer"
+        solver = (
+            in_memory
+            and self.batch_size == "full"
+            and self.clip_value is None
+            and self.clip_norm is None
+            and not self.average
+        )
+        return "solver" if solver else "scikit-learn"
+
+    def _auto_step(self, n_train, target_scale):
+        """The step size 'auto' gives a named optimizer: its default lr (PyTorch's), times
+        min(sqrt(batch), 10) for the optimizers whose step is in the weights' units (the
+        square-root rule of adaptive methods), times the targets' standard deviation for a
+        regressor with such an optimizer (the scale of its weights)."""
+        lr = _named_optimizers()[self.optimizer].lr
+        if self.optimizer in SCALE_FREE_OPTIMIZERS:
+            batch = n_train if self.batch_size == "full" else min(int(self.batch_size), n_train)
+            lr *= min(np.sqrt(batch), 10.0) * target_scale
+        return float(lr)
+
+    def _auto_scales_with_targets(self):
+        """Whether 'auto' scales this fit's step by the targets' standard deviation."""
+        return (
+            self.learning_rate == "auto"
+            and isinstance(self.optimizer, str)
+            and self.optimizer in SCALE_FREE_OPTIMIZERS
+        )
+
+    def _schedule(self, n_train, target_scale=1.0, in_memory=True):
         """The step-size schedule for the trainer, by the one rule of the docstring: an
         optimizer object's ``lr`` (float or schedule) gives the step size; otherwise
-        ``learning_rate`` (a name, with ``eta0``, or a schedule object) does."""
+        ``learning_rate`` (a name, with ``eta0``, or a schedule object) does; "auto" resolves
+        by `_auto_rule`. `target_scale` is the standard deviation of a regressor's targets."""
         if isinstance(self.optimizer, optim.Optimizer):
             lr = self.optimizer.lr
             if lr is None:  # Adafactor's relative step: the step size it is given is unused
@@ -371,24 +419,44 @@ class BaseSGD(BaseEstimator):
                     "which should decrease: use mode='min'."
                 )
             return self.learning_rate.to_core()
+        name, eta0 = self.learning_rate, float(self.eta0)
+        if name == "auto":
+            rule = self._auto_rule(in_memory)
+            if rule == "solver":  # the solver picks every step; the schedule is unused
+                return schedules.Constant(1.0).to_core()
+            if rule == "optimizer":
+                name, eta0 = "adaptive", self._auto_step(n_train, target_scale)
+            else:
+                name = "optimal" if is_classifier(self) else "invscaling"
         batch = n_train if self.batch_size == "full" else min(int(self.batch_size), n_train)
         updates_per_epoch = -(-n_train // batch)
-        sched = schedules.schedule_from_name(
-            self.learning_rate, float(self.eta0), updates_per_epoch, int(self.max_iter)
-        )
+        sched = schedules.schedule_from_name(name, eta0, updates_per_epoch, int(self.max_iter))
         sched.power_t = float(self.power_t)
         return sched
 
-    def _config(self, loss, max_iter, seed, n_threads, n_train, schedule_rows=None):
+    def _config(
+        self,
+        loss,
+        max_iter,
+        seed,
+        n_threads,
+        n_train,
+        schedule_rows=None,
+        target_scale=1.0,
+        in_memory=True,
+    ):
         """The trainer's configuration; `schedule_rows` (default n_train) sets the horizon of a
-        schedule that depends on the number of updates per epoch."""
+        schedule that depends on the number of updates per epoch; `target_scale` and
+        `in_memory` (False for the GPU and Dask) inform learning_rate="auto"."""
         cfg = _core.TrainConfig()
         cfg.loss = loss
         cfg.epsilon = float(self.epsilon)
         cfg.penalty = PENALTIES[self.penalty]
         cfg.alpha = float(self.alpha)
         cfg.l1_ratio = float(self.l1_ratio) if self.l1_ratio is not None else 0.0
-        cfg.schedule = self._schedule(n_train if schedule_rows is None else schedule_rows)
+        cfg.schedule = self._schedule(
+            n_train if schedule_rows is None else schedule_rows, target_scale, in_memory
+        )
         cfg.classification = is_classifier(self)
         cfg.fit_intercept = bool(self.fit_intercept)
         cfg.max_iter = int(max_iter)
@@ -408,6 +476,13 @@ class BaseSGD(BaseEstimator):
         cfg.clip_norm = float(self.clip_norm or 0.0)
         cfg.n_threads = int(n_threads)
         cfg.sparse_lazy = self.sparse_updates == "lazy"
+        cfg.solver = self.learning_rate == "auto" and self._auto_rule(in_memory) == "solver"
+        if cfg.solver:
+            # The solver's own test ends the fit (the objective's plateau test would stop it
+            # early); early stopping keeps the validation score's.
+            cfg.solver_tol = SOLVER_TOL_FACTOR * float(self.tol) if self.tol is not None else 0.0
+            if not self.early_stopping:
+                cfg.tol = -np.inf
         return cfg
 
     def _n_threads(self):
@@ -608,7 +683,9 @@ class FitPlan:
     def config(self, loss, n_train):
         """The trainer's configuration for `loss` on n_train training rows."""
         est = self._est
-        return est._config(loss, self.max_iter, self.seed, est._n_threads(), n_train)
+        return est._config(
+            loss, self.max_iter, self.seed, est._n_threads(), n_train, in_memory=False
+        )
 
     def batch_size(self, n_train):
         return self._est._batch_size(n_train)
@@ -633,6 +710,13 @@ class FitPlan:
 
 
 # Schedules that anneal over max_iter epochs: `tol` does not cut them short (see _tol_stops).
+# Optimizers whose step is in the weights' units whatever the gradient's scale.
+SCALE_FREE_OPTIMIZERS = frozenset(
+    {"adagrad", "rmsprop", "adam", "adamw", "nadam", "adamax", "lamb", "adafactor", "lion"}
+)
+# The full-batch solver stops when its gradient mapping falls below tol times this factor
+# times its first value.
+SOLVER_TOL_FACTOR = 0.01
 ANNEALING = ("step", "multistep", "cosine", "onecycle", "polynomial")
 # Epochs in a row of a rising objective that make a fit warn that its step is too large.
 RISING_EPOCHS = 3

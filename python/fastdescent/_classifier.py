@@ -46,8 +46,9 @@ class SGDClassifier(LinearClassifierMixin, BaseSGD):
 random_state, learning_rate, eta0, power_t, early_stopping, validation_fraction, \
 n_iter_no_change, warm_start, average, batch_size, optimizer, clip_value, clip_norm, \
 sparse_updates, n_jobs, device, gpu_dtype, callbacks
-        As in :class:`fastdescent.SGDRegressor`; ``learning_rate`` defaults to 'optimal' and
-        ``power_t`` to 0.5 as in scikit-learn, and the early-stopping score is accuracy.
+        As in :class:`fastdescent.SGDRegressor`; ``learning_rate='auto'`` is scikit-learn's
+        'optimal' in its own mode (``power_t`` defaults to 0.5 as in scikit-learn), and the
+        early-stopping score is accuracy.
     class_weight : dict, 'balanced' or None, default=None
         Weight of each class, multiplied into the sample weights.
     multi_class : {'ovr', 'multinomial'}, default='ovr'
@@ -143,7 +144,7 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
         epsilon=0.1,
         n_jobs=None,
         random_state=None,
-        learning_rate="optimal",
+        learning_rate="auto",
         eta0=0.01,
         power_t=0.5,
         early_stopping=False,
@@ -346,7 +347,13 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
 
         def fit_problem(problem, rows, y_problem, weights, loss, seed, threads):
             cfg = self._config(
-                loss, max_iter, seed, threads, n_train, schedule_rows if resume else None
+                loss,
+                max_iter,
+                seed,
+                threads,
+                n_train,
+                schedule_rows if resume else None,
+                in_memory=gpu is None,
             )
             return train(
                 X,

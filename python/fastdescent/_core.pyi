@@ -83,6 +83,8 @@ class TrainConfig(metaclass=_pybind11_type):
     clip_norm: float
     n_threads: int
     sparse_lazy: bool
+    solver: bool
+    solver_tol: float
     def __init__(self) -> None: ...
 
 class TrainResult(metaclass=_pybind11_type):

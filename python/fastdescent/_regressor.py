@@ -49,7 +49,9 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         does. ``fit`` gives a ConvergenceWarning when ``max_iter`` ends a fit that ``tol`` could
         have stopped (also with ``max_iter=1``; not ``partial_fit``, as scikit-learn), and,
         outside scikit-learn's own mode (``batch_size=1`` with plain SGD), one when the
-        objective rose over the last 3 epochs, naming the step size.
+        objective rose over the last 3 epochs, naming the step size. The full-batch solver
+        of ``learning_rate='auto'`` stops on its gradient test instead (``tol / 100``
+        relative; None: no test), each epoch being one of its passes.
     shuffle : bool, default=True
         Shuffle the rows before each epoch.
     verbose : int, default=0
@@ -61,20 +63,49 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         Width of the huber / epsilon-insensitive zones.
     random_state : int, RandomState instance or None
         Seeds shuffling and the validation split.
-    learning_rate : str or fastdescent.schedules.Schedule, default='invscaling'
-        Step-size schedule, evaluated per update in C++. scikit-learn's names ('constant',
-        'optimal', 'invscaling', 'adaptive', 'pa1', 'pa2', same definitions) or PyTorch-style
-        ones scaled to the fit: 'exponential' (x 0.9 per epoch), 'step' (x 0.1 every
-        max_iter // 3 epochs), 'multistep' (x 0.1 at 1/2 and 3/4 of max_iter), 'cosine' (to 0
-        over max_iter epochs), 'cosine_restarts' (restarts after 10, 20, 40, ... epochs),
-        'onecycle' (peak eta0 over max_iter epochs), 'polynomial' (linear to 0 over max_iter
-        epochs), 'plateau' (x 0.1 after 10 epochs without a 1e-4 relative improvement of the
-        training objective), 'warmup' (linear warmup over the first epoch, then eta0); see
+    learning_rate : str or fastdescent.schedules.Schedule, default='auto'
+        Step-size schedule, evaluated per update in C++. 'auto' picks the step for the mode
+        (``get_params()`` shows 'auto'):
+
+        - plain SGD (``optimizer='sgd'``) per-sample or mini-batch: scikit-learn's default
+          schedule, with ``eta0`` and ``power_t`` as given ('invscaling' here, 'optimal' in
+          the classifier), so results are scikit-learn's in its own mode;
+        - ``batch_size='full'`` with plain SGD on the CPU: a solver that ignores ``eta0``. For
+          a smooth loss (squared_error, huber, squared_epsilon_insensitive, log_loss and
+          multinomial, squared_hinge, modified_huber) with the L2 penalty or none, a
+          limited-memory quasi-Newton (BFGS) step in the metric of a diagonal preconditioner
+          (the Hessian bound's diagonal), each step checked by the Armijo condition; with an
+          L1 part, accelerated proximal gradient (FISTA) with step 1 / L, L from the
+          objective's smoothness (power iterations on a row sample) following the curvature
+          along the path, checked by backtracking, with adaptive restarts. Both stop when the
+          gradient's norm falls below ``tol / 100`` times its first value (or times
+          sqrt(objective) when that is larger), and converge to the optimum of scikit-learn's
+          exact solvers (Ridge with ``alpha * n_samples``, LogisticRegression with
+          ``C = 1 / (n_samples * alpha)``). For a non-smooth loss (epsilon_insensitive, and
+          the classifier's hinge and perceptron), a subgradient step 1 / (L sqrt(k)) at
+          iteration k, stopped by ``tol`` as other fits (no solver-grade promise). The GPU and
+          Dask run scikit-learn's default schedule there instead;
+        - any other ``optimizer`` name: its default step (PyTorch's: 1e-3 for Adam, 1e-2 for
+          momentum, 1e-4 for Lion, ...), times min(sqrt(batch rows), 10) for the optimizers
+          whose step is in the weights' units (all but 'momentum' and 'nesterov'), and for
+          those, in the regressor, times the standard deviation of the training targets; then
+          divided by 5 each time the objective stops improving by ``tol`` for
+          ``n_iter_no_change`` epochs (scikit-learn's 'adaptive'), until it is below 1e-6.
+
+        Or a name that uses ``eta0``: scikit-learn's ('constant', 'optimal', 'invscaling',
+        'adaptive', 'pa1', 'pa2', same definitions) or PyTorch-style ones scaled to the fit:
+        'exponential' (x 0.9 per epoch), 'step' (x 0.1 every max_iter // 3 epochs),
+        'multistep' (x 0.1 at 1/2 and 3/4 of max_iter), 'cosine' (to 0 over max_iter epochs),
+        'cosine_restarts' (restarts after 10, 20, 40, ... epochs), 'onecycle' (peak eta0 over
+        max_iter epochs), 'polynomial' (linear to 0 over max_iter epochs), 'plateau' (x 0.1
+        after 10 epochs without a 1e-4 relative improvement of the training objective),
+        'warmup' (linear warmup over the first epoch, then eta0); see
         :func:`fastdescent.schedules.schedule_from_name`. A schedule object (e.g.
         ``schedules.LinearWarmup(schedules.CosineAnnealingLR(0.1, T_max=5000), 500)``) gives
         the step size of every update itself, counted in updates; ``eta0`` is then unused.
         The count continues across ``partial_fit`` calls and warm starts (each call is one
-        epoch of a ``max_iter``-epoch schedule); a plateau's state does not.
+        epoch of a ``max_iter``-epoch schedule); a plateau's state does not. An optimizer
+        object's own ``lr`` wins over ``learning_rate``.
     eta0 : float, default=0.01
         Initial (peak, for 'onecycle') step size of a named schedule; the aggressiveness C
         for 'pa1' / 'pa2'.
@@ -267,7 +298,7 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         verbose=0,
         epsilon=0.1,
         random_state=None,
-        learning_rate="invscaling",
+        learning_rate="auto",
         eta0=0.01,
         power_t=0.25,
         early_stopping=False,
@@ -419,6 +450,12 @@ class SGDRegressor(RegressorMixin, BaseSGD):
             self._n_threads(),
             n_train,
             schedule_rows if resume else None,
+            target_scale=(
+                _target_scale(y, sample_weight, validation_mask)
+                if self._auto_scales_with_targets()
+                else 1.0
+            ),
+            in_memory=gpu is None,
         )
 
         def view(t):  # what coef_ / intercept_ are after t - 1 updates
@@ -502,3 +539,16 @@ class SGDRegressor(RegressorMixin, BaseSGD):
             check_is_fitted(self)
             return _dask.score(self, X, y, sample_weight, classifier=False)
         return super().score(X, y, sample_weight)
+
+
+def _target_scale(y, sample_weight, validation_mask):
+    """Weighted standard deviation of the training targets (1 where it is 0 or undefined): the
+    scale of a regressor's weights, which sets the step of the scale-free optimizers."""
+    train = validation_mask == 0
+    w = sample_weight[train].astype(np.float64)
+    if not w.sum() > 0:
+        return 1.0
+    yt = y[train].astype(np.float64)
+    mean = np.average(yt, weights=w)
+    std = float(np.sqrt(np.average((yt - mean) ** 2, weights=w)))
+    return std if np.isfinite(std) and std > 0 else 1.0

@@ -44,6 +44,10 @@ struct TrainConfig {
     // CSR mini-batches with Adam / AdamW: update only the batch's features (torch's SparseAdam rule)
     // instead of every weight.
     bool sparse_lazy = false;
+    // Full batch with plain SGD: the step picked by the full-batch solver (learning_rate="auto"),
+    // converged when its gradient mapping falls below solver_tol times its first value.
+    bool solver = false;
+    double solver_tol = 1e-4;
 };
 
 struct TrainResult {

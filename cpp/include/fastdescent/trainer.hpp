@@ -12,6 +12,7 @@
 #include "fastdescent/policy.hpp"
 #include "fastdescent/rng.hpp"
 #include "fastdescent/strategies/batched.hpp"
+#include "fastdescent/strategies/full_batch_solver.hpp"
 #include "fastdescent/strategies/lazy_sparse.hpp"
 #include "fastdescent/strategies/parallel_per_sample.hpp"
 #include "fastdescent/strategies/per_sample.hpp"
@@ -60,8 +61,9 @@ public:
             const bool finite = all_finite(m_.coef, K_ * d_) && all_finite(m_.intercept, K_);
             const double score = finite && cfg_.early_stopping ? validation_score()
                                                                : std::numeric_limits<double>::quiet_NaN();
-            if (policy_.end_epoch(sumloss, train_weight_, policy_.penalty().value(m_.coef, K_ * d_),
-                                  finite, score, s.last_eta_, t, s.last_grad_norm_))
+            if (policy_.end_epoch(sumloss, train_weight_, s.penalty_value(), finite, score,
+                                  s.last_eta_, t, s.last_grad_norm_) ||
+                s.converged_)
                 break;
         }
         policy_.result().t = t;
@@ -70,7 +72,8 @@ public:
 
 private:
     // scikit-learn's per-sample algorithm (one or several threads) for plain SGD one row at a
-    // time; lazy sparse steps where the rows are CSR and a lazy rule applies; else batched.
+    // time; the full-batch solver where asked for; lazy sparse steps where the rows are CSR and
+    // a lazy rule applies; else batched.
     std::unique_ptr<EpochStrategy<Rows>> make_strategy() {
         const bool per_sample = cfg_.batch_size == 1 && opt_ == nullptr && cfg_.clip_value == 0 &&
                                 cfg_.clip_norm == 0;
@@ -85,6 +88,7 @@ private:
             if (threads > 1) return make(type_tag<ParallelPerSampleEpochs<Rows>>{}, threads);
             return make(type_tag<PerSampleEpochs<Rows>>{});
         }
+        if (cfg_.solver) return make(type_tag<FullBatchSolverEpochs<Rows>>{});
         using Lazy = LazySparseEpochs<Rows>;
         const auto rule = Lazy::rule_for(cfg_, opt_, policy_.penalty());
         if (rule != Lazy::LazyRule::none) return make(type_tag<Lazy>{}, rule);
@@ -97,8 +101,6 @@ private:
 
     T* coef_row(int k) { return m_.coef + k * d_; }
 
-    // Weighted accuracy (classification) or weighted R^2 (regression) on the validation rows,
-    // scikit-learn's default score of the estimator.
     // Weighted accuracy (classification) or weighted R^2 (regression) on the validation rows,
     // scikit-learn's default score of the estimator.
     double validation_score() {
@@ -138,6 +140,12 @@ private:
         if (!(cfg_.clip_value >= 0) || !(cfg_.clip_norm >= 0))
             throw std::invalid_argument("clip_value and clip_norm must be >= 0 (0 disables)");
         if (cfg_.max_iter < 0) throw std::invalid_argument("max_iter must be >= 0");
+        if (cfg_.solver && (cfg_.batch_size != 0 || opt_ != nullptr || cfg_.average > 0 ||
+                            cfg_.clip_value != 0 || cfg_.clip_norm != 0))
+            throw std::invalid_argument(
+                "the full-batch solver needs batch_size 0, plain SGD, no averaging and no clipping");
+        if (cfg_.solver && !(cfg_.solver_tol >= 0))
+            throw std::invalid_argument("solver_tol must be >= 0");
         const bool pa = cfg_.schedule.kind == ScheduleKind::pa1 || cfg_.schedule.kind == ScheduleKind::pa2;
         if (pa && (!(cfg_.batch_size == 1 && opt_ == nullptr && cfg_.clip_value == 0 && cfg_.clip_norm == 0) || m_.K != 1))
             throw std::invalid_argument("learning_rate 'pa1'/'pa2' needs batch_size=1, plain SGD and one output");

@@ -17,7 +17,8 @@
 namespace fastdescent {
 
 template <class Rows>
-class BatchedEpochs final : public EpochStrategy<Rows> {
+class BatchedEpochs : public EpochStrategy<Rows> {
+protected:
     FASTDESCENT_STRATEGY_MEMBERS(Rows);
     static constexpr bool dense = std::is_same_v<Rows, DenseRows<T>>;
 
@@ -52,6 +53,7 @@ private:
         return sumloss;
     }
 
+protected:
     // Sum of weighted losses over rows order_[start:stop]; the weighted sums of loss gradients
     // go to grad_ / grad_b_ and the sum of the weights to weight_sum. Rows are split into
     // contiguous blocks, one per thread, and the per-thread sums are added in block order, so

@@ -74,6 +74,8 @@ public:
     EpochStrategy& operator=(const EpochStrategy&) = delete;
 
     virtual double epoch(double& t) = 0;
+    // The penalty at the weights the epoch's loss was measured at, as the objective takes it.
+    virtual double penalty_value() const { return pen_.value(m_.coef, K_ * d_); }
 
     T* coef_row(int k) const { return m_.coef + k * d_; }
 
@@ -133,6 +135,7 @@ public:
     double last_eta_ = 0.0;        // step size of the epoch's last update
     double last_grad_norm_ = 0.0;  // gradient norm of that update (EpochStats::grad_norm)
     bool interrupted_ = false;     // the stop check asked to stop
+    bool converged_ = false;       // the strategy's own convergence test passed (the solver)
 
 protected:
     static constexpr std::int64_t prefetch_distance = 4;  // rows requested ahead of use
