@@ -62,6 +62,9 @@ void bind_losses(py::module_& m) {
           py::arg("epsilon") = 0.1, py::arg("joint") = false,
           "Value and derivative d/dp of a scalar loss at float64 outputs p and targets y; "
           "joint=True uses the fused form the trainer calls.");
+    m.def("loss_curvature_bound", &loss_curvature_bound, py::arg("loss"),
+          "Largest second derivative of a loss in its score (the softmax Hessian's largest "
+          "eigenvalue for multinomial); 0 for the losses that are not smooth.");
     m.def("softmax_cross_entropy",
           [](const py::array& scores, py::handle labels) {
               if (scores.dtype().equal(py::dtype::of<float>())) return softmax_t<float>(scores, labels);

@@ -298,7 +298,8 @@ void bind_train(py::module_& m) {
         .def_readwrite("n_threads", &TrainConfig::n_threads)
         .def_readwrite("sparse_lazy", &TrainConfig::sparse_lazy)
         .def_readwrite("solver", &TrainConfig::solver)
-        .def_readwrite("solver_tol", &TrainConfig::solver_tol);
+        .def_readwrite("solver_tol", &TrainConfig::solver_tol)
+        .def_readwrite("explosion_diverges", &TrainConfig::explosion_diverges);
 
     py::class_<TrainResult>(m, "TrainResult", py::dynamic_attr())
         .def_readonly("n_iter", &TrainResult::n_iter)

@@ -296,3 +296,17 @@ def test_auto_mini_batch_optimizers_match_the_exact_solver(optimizer):
         for s in range(3)
     ]
     assert np.mean(scores) > exact - 0.01
+
+
+@pytest.mark.parametrize("batch", [1, 16])
+def test_auto_momentum_step_is_bounded_by_the_heaviest_row(batch):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    X[5] *= 40.0
+    y = X @ [1.0, -2.0, 0.5] + 1e5  # the targets' scale does not matter to SGD's stability
+    est = fd.SGDRegressor(optimizer="momentum", batch_size=batch, random_state=0).fit(X, y)
+    heaviest = np.max(np.sum(X * X, axis=1)) + 1.0  # the intercept's 1
+    expected = min(1e-2, (1 - 0.9) * batch / heaviest)
+    np.testing.assert_allclose(est.history_["lr"][0], expected, rtol=1e-12)
+    exact = Ridge(alpha=ALPHA * len(y)).fit(X, y)
+    assert est.score(X, y) > exact.score(X, y) - 1e-3

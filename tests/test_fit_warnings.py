@@ -95,3 +95,14 @@ def test_divergence_error_names_the_step_size(batch_size):
     with pytest.raises(ValueError, match=r"overflow occurred at epoch #\d+ with a step size of 1e\+08"):
         est.fit(X, y)
     assert not hasattr(est, "coef_")
+
+
+def test_an_exploding_but_finite_objective_is_divergence():
+    # Momentum with too large a step: the objective grows by orders of magnitude per epoch,
+    # and a decaying schedule would end the fit at finite but meaningless weights.
+    X, y = _regression()
+    X[0] *= 100.0  # one heavy row
+    est = fd.SGDRegressor(batch_size=4, optimizer="momentum", learning_rate="adaptive",
+                          eta0=0.05, penalty=None, random_state=0)
+    with pytest.raises(ValueError, match=r"at epoch #\d+ with a step size of 0\.05"):
+        est.fit(X, y)

@@ -6,6 +6,7 @@ import functools
 import warnings
 from contextlib import contextmanager
 from numbers import Integral, Real
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -376,30 +377,45 @@ class BaseSGD(BaseEstimator):
         )
         return "solver" if solver else "scikit-learn"
 
-    def _auto_step(self, n_train, target_scale):
-        """The step size 'auto' gives a named optimizer: its default lr (PyTorch's), times
-        min(sqrt(batch), 10) for the optimizers whose step is in the weights' units (the
-        square-root rule of adaptive methods), times the targets' standard deviation for a
-        regressor with such an optimizer (the scale of its weights)."""
-        lr = _named_optimizers()[self.optimizer].lr
+    def _auto_step(self, n_train, scales):
+        """The step size 'auto' gives a named optimizer (the rule of the docstring): its default
+        lr (PyTorch's); for the optimizers whose step is in the weights' units, times
+        min(sqrt(batch), 10) (the square-root rule of adaptive methods) and, in a regressor,
+        the targets' standard deviation (the weights' scale); for SGD with momentum, at most
+        (1 - momentum) / L of a batch, L = the loss's curvature bound times the largest squared
+        row norm over the batch size (heavy rows would otherwise make it diverge)."""
+        opt = _named_optimizers()[self.optimizer]
+        lr = opt.lr
+        batch = n_train if self.batch_size == "full" else min(int(self.batch_size), n_train)
         if self.optimizer in SCALE_FREE_OPTIMIZERS:
-            batch = n_train if self.batch_size == "full" else min(int(self.batch_size), n_train)
-            lr *= min(np.sqrt(batch), 10.0) * target_scale
+            return float(lr * min(np.sqrt(batch), 10.0) * scales.targets)
+        if scales.rows > 0:
+            multinomial = getattr(self, "multi_class", "ovr") == "multinomial"
+            loss = _core.LossKind.multinomial if multinomial else LOSSES[self.loss]
+            curvature = _core.loss_curvature_bound(loss) or 1.0
+            lr = min(lr, (1.0 - opt.momentum) * batch / (curvature * scales.rows))
         return float(lr)
 
-    def _auto_scales_with_targets(self):
-        """Whether 'auto' scales this fit's step by the targets' standard deviation."""
-        return (
-            self.learning_rate == "auto"
-            and isinstance(self.optimizer, str)
-            and self.optimizer in SCALE_FREE_OPTIMIZERS
-        )
+    def _data_scales(self, X, y, sample_weight, validation_mask):
+        """What 'auto' reads from the data for `_auto_step`, computed only where it is used."""
+        if self.learning_rate != "auto" or not isinstance(self.optimizer, str):
+            return DataScales()
+        if self.optimizer in SCALE_FREE_OPTIMIZERS and not is_classifier(self):
+            return DataScales(targets=_target_scale(y, sample_weight, validation_mask))
+        if self.optimizer in ("momentum", "nesterov"):
+            if sp.issparse(X):
+                norms = np.asarray(X.multiply(X).sum(axis=1)).ravel()
+            else:
+                norms = np.einsum("ij,ij->i", X, X)
+            top = float(norms.max()) if norms.size else 0.0
+            return DataScales(rows=top + (1.0 if self.fit_intercept else 0.0))
+        return DataScales()
 
-    def _schedule(self, n_train, target_scale=1.0, in_memory=True):
+    def _schedule(self, n_train, scales=None, in_memory=True):
         """The step-size schedule for the trainer, by the one rule of the docstring: an
         optimizer object's ``lr`` (float or schedule) gives the step size; otherwise
         ``learning_rate`` (a name, with ``eta0``, or a schedule object) does; "auto" resolves
-        by `_auto_rule`. `target_scale` is the standard deviation of a regressor's targets."""
+        by `_auto_rule` and `_auto_step` (with `scales`, a DataScales)."""
         if isinstance(self.optimizer, optim.Optimizer):
             lr = self.optimizer.lr
             if lr is None:  # Adafactor's relative step: the step size it is given is unused
@@ -425,7 +441,7 @@ class BaseSGD(BaseEstimator):
             if rule == "solver":  # the solver picks every step; the schedule is unused
                 return schedules.Constant(1.0).to_core()
             if rule == "optimizer":
-                name, eta0 = "adaptive", self._auto_step(n_train, target_scale)
+                name, eta0 = "adaptive", self._auto_step(n_train, scales or DataScales())
             else:
                 name = "optimal" if is_classifier(self) else "invscaling"
         batch = n_train if self.batch_size == "full" else min(int(self.batch_size), n_train)
@@ -442,11 +458,11 @@ class BaseSGD(BaseEstimator):
         n_threads,
         n_train,
         schedule_rows=None,
-        target_scale=1.0,
+        scales=None,
         in_memory=True,
     ):
         """The trainer's configuration; `schedule_rows` (default n_train) sets the horizon of a
-        schedule that depends on the number of updates per epoch; `target_scale` and
+        schedule that depends on the number of updates per epoch; `scales` (DataScales) and
         `in_memory` (False for the GPU and Dask) inform learning_rate="auto"."""
         cfg = _core.TrainConfig()
         cfg.loss = loss
@@ -455,7 +471,7 @@ class BaseSGD(BaseEstimator):
         cfg.alpha = float(self.alpha)
         cfg.l1_ratio = float(self.l1_ratio) if self.l1_ratio is not None else 0.0
         cfg.schedule = self._schedule(
-            n_train if schedule_rows is None else schedule_rows, target_scale, in_memory
+            n_train if schedule_rows is None else schedule_rows, scales, in_memory
         )
         cfg.classification = is_classifier(self)
         cfg.fit_intercept = bool(self.fit_intercept)
@@ -476,6 +492,7 @@ class BaseSGD(BaseEstimator):
         cfg.clip_norm = float(self.clip_norm or 0.0)
         cfg.n_threads = int(n_threads)
         cfg.sparse_lazy = self.sparse_updates == "lazy"
+        cfg.explosion_diverges = not (self.batch_size == 1 and self._plain_sgd())
         cfg.solver = self.learning_rate == "auto" and self._auto_rule(in_memory) == "solver"
         if cfg.solver:
             # The solver's own test ends the fit (the objective's plateau test would stop it
@@ -710,6 +727,26 @@ class FitPlan:
 
 
 # Schedules that anneal over max_iter epochs: `tol` does not cut them short (see _tol_stops).
+class DataScales(NamedTuple):
+    """What learning_rate="auto" reads from the data: the standard deviation of a regressor's
+    targets, and the largest squared row norm (the intercept's 1 included); 0: not read."""
+
+    targets: float = 1.0
+    rows: float = 0.0
+
+
+def _target_scale(y, sample_weight, validation_mask):
+    """Weighted standard deviation of the training targets (1 where it is 0 or undefined)."""
+    train = validation_mask == 0
+    w = sample_weight[train].astype(np.float64)
+    if not w.sum() > 0:
+        return 1.0
+    yt = y[train].astype(np.float64)
+    mean = np.average(yt, weights=w)
+    std = float(np.sqrt(np.average((yt - mean) ** 2, weights=w)))
+    return std if np.isfinite(std) and std > 0 else 1.0
+
+
 # Optimizers whose step is in the weights' units whatever the gradient's scale.
 SCALE_FREE_OPTIMIZERS = frozenset(
     {"adagrad", "rmsprop", "adam", "adamw", "nadam", "adamax", "lamb", "adafactor", "lion"}

@@ -20,6 +20,7 @@ from ._base import (
     LOSSES,
     MAX_INT,
     BaseSGD,
+    DataScales,
     commit_fitted_state,
     host_array,
     keeps_state_on_error,
@@ -329,6 +330,11 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
         rng = check_random_state(self.random_state)
         label = None if K == 1 else np.searchsorted(classes, y)
         n_threads = self._n_threads()
+        scales = (
+            self._data_scales(X, y, sample_weight, validation_mask)
+            if gpu is None
+            else DataScales()
+        )
 
         optimizer_spec = self._optimizer_spec()
         ovr = not multinomial and K > 1
@@ -353,6 +359,7 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
                 threads,
                 n_train,
                 schedule_rows if resume else None,
+                scales=scales,
                 in_memory=gpu is None,
             )
             return train(

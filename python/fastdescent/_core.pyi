@@ -85,6 +85,7 @@ class TrainConfig(metaclass=_pybind11_type):
     sparse_lazy: bool
     solver: bool
     solver_tol: float
+    explosion_diverges: bool
     def __init__(self) -> None: ...
 
 class TrainResult(metaclass=_pybind11_type):
@@ -449,6 +450,7 @@ def loss_value_and_deriv(
     epsilon: float = 0.1,
     joint: bool = False,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...
+def loss_curvature_bound(loss: LossKind) -> float: ...
 def softmax_cross_entropy(
     scores: NDArray[np.floating], labels: NDArray[np.int64]
 ) -> tuple[NDArray[np.float64], NDArray[np.floating]]: ...

@@ -14,6 +14,7 @@ from ._base import (
     MAX_INT,
     REGRESSION_LOSSES,
     BaseSGD,
+    DataScales,
     commit_fitted_state,
     keeps_state_on_error,
     train,
@@ -450,10 +451,10 @@ class SGDRegressor(RegressorMixin, BaseSGD):
             self._n_threads(),
             n_train,
             schedule_rows if resume else None,
-            target_scale=(
-                _target_scale(y, sample_weight, validation_mask)
-                if self._auto_scales_with_targets()
-                else 1.0
+            scales=(
+                self._data_scales(X, y, sample_weight, validation_mask)
+                if gpu is None
+                else DataScales()
             ),
             in_memory=gpu is None,
         )
@@ -539,16 +540,3 @@ class SGDRegressor(RegressorMixin, BaseSGD):
             check_is_fitted(self)
             return _dask.score(self, X, y, sample_weight, classifier=False)
         return super().score(X, y, sample_weight)
-
-
-def _target_scale(y, sample_weight, validation_mask):
-    """Weighted standard deviation of the training targets (1 where it is 0 or undefined): the
-    scale of a regressor's weights, which sets the step of the scale-free optimizers."""
-    train = validation_mask == 0
-    w = sample_weight[train].astype(np.float64)
-    if not w.sum() > 0:
-        return 1.0
-    yt = y[train].astype(np.float64)
-    mean = np.average(yt, weights=w)
-    std = float(np.sqrt(np.average((yt - mean) ** 2, weights=w)))
-    return std if np.isfinite(std) and std > 0 else 1.0

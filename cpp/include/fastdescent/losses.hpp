@@ -165,4 +165,20 @@ double softmax_cross_entropy(const Real* p, int K, int c, Real* dp) {
 }
 
 }  // namespace FASTDESCENT_ISA_NS
+
+// Largest curvature of the loss in its score: its second derivative (the softmax Hessian's
+// largest eigenvalue for multinomial), or 0 where the loss is not smooth.
+inline double loss_curvature_bound(LossKind loss) {
+    switch (loss) {
+        case LossKind::squared_error:
+        case LossKind::huber: return 1.0;
+        case LossKind::squared_epsilon_insensitive:
+        case LossKind::squared_hinge:
+        case LossKind::modified_huber: return 2.0;
+        case LossKind::log_loss: return 0.25;
+        case LossKind::multinomial: return 0.5;
+        default: return 0.0;
+    }
+}
+
 }  // namespace fastdescent

@@ -1,7 +1,8 @@
 // The training policy, written once for every backend: what a fit is configured with, what it
 // reports, the penalty, and the epoch-level decisions (objective, stopping on a plateau of the
 // training objective or of the validation score, the 'adaptive' schedule's divide-by-5,
-// reduce-on-plateau, divergence, the epoch callback). The in-memory trainer, the data-parallel
+// reduce-on-plateau, divergence (non-finite, or an objective 1e6 times the first epoch's), the
+// epoch callback). The in-memory trainer, the data-parallel
 // client (Dask) and the GPU host loop all end their epochs through EpochPolicy.
 #pragma once
 #include <cmath>
@@ -48,6 +49,9 @@ struct TrainConfig {
     // converged when its gradient mapping falls below solver_tol times its first value.
     bool solver = false;
     double solver_tol = 1e-4;
+    // An objective 1e6 times the first epoch's counts as diverged (the estimators turn it on
+    // outside scikit-learn's own mode, whose 'optimal' first steps may overshoot that far).
+    bool explosion_diverges = false;
 };
 
 struct TrainResult {
@@ -182,6 +186,11 @@ public:
             return true;
         }
         const double objective = sumloss / train_weight + penalty_value;
+        if (result_.n_iter == 1) first_objective_ = objective;
+        if (cfg_.explosion_diverges && objective > explosion * std::fmax(first_objective_, 1e-3)) {
+            result_.diverged = true;  // finite, but the model is garbage: say so
+            return true;
+        }
         result_.loss_curve.push_back(objective);
         schedule_.end_epoch(objective);  // reduce-on-plateau watches the training objective
         double score = std::numeric_limits<double>::quiet_NaN();
@@ -211,6 +220,8 @@ public:
     }
 
 private:
+    // An objective this many times the first epoch's (or 1e-3) counts as diverged.
+    static constexpr double explosion = 1e6;
     TrainConfig cfg_;
     Penalty penalty_;
     EpochCallback on_epoch_;
@@ -218,6 +229,7 @@ private:
     TrainResult result_;
     double eta_adaptive_ = 0.0;
     double best_objective_ = std::numeric_limits<double>::infinity();
+    double first_objective_ = 0.0;
     double best_score_ = -std::numeric_limits<double>::infinity();
     int no_improvement_ = 0;
 };

@@ -1,20 +1,23 @@
 // Full-batch gradient descent that picks its own step (learning_rate="auto" with plain SGD):
-// one fused pass over the rows per iteration, as the batched strategy makes it.
+// one fused pass over the rows per iteration (the batched strategy's), and every step in the
+// metric of a diagonal preconditioner D, the diagonal of the Hessian's bound (the loss's
+// curvature bound times each column's weighted mean square, plus the L2 factor).
 //
-// Smooth losses: accelerated proximal gradient (FISTA) in the metric of a diagonal
-// preconditioner D (the diagonal of the Hessian's bound: the loss's curvature bound times the
-// weighted mean of each squared column, plus the L2 factor), step D^-1 / L. L is bounded by
-// the objective's smoothness in that metric (power iterations on D^-1/2 X~^T S X~ D^-1/2 / W
-// over a strided row sample, X~ with a column of ones for the intercept) and follows the
-// curvature measured along the path below that bound. The momentum restarts when the objective
-// at the evaluated point rises or the step turns against the previous one (gradient restart);
-// every momentum-free step is checked against the sufficient-decrease (Armijo) bound of the
-// next pass and, if it fails, retaken with L doubled. The L1 part is the proximal step.
-// Converged when the gradient mapping's norm falls below solver_tol times its first value.
+// - Smooth loss, no L1 part: limited-memory BFGS, each trial point checked by the Armijo
+//   condition on the next pass and retaken with half the step if it fails.
+// - Smooth loss with an L1 part: accelerated proximal gradient (FISTA), step D^-1 / L. L is
+//   bounded by the objective's smoothness in the metric D (power iterations on
+//   D^-1/2 X~^T S X~ D^-1/2 / W over a row sample, X~ with a column of ones for the
+//   intercept) and follows the curvature measured along the path below that bound; the
+//   momentum restarts when the objective rises or the step turns against the previous one;
+//   every momentum-free step is checked against the sufficient-decrease bound and retaken with
+//   L doubled if it fails.
+// - Non-smooth loss (hinge, perceptron, epsilon_insensitive): the proximal subgradient step
+//   D^-1 / (L sqrt(k)) at iteration k (curvature bound 1 in D and L); the policy stops it.
 //
-// Non-smooth losses (hinge, perceptron, epsilon_insensitive): the proximal subgradient step
-// D^-1 / (L sqrt(k + 1)) at iteration k (curvature bound 1 in D and L); stopping is the
-// policy's.
+// The smooth solvers stop when the gradient's norm in the metric D^-1 (the gradient mapping's,
+// with L1) falls below solver_tol times its first value. The step size they report is the
+// line search's fraction of the quasi-Newton step, or 1 / L.
 #pragma once
 #include <algorithm>
 #include <array>
@@ -27,21 +30,6 @@
 #include "fastdescent/strategies/batched.hpp"
 
 namespace fastdescent {
-
-// Largest curvature of the loss in its score: its second derivative (the softmax Hessian's
-// largest eigenvalue for multinomial), or 0 where the loss is not smooth.
-inline double loss_curvature_bound(LossKind loss) {
-    switch (loss) {
-        case LossKind::squared_error:
-        case LossKind::huber: return 1.0;
-        case LossKind::squared_epsilon_insensitive:
-        case LossKind::squared_hinge:
-        case LossKind::modified_huber: return 2.0;
-        case LossKind::log_loss: return 0.25;
-        case LossKind::multinomial: return 0.5;
-        default: return 0.0;
-    }
-}
 
 template <class Rows>
 class FullBatchSolverEpochs final : public BatchedEpochs<Rows> {
@@ -88,7 +76,7 @@ public:
         t += 1.0;
         if (!std::isfinite(smooth)) return sumloss;  // the policy reports the divergence
         if (curvature_ == 0) subgradient_step(y);
-        else if (pen_.has_l1()) solver_step(y, smooth, smooth + pen_.l1() * l1);
+        else if (pen_.has_l1()) accelerated_step(y, smooth, smooth + pen_.l1() * l1);
         else quasi_newton_step(y, smooth);
         // The model between passes (and at the end): the last step's result, or the first
         // quasi-Newton step (D^-1 g / L, a descent step by the smoothness bound) before any is
@@ -101,7 +89,7 @@ public:
     double penalty_value() const override { return penalty_at_y_; }
 
 private:
-    void solver_step(const std::vector<double>& y, double smooth, double objective) {
+    void accelerated_step(const std::vector<double>& y, double smooth, double objective) {
         if (check_pending_) {
             // y = prox(a - ga / L): the smooth part must lie below its quadratic bound at a.
             double lin = 0.0, sq = 0.0;
