@@ -217,11 +217,12 @@ def test_full_batch_sample_weights_equal_repeated_rows():
 def test_full_batch_early_stopping_and_warm_start():
     X, y = load_breast_cancer(return_X_y=True)
     X = _standardized(X)
-    est = fd.SGDClassifier(loss="log_loss", batch_size="full", early_stopping=True, tol=1e-2)
+    est = fd.SGDClassifier(loss="log_loss", batch_size="full", early_stopping=True, tol=1e-2,
+                           random_state=0)
     est.fit(X, y)
     # The validation score's plateau stopped it: n_iter_no_change epochs after its best.
     assert est.n_iter_ < 50 and est.score(X, y) > 0.95
-    warm = fd.SGDClassifier(loss="log_loss", batch_size="full", warm_start=True)
+    warm = fd.SGDClassifier(loss="log_loss", batch_size="full", warm_start=True, random_state=0)
     first = warm.fit(X, y).n_iter_
     assert warm.fit(X, y).n_iter_ < first / 2  # started at the optimum
 

@@ -179,19 +179,20 @@ private:
     // Keeps the pair (s, r) = (y - x, g(y) - g(x)) of the accepted step when its curvature s.r
     // is positive (else the memory would not be positive definite).
     void remember(const std::vector<double>& y) {
-        Pair p;
+        double sr = 0.0, ss = 0.0, rr = 0.0;
+        for (std::int64_t j = 0; j < N_; ++j) {
+            const double s = y[j] - x_[j], r = g_[j] - ga_[j];
+            sr += s * r, ss += s * s, rr += r * r;
+        }
+        if (!(sr > 1e-12 * std::sqrt(ss * rr))) return;
+        // The oldest pair's buffers take the new one: no allocation once the memory is full.
+        if (pairs_.size() == memory) std::rotate(pairs_.begin(), pairs_.begin() + 1, pairs_.end());
+        else pairs_.emplace_back();
+        Pair& p = pairs_.back();
         p.s.resize(std::size_t(N_));
         p.r.resize(std::size_t(N_));
-        double sr = 0.0;
-        for (std::int64_t j = 0; j < N_; ++j) {
-            p.s[j] = y[j] - x_[j];
-            p.r[j] = g_[j] - ga_[j];
-            sr += p.s[j] * p.r[j];
-        }
-        if (!(sr > 1e-12 * std::sqrt(dot(p.s, p.s) * dot(p.r, p.r)))) return;
+        for (std::int64_t j = 0; j < N_; ++j) p.s[j] = y[j] - x_[j], p.r[j] = g_[j] - ga_[j];
         p.rho = 1.0 / sr;
-        if (pairs_.size() == memory) pairs_.erase(pairs_.begin());
-        pairs_.push_back(std::move(p));
     }
 
     // d = -H g by the two-loop recursion over the remembered pairs; a scaled gradient step
