@@ -1,6 +1,7 @@
 #include "common.hpp"
 
 #include "fastdescent/kernels.hpp"
+#include "fastdescent/parallel.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -35,11 +36,10 @@ void bind_info(py::module_& m) {
         d["cxx_flags"] = FASTDESCENT_CXX_FLAGS;
 #ifdef _OPENMP
         d["openmp"] = true;
-        d["openmp_max_threads"] = omp_get_max_threads();
 #else
         d["openmp"] = false;
-        d["openmp_max_threads"] = 1;
 #endif
+        d["openmp_max_threads"] = max_threads();
         py::list available;
         for (Isa isa : supported_isas()) available.append(isa_name(isa));
         d["isa"] = isa_name(active_isa());
@@ -61,13 +61,10 @@ void bind_info(py::module_& m) {
         return d;
     }, "Build configuration of the compiled core.");
 
-    m.def("openmp_max_threads", [] {
-#ifdef _OPENMP
-        return omp_get_max_threads();
-#else
-        return 1;
-#endif
-    }, "OpenMP's thread limit for the calling thread (what threadpoolctl limits).");
+    m.def("openmp_max_threads", [] { return max_threads(); },
+          "Threads a fit may use: OpenMP's limit for the calling thread (what threadpoolctl "
+          "limits), or 1 in a process forked after the core was loaded (GNU OpenMP's threads "
+          "do not survive fork).");
     m.def("get_isa", [] { return std::string(isa_name(active_isa())); },
           "Instruction set of the dense kernels that new fits use.");
     m.def("set_isa", [](const std::string& name) { set_active_isa(isa_from_name(name.c_str())); },

@@ -36,7 +36,7 @@ bool rows_finite(const py::array& obj, int n_threads) {
     bool finite = true;
     py::gil_scoped_release release;
     // A thread per 4M entries at most: below that, waking threads costs more than it saves.
-    n_threads = int(std::max<std::int64_t>(1, std::min<std::int64_t>(n_threads, n_rows * n_cols >> 22)));
+    n_threads = int(std::max<std::int64_t>(1, std::min<std::int64_t>(resolve_threads(n_threads), n_rows * n_cols >> 22)));
 #pragma omp parallel for num_threads(n_threads) reduction(&& : finite) schedule(static) if (n_threads > 1)
     for (std::int64_t i = 0; i < n_rows; ++i) finite = finite && all_finite(data + i * stride, n_cols);
     return finite;
@@ -98,7 +98,8 @@ py::object run(const Rows& X, std::vector<Span> reads, py::handle y, py::handle 
                 py::handle intercept, const TrainConfig& cfg, py::handle sample_weight,
                 py::handle class_weight, py::handle validation_mask, py::handle average_coef,
                 py::handle average_intercept, double t0, py::handle epoch_callback,
-                py::handle optimizer, py::handle optimizer_state, py::handle cancel) {
+                py::handle optimizer, py::handle optimizer_state, py::handle cancel,
+                std::function<void()> after_callback = {}) {
     check_config(cfg, t0);
     const std::int64_t n = X.n_rows;
     auto y_a = vector_of<T>(y, n, "y");
@@ -166,9 +167,12 @@ py::object run(const Rows& X, std::vector<Span> reads, py::handle y, py::handle 
         // A borrowed handle: the std::function is copied with the GIL released, which must not
         // touch reference counts. The caller keeps the callable alive for the call.
         py::handle fn = epoch_callback;
-        on_epoch = [fn](const EpochStats& s) {
+        on_epoch = [fn, after_callback](const EpochStats& s) {
             py::gil_scoped_acquire gil;
-            return py::bool_(fn(s.epoch, s.objective, s.validation_score, s.eta, s.t, s.grad_norm)).cast<bool>();
+            const bool stop =
+                py::bool_(fn(s.epoch, s.objective, s.validation_score, s.eta, s.t, s.grad_norm)).cast<bool>();
+            if (after_callback) after_callback();
+            return stop;
         };
     }
     std::unique_ptr<Optimizer<T>> opt;
@@ -215,6 +219,25 @@ py::object train_dense_t(py::array X, py::handle y, py::handle coef, py::handle 
                   avg_int, t0, cb, opt, opt_state, cancel);
 }
 
+// Raises ValueError naming what makes a CSR structure unsafe to read (`context` says when it
+// was found); returns whether a row stores a column twice.
+template <class I>
+bool checked_csr(const I* indptr, const I* indices, std::int64_t n_rows, std::int64_t nnz,
+                 std::int64_t n_cols, const std::string& context) {
+    const CsrCheck c = check_csr(indptr, indices, n_rows, nnz, n_cols);
+    const char* fault = nullptr;
+    switch (c.fault) {
+        case CsrFault::none: return c.duplicates;
+        case CsrFault::indptr_start: fault = "indptr[0] must be 0"; break;
+        case CsrFault::indptr_end: fault = "indptr[-1] must equal the number of stored entries"; break;
+        case CsrFault::indptr_decreasing: fault = "indptr must be non-decreasing"; break;
+        case CsrFault::column_out_of_range:
+            fault = "a column index is out of range [0, n_features)";
+            break;
+    }
+    throw py::value_error("The sparse matrix is malformed" + context + ": " + fault + ".");
+}
+
 template <class T, class I>
 py::object train_csr_t(py::array data, py::array indices, py::array indptr, std::int64_t n_cols,
                         py::handle y, py::handle coef, py::handle intercept,
@@ -228,15 +251,31 @@ py::object train_csr_t(py::array data, py::array indices, py::array indptr, std:
     auto ind = vector_of<I>(indices, indices.size(), "indices");
     auto dat = vector_of<T>(data, indices.size(), "data");
     const I* p = ip.data();
-    if (p[0] != 0 || p[n] != I(ind.size())) throw py::value_error("indptr does not match indices");
-    for (std::int64_t i = 0; i < n; ++i)
-        if (p[i + 1] < p[i]) throw py::value_error("indptr must be non-decreasing");
-    for (std::int64_t k = 0; k < ind.size(); ++k)
-        if (ind.data()[k] < 0 || ind.data()[k] >= n_cols)
-            throw py::value_error("a column index is out of range");
-    CsrRows<T, I> rows{dat.data(), ind.data(), p, n, n_cols};
+    const I* idx = ind.data();
+    const std::int64_t nnz = ind.size();
+    checked_csr(p, idx, n, nnz, n_cols, "");
+    // A callback runs Python code between epochs, which could rewrite the index arrays in place:
+    // they are checked again after each call, before the next epoch reads them.
+    auto recheck = [p, idx, n, nnz, n_cols] {
+        checked_csr(p, idx, n, nnz, n_cols, " (its index arrays were changed during the fit)");
+    };
+    CsrRows<T, I> rows{dat.data(), idx, p, n, n_cols};
     return run<T>(rows, {span_of(dat, "data"), span_of(ind, "indices"), span_of(ip, "indptr")}, y,
-                  coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, opt_state, cancel);
+                  coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, opt_state, cancel,
+                  recheck);
+}
+
+template <class I>
+bool check_csr_arrays(py::array indices, py::array indptr, std::int64_t n_cols) {
+    auto ip = vector_of<I>(indptr, indptr.size(), "indptr");
+    if (ip.size() < 1) throw py::value_error("indptr must be 1-D and non-empty");
+    auto ind = vector_of<I>(indices, indices.size(), "indices");
+    if (n_cols < 0) throw py::value_error("n_cols must be >= 0");
+    const I* p = ip.data();
+    const I* idx = ind.data();
+    const std::int64_t n = ip.size() - 1, nnz = ind.size();
+    py::gil_scoped_release release;
+    return checked_csr(p, idx, n, nnz, n_cols, "");
 }
 
 }  // namespace
@@ -318,6 +357,18 @@ void bind_train(py::module_& m) {
           py::arg("a"), py::arg("n_threads") = 1,
           "Whether every entry of a float32/float64 array (1-D contiguous, or 2-D with contiguous "
           "rows) is finite; rows split over n_threads threads, GIL released.");
+
+    m.def("check_csr",
+          [](py::array indices, py::array indptr, std::int64_t n_cols) {
+              if (indices.dtype().equal(py::dtype::of<std::int32_t>()))
+                  return check_csr_arrays<std::int32_t>(indices, indptr, n_cols);
+              return check_csr_arrays<std::int64_t>(indices, indptr, n_cols);
+          },
+          py::arg("indices"), py::arg("indptr"), py::arg("n_cols"),
+          "Checks a CSR structure in one pass (GIL released): ValueError when indptr does not "
+          "start at 0, decreases or does not end at len(indices), or a column index is outside "
+          "[0, n_cols). Returns whether some row stores a column twice. indices and indptr: "
+          "contiguous, both int32 or both int64.");
 
     const char* doc =
         "Train a linear model in place on the rows of X (GIL released). Arrays must already have "

@@ -367,6 +367,11 @@ BAD_PARAMS = [
     (dict(validation_fraction=1.0), InvalidParameterError, "'validation_fraction' parameter"),
     (dict(n_iter_no_change=0), InvalidParameterError, "'n_iter_no_change' parameter"),
     (dict(average=-2), InvalidParameterError, "'average' parameter"),
+    # Integers past the core's types (int for epochs, int64 for update counts).
+    (dict(max_iter=2**31), InvalidParameterError, r"'max_iter' parameter .* range \[1, 2147483647\]"),
+    (dict(n_iter_no_change=2**31), InvalidParameterError, "'n_iter_no_change' parameter"),
+    (dict(average=2**63), InvalidParameterError, "'average' parameter"),
+    (dict(batch_size=2**63), InvalidParameterError, "'batch_size' parameter"),
     (dict(penalty="elasticnet", l1_ratio=None), ValueError, "l1_ratio must be set"),
     (dict(learning_rate="optimal", alpha=0.0), ValueError, "alpha must be > 0"),
 ]
@@ -520,7 +525,7 @@ CSR_BAD = [
     ("n_cols_negative", lambda a: a.update(n_cols=-1), ValueError, "column index is out of range"),
     ("indptr_reversed", lambda a: a.update(indptr=a["indptr"][::-1].copy()), ValueError, "indptr"),
     ("indptr_decreasing", lambda a: a["indptr"].__setitem__(3, a["indptr"][5]), ValueError, "indptr must be non-decreasing"),
-    ("indptr_too_long_nnz", lambda a: a.update(indptr=a["indptr"] * 2), ValueError, "indptr does not match indices"),
+    ("indptr_too_long_nnz", lambda a: a.update(indptr=a["indptr"] * 2), ValueError, "must equal the number of stored entries"),
     ("indptr_empty", lambda a: a.update(indptr=a["indptr"][:0]), ValueError, "indptr must be 1-D and non-empty"),
     ("indptr_strided", lambda a: a.update(indptr=np.repeat(a["indptr"], 2)[::2]), ValueError, "indptr must be a contiguous"),
     ("indptr_negative_stride", lambda a: a.update(indptr=a["indptr"][::-1]), ValueError, "indptr must be a contiguous"),

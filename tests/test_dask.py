@@ -335,6 +335,28 @@ def test_bad_input_raises_clear_errors(client):
         fd.SGDRegressor().fit(da.from_array(X, chunks=(200, 8)), y[:10])
 
 
+def test_chunks_get_the_in_memory_checks(client):
+    X, y = _regression()
+    Xd = da.from_array(X, chunks=(200, 8))
+    weights = np.ones(len(y))
+    weights[420] = -1.0
+    with pytest.raises(ValueError, match="Negative values in data passed to `sample_weight`"):
+        fd.SGDRegressor(batch_size="full").fit(Xd, y, sample_weight=weights)
+    with pytest.raises(ValueError, match="at least one non-zero"):
+        fd.SGDRegressor(batch_size="full").fit(Xd, y, sample_weight=np.zeros(len(y)))
+    with pytest.raises(ValueError, match="Complex data not supported"):
+        fd.SGDRegressor(batch_size="full").fit(da.from_array(X + 1j, chunks=(200, 8)), y)
+
+    def spoil(block):
+        block = sp.csr_matrix(block)
+        block.indices[0] = 99
+        return block
+
+    Xs = Xd.map_blocks(spoil, dtype=X.dtype, meta=sp.csr_matrix((0, 0)))
+    with pytest.raises(ValueError, match="column index is out of range"):
+        fd.SGDRegressor(batch_size="full").fit(Xs, y)
+
+
 def test_worker_lost_mid_fit_recovers(client):
     X, y = _regression(n=800)
     est = dict(batch_size="full", learning_rate="constant", eta0=0.05, max_iter=40, tol=None)

@@ -27,6 +27,7 @@ from . import cuda as _cuda  # no Numba import: that happens only when a GPU fit
 from ._monitor import FitMonitor
 
 MAX_INT = np.iinfo(np.int32).max
+MAX_INT64 = np.iinfo(np.int64).max  # integer hyperparameters are bounded by the core's types
 _MISSING = object()
 
 LOSSES = {
@@ -84,7 +85,7 @@ class BaseSGD(BaseEstimator):
         "alpha": [Interval(Real, 0, None, closed="left")],
         "l1_ratio": [Interval(Real, 0, 1, closed="both"), None],
         "fit_intercept": ["boolean"],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, MAX_INT, closed="both")],
         "tol": [Interval(Real, 0, None, closed="left"), None],
         "shuffle": ["boolean"],
         "verbose": ["verbose"],
@@ -98,10 +99,10 @@ class BaseSGD(BaseEstimator):
         "power_t": [Interval(Real, None, None, closed="neither")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, MAX_INT, closed="both")],
         "warm_start": ["boolean"],
-        "average": [Interval(Integral, 0, None, closed="neither"), "boolean"],
-        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"full"})],
+        "average": [Interval(Integral, 0, MAX_INT64, closed="right"), "boolean"],
+        "batch_size": [Interval(Integral, 1, MAX_INT64, closed="both"), StrOptions({"full"})],
         "optimizer": [StrOptions(set(OPTIMIZERS)), optim.Optimizer],
         "clip_value": [Interval(Real, 0, None, closed="neither"), None],
         "clip_norm": [Interval(Real, 0, None, closed="neither"), None],
@@ -780,18 +781,43 @@ def _reject_strings(a, name):
 
 
 def _rows_readable(X):
-    """X in a layout the core reads directly: rows with contiguous columns, or CSR."""
+    """X in a layout the core reads directly: rows with contiguous columns, or a checked CSR
+    matrix (see _checked_csr)."""
     if sp.issparse(X):
-        if X.indices.dtype != X.indptr.dtype:
-            idx = np.result_type(X.indices.dtype, X.indptr.dtype)
-            X = sp.csr_matrix((X.data, X.indices.astype(idx), X.indptr.astype(idx)), shape=X.shape)
-        return X
+        return _checked_csr(X)
     if X.ndim != 2:
         return X
     columns_apart = X.shape[1] > 1 and X.strides[1] != X.itemsize
     rows_unreadable = X.shape[0] > 1 and (X.strides[0] < 0 or X.strides[0] % X.itemsize)
     if columns_apart or rows_unreadable or not X.flags.aligned:
         X = np.require(X, requirements=["C_CONTIGUOUS", "ALIGNED"])
+    return X
+
+
+def _checked_csr(X):
+    """CSR X after the core's one-pass check of its structure, which every entry point runs
+    (ValueError naming the fault when indptr or a column index would read out of bounds).
+
+    A matrix that stores some entry twice means their sum (SciPy's definition); the core reads
+    each stored entry once, so such X is replaced by a private copy with the duplicates summed.
+    The user's matrix is never changed. Index arrays of different dtypes are copied to one.
+    """
+    indices, indptr = X.indices, X.indptr
+    if indices.dtype != indptr.dtype or indices.dtype not in (np.int32, np.int64):
+        idx = np.int64 if np.int64 in (indices.dtype, indptr.dtype) else np.int32
+        indices, indptr = indices.astype(idx), indptr.astype(idx)
+    indices, indptr = np.ascontiguousarray(indices), np.ascontiguousarray(indptr)
+    if indptr.ndim != 1 or indptr.shape[0] != X.shape[0] + 1 or X.data.shape != indices.shape:
+        raise ValueError(
+            "The sparse matrix is malformed: indptr must hold n_samples + 1 offsets and data "
+            "as many values as indices."
+        )
+    if indices is not X.indices or indptr is not X.indptr:
+        X = sp.csr_matrix((X.data, indices, indptr), shape=X.shape)
+    if _core.check_csr(indices, indptr, X.shape[1]):
+        X = X.copy()
+        X.has_canonical_format = False  # a flag cached before the user edited X may be stale
+        X.sum_duplicates()
     return X
 
 

@@ -11,6 +11,7 @@ from sklearn.base import _fit_context
 from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_random_state
@@ -22,7 +23,6 @@ from ._base import (
     BaseSGD,
     DataScales,
     commit_fitted_state,
-    host_array,
     keeps_state_on_error,
     mean_curve,
     train,
@@ -542,10 +542,12 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
         ndarray of shape (n_samples,) or (n_samples, n_classes)
             A dask array computed blockwise when X is a dask collection.
         """
+        check_is_fitted(self)
         if _dask.is_dask_collection(X):
-            check_is_fitted(self)
             return _dask.blockwise(self, "decision_function", X)
-        return super().decision_function(host_array(X))
+        X = self._check_X(X, reset=False)
+        scores = safe_sparse_dot(X, self.coef_.T, dense_output=True) + self.intercept_
+        return scores.ravel() if scores.shape[1] == 1 else scores
 
     def predict(self, X):
         """Predicted class labels.

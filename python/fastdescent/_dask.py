@@ -37,9 +37,18 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array
 
 from . import _core
-from ._base import LOSSES, MAX_INT, _rows_readable, diverged_message, mean_curve, train
+from ._base import (
+    LOSSES,
+    MAX_INT,
+    _reject_strings,
+    _rows_readable,
+    diverged_message,
+    mean_curve,
+    train,
+)
 
 INSTALL_HINT = "pip install fastdescent[dask]"
 _FAN_IN = 8  # partial sums added per task of the tree reduction
@@ -122,21 +131,21 @@ def _prepare_chunk(X, y, sample_weight, dtype, classes, binary, validation_mask=
     """One row chunk as the kernels read it: (X, targets, sample_weight, validation_mask,
     training rows) in `dtype`; the last two are None without a validation split.
 
-    Runs on a worker, once per fit. Makes a copy only where the in-memory estimators would
-    (other dtypes, Fortran order, non-CSR sparse formats); checks for NaN and infinity.
+    Runs on a worker, once per fit, with the in-memory estimators' checks (scikit-learn's
+    check_array: no strings, complex numbers, NaN or infinity; the CSR structure check;
+    finite non-negative sample weights). Makes a copy only where they would (other dtypes,
+    Fortran order, non-CSR sparse formats, duplicate sparse entries).
     """
-    if sp.issparse(X):
-        X = sp.csr_matrix(X, dtype=dtype)
-        values = X.data
-    else:
-        X = np.asarray(X)
-        if X.dtype != dtype:
-            X = X.astype(dtype)
-        values = X
+    _reject_strings(X, "X")
+    X = check_array(
+        X,
+        accept_sparse="csr",
+        dtype=dtype,
+        accept_large_sparse=True,
+        ensure_min_samples=0,
+        input_name="X",
+    )
     X = _rows_readable(X)
-    if not np.isfinite(values).all():
-        bad = "NaN" if np.isnan(values).any() else "infinity or a value too large"
-        raise ValueError(f"Input X contains {bad}.")
     y = np.asarray(y)
     if classes is not None:
         label = np.searchsorted(classes, y)
@@ -147,12 +156,25 @@ def _prepare_chunk(X, y, sample_weight, dtype, classes, binary, validation_mask=
         if not np.isfinite(target).all():
             raise ValueError("Input y contains NaN or infinity.")
     if sample_weight is not None:
-        sample_weight = np.ascontiguousarray(sample_weight, dtype=dtype)
+        sample_weight = check_array(
+            sample_weight,
+            ensure_2d=False,
+            dtype=dtype,
+            ensure_min_samples=0,
+            input_name="sample_weight",
+        )
+        if (sample_weight < 0).any():
+            raise ValueError("Negative values in data passed to `sample_weight`")
+        sample_weight = np.ascontiguousarray(sample_weight)
     train_rows = None
     if validation_mask is not None:
         validation_mask = np.ascontiguousarray(validation_mask, dtype=np.uint8)
         train_rows = np.flatnonzero(validation_mask == 0).astype(np.int64)
     return X, target, sample_weight, validation_mask, train_rows
+
+
+def _chunk_weight(chunk):
+    return float(chunk[2].sum(dtype=np.float64))
 
 
 def _chunk_labels_count(chunk, n_classes):
@@ -634,6 +656,10 @@ def fit(est, plan, X, y, *, sample_weight=None, coef_init=None, intercept_init=N
             for c in keep
         ]
     )
+    if sample_weight is not None:
+        total = sum(dask.compute(*[delayed(_chunk_weight)(c) for c in chunks]))
+        if not total > 0:
+            raise ValueError("Sample weights must contain at least one non-zero number.")
     if est.early_stopping:
         sizes = [int(np.count_nonzero(mask_blocks[c] == 0)) for c in keep]
     else:

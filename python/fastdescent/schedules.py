@@ -64,11 +64,16 @@ def _real(name, value, *, low=None, high=None, low_open=False, high_open=False):
     return value
 
 
+_INT64_MAX = 2**63 - 1  # the core counts steps in 64-bit integers
+
+
 def _int(name, value, *, low):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
     if value < low:
         raise ValueError(f"{name} must be >= {low}, got {value}")
+    if value > _INT64_MAX:
+        raise ValueError(f"{name} must be <= 2**63 - 1, got {value}")
     return int(value)
 
 
@@ -456,8 +461,10 @@ class OneCycleLR(Schedule):
         if total_steps is not None:
             self.total_steps = _int("total_steps", total_steps, low=1)
         elif epochs is not None and steps_per_epoch is not None:
-            self.total_steps = _int("epochs", epochs, low=1) * _int(
-                "steps_per_epoch", steps_per_epoch, low=1
+            self.total_steps = _int(
+                "epochs * steps_per_epoch",
+                _int("epochs", epochs, low=1) * _int("steps_per_epoch", steps_per_epoch, low=1),
+                low=1,
             )
         else:
             raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
@@ -875,7 +882,7 @@ def schedule_from_name(name, eta0, updates_per_epoch, max_iter):
     eta0 = _lr("eta0", eta0)
     upe = _int("updates_per_epoch", updates_per_epoch, low=1)
     max_iter = _int("max_iter", max_iter, low=1)
-    total = max_iter * upe
+    total = min(max_iter * upe, _INT64_MAX)  # more steps than any fit can take
     if name in ("constant", "optimal", "invscaling", "adaptive", "pa1", "pa2"):
         return _core_schedule(name, eta0=eta0)
     if name == "exponential":

@@ -2,6 +2,7 @@
 // sparse input share one training loop; each view offers dot / axpy against a dense vector.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "fastdescent/kernels.hpp"
 #include "fastdescent/simd.hpp"
@@ -69,5 +70,43 @@ struct CsrRows {
         for (I k = indptr[i]; k < indptr[i + 1]; ++k) f(std::int64_t(indices[k]), data[k]);
     }
 };
+
+// What makes a CSR structure unsafe to read, in the order the check looks for it.
+enum class CsrFault { none, indptr_start, indptr_end, indptr_decreasing, column_out_of_range };
+
+struct CsrCheck {
+    CsrFault fault = CsrFault::none;
+    bool duplicates = false;  // a row stores a column twice (SciPy adds such entries up)
+};
+
+// One pass over indptr and indices. Rows whose columns increase (SciPy's canonical form) have no
+// duplicates; only other rows are checked against a table of the last row that touched each
+// column, allocated on the first such row.
+template <class I>
+CsrCheck check_csr(const I* indptr, const I* indices, std::int64_t n_rows, std::int64_t nnz,
+                   std::int64_t n_cols) {
+    CsrCheck out;
+    if (indptr[0] != 0) return {CsrFault::indptr_start, false};
+    if (std::int64_t(indptr[n_rows]) != nnz) return {CsrFault::indptr_end, false};
+    std::vector<std::int64_t> last_row;
+    for (std::int64_t i = 0; i < n_rows; ++i) {
+        const std::int64_t lo = indptr[i], hi = indptr[i + 1];
+        if (hi < lo || hi > nnz) return {CsrFault::indptr_decreasing, false};
+        bool increasing = true;
+        for (std::int64_t k = lo; k < hi; ++k) {
+            const std::int64_t c = indices[k];
+            if (c < 0 || c >= n_cols) return {CsrFault::column_out_of_range, false};
+            if (k > lo && c <= std::int64_t(indices[k - 1])) increasing = false;
+        }
+        if (increasing || out.duplicates) continue;
+        if (last_row.empty()) last_row.assign(std::size_t(n_cols), -1);
+        for (std::int64_t k = lo; k < hi; ++k) {
+            std::int64_t& seen = last_row[std::size_t(indices[k])];
+            if (seen == i) out.duplicates = true;
+            seen = i;
+        }
+    }
+    return out;
+}
 
 }  // namespace fastdescent

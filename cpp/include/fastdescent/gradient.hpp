@@ -61,7 +61,7 @@ void loss_gradient_sums(const Rows& X, const GradientInput<typename Rows::value_
     if (K < 1) throw std::invalid_argument("K must be >= 1");
     if (in.mode == OutputMode::single && K != 1)
         throw std::invalid_argument("a scalar loss with one problem needs K = 1");
-    if (n_threads < 1) n_threads = 1;
+    n_threads = resolve_threads(std::max(1, n_threads));
     if (in.n_rows * P < row_sums_min_work) n_threads = 1;  // not worth waking threads
     // Per thread (see thread_room): gradient (P), intercept gradient (K), scratch scores and
     // derivatives (2 K); loss and weight sums (n_problems each).

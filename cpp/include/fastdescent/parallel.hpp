@@ -37,15 +37,15 @@ T* thread_room(std::vector<T>& v, std::int64_t n) {
     return room_of(v);
 }
 
-// n_threads <= 0 means all the threads OpenMP would use (OMP_NUM_THREADS or the core count).
-inline int resolve_threads(int n_threads) {
-#ifdef _OPENMP
-    return n_threads > 0 ? n_threads : omp_get_max_threads();
-#else
-    (void)n_threads;
-    return 1;
-#endif
-}
+// Threads a parallel region may use: OpenMP's limit (OMP_NUM_THREADS, threadpoolctl or the
+// core count), or 1 in a process forked from one that had loaded the core. GNU OpenMP's thread
+// pool does not survive fork(): a team started in the child waits forever for threads that
+// exist only in the parent, so a fork handler marks the child and every region asks here first.
+int max_threads();
+
+// Threads for a request: n_threads <= 0 means max_threads(), more than it is capped to it
+// (libgomp aborts when it cannot create the threads asked for).
+int resolve_threads(int n_threads);
 
 // Calls body(begin, end) on contiguous ranges that cover [0, n): blocks handed out to the
 // threads as they become free (a core busy with another process then costs its share, not the

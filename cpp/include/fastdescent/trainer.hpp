@@ -173,7 +173,9 @@ TrainResult train(const Rows& X, const Targets<typename Rows::value_type>& targe
                   Model<typename Rows::value_type>& model, const TrainConfig& cfg,
                   Optimizer<typename Rows::value_type>* optimizer, double t0, StopCheck stop,
                   EpochCallback on_epoch) {
-    Trainer<Rows> trainer(X, targets, model, cfg, optimizer, std::move(stop), std::move(on_epoch));
+    TrainConfig capped = cfg;  // at most what OpenMP offers (1 in a forked child)
+    if (cfg.n_threads >= 1) capped.n_threads = resolve_threads(cfg.n_threads);
+    Trainer<Rows> trainer(X, targets, model, capped, optimizer, std::move(stop), std::move(on_epoch));
     return trainer.run(t0);
 }
 
