@@ -5,6 +5,8 @@ them), for float32 and float64, on small logistic and quadratic problems."""
 import copy
 import math
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -623,6 +625,109 @@ def test_invalid_hyperparameters(make, message):
 def test_hyperparameters_of_the_wrong_type(make, message):
     with pytest.raises(TypeError, match=message):
         make()
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("lr", float("inf"), "Invalid learning rate: inf"),
+    ("lr", float("nan"), "Invalid learning rate: nan"),
+    ("lr", -0.1, "Invalid learning rate: -0.1"),
+    ("betas", (1.5, 0.9), r"Invalid beta parameter at index 0: 1.5"),
+    ("eps", float("nan"), "Invalid epsilon value: nan"),
+    ("weight_decay", float("inf"), "Invalid weight_decay value: inf"),
+])
+def test_hyperparameters_assigned_after_construction_are_checked_at_the_next_step(
+    name, value, message
+):
+    w = np.ones(3)
+    opt = optim.Adam(0.1)
+    opt.step(w, np.ones(3))
+    setattr(opt, name, value)
+    before = w.copy()
+    with pytest.raises(ValueError, match=message):
+        opt.step(w, np.ones(3))
+    with pytest.raises(ValueError, match=message):
+        opt.to_spec()
+    np.testing.assert_array_equal(w, before)
+    assert opt.step_count == 1
+
+
+def test_a_valid_assignment_takes_effect_normalized():
+    w = np.ones(3)
+    opt = optim.SGD(0.1)
+    opt.momentum = 1  # an int, as the constructor would take it
+    opt.step(w, np.ones(3))
+    assert opt.momentum == 1.0 and isinstance(opt.momentum, float)
+    np.testing.assert_allclose(w, 0.9)
+
+
+def _adam_state_dict():
+    opt = optim.Adam(0.1, amsgrad=True)
+    opt.step([np.ones((3, 2)), np.ones(2)], [np.ones((3, 2)), np.ones(2)])
+    return opt.state_dict()
+
+
+def _spoil(path, value):
+    def spoil(sd):
+        target = sd
+        for key in path[:-1]:
+            target = target[key]
+        if value is KeyError:
+            del target[path[-1]]
+        else:
+            target[path[-1]] = value(target[path[-1]]) if callable(value) else value
+    return spoil
+
+
+@pytest.mark.parametrize("spoil, message", [
+    (_spoil(("state", 0, "exp_avg_sq"), lambda a: -a), "'exp_avg_sq'.* cannot be negative"),
+    (_spoil(("state", 0, "max_exp_avg_sq"), lambda a: a - 5), "cannot be negative"),
+    (_spoil(("state", 1, "exp_avg"), lambda a: a * np.nan), "holds NaN or infinity"),
+    (_spoil(("state", 0, "exp_avg"), KeyError), "keeps"),
+    (_spoil(("state", 0, "extra"), 1.0), "keeps"),
+    (_spoil(("state", 0, "exp_avg"), lambda a: a.astype(np.float32)), "must be a float64 array"),
+    (_spoil(("state", 0, "exp_avg"), lambda a: a.ravel()), r"has shape \(6,\), expected \(3, 2\)"),
+    (_spoil(("state", 0, "exp_avg"), lambda a: a.tolist()), "must be a float64 array"),
+    (_spoil(("state", 0, "step"), -1), "must be an integer >= 0"),
+    (_spoil(("state", 0, "shape"), [3, 2]), "must be a tuple of sizes"),
+    (_spoil(("state", 0, "dtype"), "int8"), "must be 'float32' or 'float64'"),
+    (_spoil(("state", 0), KeyError), None),  # one entry fewer than parameters: checked at step
+    (_spoil(("state",), 3), "must be a list"),
+    (_spoil(("step_count",), 1.5), "step_count must be an integer"),
+    (_spoil(("lr",), float("inf")), "Invalid learning rate: inf"),
+])
+def test_load_state_dict_checks_everything_before_changing_anything(spoil, message):
+    sd = _adam_state_dict()
+    spoil(sd)
+    opt = optim.Adam(0.5)
+    if message is None:
+        opt.load_state_dict(sd)
+        with pytest.raises(ValueError, match="first stepped with 1 parameter arrays, got 2"):
+            opt.step([np.ones((3, 2)), np.ones(2)], [np.ones((3, 2)), np.ones(2)])
+        return
+    with pytest.raises(ValueError, match=message):
+        opt.load_state_dict(sd)
+    assert opt.lr == 0.5 and opt.state == [] and opt.step_count == 0
+
+
+def test_loaded_state_is_a_private_copy():
+    sd = _adam_state_dict()
+    opt = optim.Adam(0.1, amsgrad=True)
+    opt.load_state_dict(sd)
+    opt.step([np.ones((3, 2)), np.ones(2)], [np.ones((3, 2)), np.ones(2)])
+    np.testing.assert_allclose(sd["state"][1]["exp_avg"], 0.1)  # unchanged by the step
+
+
+def test_n_threads_beyond_the_runtime_is_capped():
+    # libgomp aborts the process when asked for threads it cannot create: own process.
+    script = (
+        "import numpy as np; from fastdescent import optim\n"
+        "w = np.ones(1 << 20); opt = optim.Adam(0.1, n_threads=1 << 20)\n"
+        "opt.step(w, np.ones(1 << 20)); print(float(w[0]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert abs(float(out.stdout) - 0.9) < 1e-9
 
 
 def test_schedule_giving_a_negative_lr_is_rejected():

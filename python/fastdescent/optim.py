@@ -57,10 +57,11 @@ def _is_real(value):
 
 
 def _check_nonneg(value, name, label=None):
-    """torch.optim's check: ValueError "Invalid <label> value: <value>" unless 0 <= value."""
+    """torch.optim's check, finite too: ValueError "Invalid <label> value: <value>" unless
+    0 <= value < inf."""
     if not _is_real(value):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    if not 0.0 <= value:
+    if not 0.0 <= value < math.inf:
         raise ValueError(f"Invalid {label or name} value: {value}")
     return float(value)
 
@@ -69,7 +70,7 @@ def _check_lr(lr, allow_none=False):
     if lr is None and allow_none:
         return None
     if _is_real(lr):
-        if not 0.0 <= lr:
+        if not 0.0 <= lr < math.inf:
             raise ValueError(f"Invalid learning rate: {lr}")
         return float(lr)
     if callable(lr):
@@ -130,6 +131,26 @@ class Optimizer:
         self.n_threads = n_threads
         self.state = []
         self.step_count = 0
+        self._checked_settings = ()
+
+    def _settings(self):
+        return (self.lr, self.n_threads, *(getattr(self, n) for n in self._hyperparameters))
+
+    def _check_settings(self):
+        """Runs the constructor's checks again when ``lr``, ``n_threads`` or a hyperparameter
+        was assigned since the last check (otherwise it costs one identity test per setting),
+        so that ``opt.lr = float("nan")`` or ``opt.betas = (1.5, 0.9)`` fails at the next
+        step instead of training on it."""
+        settings = self._settings()
+        if len(settings) == len(self._checked_settings) and all(
+            a is b for a, b in zip(settings, self._checked_settings)
+        ):
+            return
+        fresh = type(self)(self.lr, **self.hyperparameters(), n_threads=self.n_threads)
+        for name in self._hyperparameters:
+            setattr(self, name, getattr(fresh, name))
+        self.lr = fresh.lr
+        self._checked_settings = self._settings()
 
     @property
     def _threads(self):
@@ -146,7 +167,7 @@ class Optimizer:
         if self.lr is None or isinstance(self.lr, float):
             return self.lr
         value = float(self.lr(self.step_count))
-        if not value >= 0:
+        if not 0 <= value < math.inf:
             raise ValueError(
                 f"the schedule gave an invalid learning rate at step {self.step_count}: {value}"
             )
@@ -253,6 +274,7 @@ class Optimizer:
             On mismatched shapes, non-contiguous or read-only parameters, or a different number
             of arrays than on the first step.
         """
+        self._check_settings()
         checked = self._checked(params, grads)
         lr = self.current_lr()
         if not self.state:
@@ -312,10 +334,16 @@ class Optimizer:
         ----------
         state_dict : dict
 
+        Everything is checked before anything changes: the hyperparameters as the constructor
+        checks them, and each state entry's keys, step count, shape, dtype and arrays (the
+        shapes and dtypes this optimizer keeps for such a parameter, finite values, no negative
+        values where a sum of squares is kept).
+
         Raises
         ------
         ValueError
-            If the dict comes from another optimizer class or lacks entries.
+            If the dict comes from another optimizer class, lacks entries or holds invalid
+            values.
         """
         if not isinstance(state_dict, dict):
             raise TypeError(f"state_dict must be a dict, got {type(state_dict).__name__}")
@@ -325,10 +353,6 @@ class Optimizer:
         missing = {"step_count", "hyperparameters", "state"} - set(state_dict)
         if missing:
             raise ValueError(f"state dict lacks {sorted(missing)}")
-        state = copy.deepcopy(state_dict["state"])
-        for i, st in enumerate(state):
-            if not isinstance(st, dict) or "step" not in st or "shape" not in st:
-                raise ValueError(f"state[{i}] is not an optimizer state entry")
         hyper = dict(state_dict["hyperparameters"])
         unknown = set(hyper) - set(self._hyperparameters)
         if unknown:
@@ -338,11 +362,70 @@ class Optimizer:
         lr = state_dict["lr"] if "lr" in state_dict else self.lr
         # Validated as the constructor would.
         restored = type(self)(lr, **hyper, n_threads=self.n_threads)
+        step_count = _count(state_dict["step_count"], "step_count")
+        entries = state_dict["state"]
+        if not isinstance(entries, (list, tuple)):
+            raise ValueError(f"state must be a list of entries, got {type(entries).__name__}")
+        state = [restored._checked_entry(i, st) for i, st in enumerate(entries)]
         for name in self._hyperparameters:
             setattr(self, name, getattr(restored, name))
         self.lr = restored.lr
         self.state = state
-        self.step_count = int(state_dict["step_count"])
+        self.step_count = step_count
+        self._checked_settings = self._settings()
+
+    # State kept lazily: None until the hyperparameter that needs it is switched on.
+    _optional_state = frozenset({"momentum_buffer", "grad_avg", "max_exp_avg_sq"})
+    # Sums or averages of squares, and maxima of absolute values: never negative.
+    _nonnegative_state = frozenset(
+        {"sum", "square_avg", "exp_avg_sq", "max_exp_avg_sq", "exp_inf", "v", "v_row", "v_col"}
+    )
+
+    def _checked_entry(self, i, st):
+        """A private copy of state entry `i` after checking it against the entry this
+        optimizer would create for a parameter of its shape and dtype."""
+        where = f"state[{i}]"
+        if not isinstance(st, dict) or not {"step", "shape", "dtype"} <= set(st):
+            raise ValueError(f"{where} is not an optimizer state entry")
+        shape = st["shape"]
+        if not isinstance(shape, tuple) or not all(
+            isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 0 for n in shape
+        ):
+            raise ValueError(f"{where}['shape'] must be a tuple of sizes, got {shape!r}")
+        if st["dtype"] not in ("float32", "float64"):
+            raise ValueError(f"{where}['dtype'] must be 'float32' or 'float64'")
+        dtype = np.dtype(st["dtype"])
+        # np.zeros only reserves pages: the template costs no parameter-sized work.
+        template = self._new_state(np.zeros(shape, dtype))
+        if set(st) != set(template):
+            raise ValueError(
+                f"{where} has keys {sorted(st)}; {type(self).__name__} keeps {sorted(template)}"
+            )
+        out = {"step": _count(st["step"], f"{where}['step']"), "shape": shape, "dtype": dtype.name}
+        for key, want in template.items():
+            if key in out:
+                continue
+            have, name = st[key], f"{where}[{key!r}]"
+            if have is None and (want is None or key in self._optional_state):
+                out[key] = None
+            elif isinstance(want, np.ndarray) or (
+                key in self._optional_state and have is not None
+            ):
+                want_shape = shape if want is None else want.shape
+                if not isinstance(have, np.ndarray) or have.dtype != dtype:
+                    raise ValueError(f"{name} must be a {dtype.name} array")
+                if have.shape != want_shape:
+                    raise ValueError(f"{name} has shape {have.shape}, expected {want_shape}")
+                _check_values(have, name, key in self._nonnegative_state)
+                out[key] = np.array(have, order="C")  # a private, writable copy
+            elif isinstance(want, float):
+                if not _is_real(have):
+                    raise ValueError(f"{name} must be a real number, got {have!r}")
+                _check_values(np.float64(have), name, True)
+                out[key] = float(have)
+            else:
+                raise ValueError(f"{name} must be None, got {type(have).__name__}")
+        return out
 
     def to_spec(self):
         """The C++ trainer's description of this optimizer.
@@ -354,6 +437,7 @@ class Optimizer:
         -------
         fastdescent._core.OptimizerSpec
         """
+        self._check_settings()
         spec = _core.OptimizerSpec(getattr(_core.OptimizerKind, self._kind))
         for name, value in self._spec_fields().items():
             setattr(spec, name, value)
@@ -368,6 +452,19 @@ class Optimizer:
             f"{k}={v!r}" for k, v in [("lr", self.lr), *self.hyperparameters().items()]
         )
         return f"{type(self).__name__}({args})"
+
+
+def _count(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+    return int(value)
+
+
+def _check_values(a, name, nonnegative):
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} holds NaN or infinity")
+    if nonnegative and (a < 0).any():
+        raise ValueError(f"{name} holds negative values; it cannot be negative")
 
 
 def _zeros(p):
@@ -407,6 +504,8 @@ class SGD(Optimizer):
         self.momentum = _check_nonneg(momentum, "momentum")
         if not _is_real(dampening):
             raise TypeError(f"dampening must be a real number, got {type(dampening).__name__}")
+        if not math.isfinite(dampening):
+            raise ValueError(f"Invalid dampening value: {dampening}")
         self.dampening = float(dampening)
         self.nesterov = bool(nesterov)
         self.weight_decay = _check_nonneg(weight_decay, "weight_decay")
