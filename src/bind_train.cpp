@@ -162,19 +162,6 @@ py::object run(const Rows& X, std::vector<Span> reads, py::handle y, py::handle 
     }
     check_no_overlap(writes, reads);
 
-    EpochCallback on_epoch;
-    if (!epoch_callback.is_none()) {
-        // A borrowed handle: the std::function is copied with the GIL released, which must not
-        // touch reference counts. The caller keeps the callable alive for the call.
-        py::handle fn = epoch_callback;
-        on_epoch = [fn, after_callback](const EpochStats& s) {
-            py::gil_scoped_acquire gil;
-            const bool stop =
-                py::bool_(fn(s.epoch, s.objective, s.validation_score, s.eta, s.t, s.grad_norm)).cast<bool>();
-            if (after_callback) after_callback();
-            return stop;
-        };
-    }
     std::unique_ptr<Optimizer<T>> opt;
     if (!optimizer.is_none()) {
         auto spec = optimizer.cast<OptimizerSpec>();
@@ -183,6 +170,35 @@ py::object run(const Rows& X, std::vector<Span> reads, py::handle y, py::handle 
         load_optimizer_state(*opt, optimizer_state);
     } else if (!optimizer_state.is_none() && py::len(optimizer_state) > 0) {
         throw py::value_error("optimizer_state needs an optimizer (plain SGD keeps no state)");
+    }
+    EpochCallback on_epoch;
+    if (!epoch_callback.is_none()) {
+        // A borrowed handle: the std::function is copied with the GIL released, which must not
+        // touch reference counts. The caller keeps the callable alive for the call.
+        py::handle fn = epoch_callback;
+        const Optimizer<T>* o = opt.get();
+        on_epoch = [fn, after_callback, o](const EpochStats& s) {
+            py::gil_scoped_acquire gil;
+            // The optimizer's state at this epoch's end (for a checkpoint taken in a callback),
+            // readable while the trainer waits for the callback and not after.
+            auto open = std::make_shared<bool>(true);
+            py::cpp_function state([o, open]() -> py::object {
+                if (!*open)
+                    throw std::runtime_error("the optimizer state can be read only during its epoch callback");
+                return o ? py::object(state_to_python(o->state())) : py::object(py::list());
+            });
+            bool stop;
+            try {
+                stop = py::bool_(fn(s.epoch, s.objective, s.validation_score, s.eta, s.t, s.grad_norm, state))
+                           .cast<bool>();
+            } catch (...) {
+                *open = false;
+                throw;
+            }
+            *open = false;
+            if (after_callback) after_callback();
+            return stop;
+        };
     }
     TrainResult res;
     {

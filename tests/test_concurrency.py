@@ -80,6 +80,57 @@ def test_one_estimator_refit_on_many_threads_stays_consistent():
     np.testing.assert_array_equal(est.coef_, references[est.t_])
 
 
+def test_partial_fit_from_two_threads_keeps_every_update():
+    """Calls on one estimator run one at a time: no update of either thread is lost."""
+    X, y = _data(8, n=400)
+    chunks = [(X[i:i + 50], y[i:i + 50]) for i in range(0, 400, 50)]
+    est = fd.SGDClassifier(random_state=0)
+    est.partial_fit(*chunks[0], classes=np.unique(y))
+
+    def feed(part):
+        for Xc, yc in part:
+            est.partial_fit(Xc, yc)
+
+    threads = [threading.Thread(target=feed, args=(chunks[1 + k::2] * 20,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    rows = 50 + 20 * 350  # per-sample SGD: one update per row
+    assert est.t_ == 1 + rows
+    assert len(est.loss_curve_) == 1 + 20 * 7
+
+
+def test_failed_fit_does_not_undo_another_threads_fit():
+    X, y = _data(9)
+    reference = fd.SGDClassifier(max_iter=5, tol=None, random_state=1).fit(X, y)
+    in_fit = threading.Event()
+
+    class FailLate(fd.callbacks.Callback):
+        def on_epoch_end(self, est, epoch, metrics):
+            in_fit.set()
+            time.sleep(0.2)  # the other thread's fit is waiting (or, unserialized, running)
+            raise RuntimeError("callback failed")
+
+    est = fd.SGDClassifier(max_iter=5, tol=None, random_state=1, callbacks=[FailLate()])
+    errors = []
+
+    def failing():
+        try:
+            est.fit(X, y)
+        except RuntimeError as e:
+            errors.append(e)
+
+    bad = threading.Thread(target=failing)
+    bad.start()
+    assert in_fit.wait(10)
+    est.set_params(callbacks=None)  # the failing fit has read its callbacks already
+    est.fit(X, y)  # runs once the failing call has put its snapshot back
+    bad.join()
+    assert len(errors) == 1
+    np.testing.assert_array_equal(est.coef_, reference.coef_)
+
+
 def test_gil_is_released_during_training():
     """A Python thread keeps running while another thread is inside the C++ trainer: the
     longest pause it sees is a small part of the training time."""

@@ -146,3 +146,69 @@ def test_corrupted_state_is_refused_clearly():
     est._optimizer_state["states"][0][0]["exp_avg_sq"] = np.zeros(3)
     with pytest.raises(ValueError, match="'exp_avg_sq' has 3 entries, expected 6"):
         est.partial_fit(X[64:128], y[64:128])
+
+
+# ---- checkpoints taken by a callback during a fit --------------------------------------------
+
+CHECKPOINT_CASES = [
+    ("regressor-adam", fd.SGDRegressor, dict(optimizer="adam", batch_size=32), 0),
+    ("regressor-per-sample-averaged", fd.SGDRegressor, dict(average=100), 0),
+    ("binary-momentum", fd.SGDClassifier, dict(optimizer="momentum", batch_size=16), 2),
+    ("multinomial-adam", fd.SGDClassifier,
+     dict(multi_class="multinomial", loss="log_loss", optimizer="adam", batch_size=32), 3),
+    ("one-vs-rest-rmsprop-threads", fd.SGDClassifier,
+     dict(optimizer="rmsprop", batch_size=32, n_jobs=2), 3),
+]
+
+
+class _Pickler(fd.callbacks.Callback):
+    """Pickles the estimator before the first epoch and after every epoch."""
+
+    def on_fit_begin(self, est):
+        self.first, self.blobs = pickle.dumps(est), []
+
+    def on_epoch_end(self, est, epoch, metrics):
+        self.blobs.append(pickle.dumps(est))
+
+
+@pytest.mark.parametrize("name, cls, params, classes", CHECKPOINT_CASES,
+                         ids=[c[0] for c in CHECKPOINT_CASES])
+def test_checkpoint_pickled_mid_fit_resumes_as_the_shorter_fit(name, cls, params, classes):
+    """The model a callback pickles after epoch e of a 4-epoch fit is the model of a 2-epoch
+    fit: same weights, update count and optimizer state, so partial_fit continues alike."""
+    X, y = _data(classes=classes)
+    common = dict(params, learning_rate="constant", eta0=0.01, tol=None, random_state=0)
+    pickler = _Pickler()
+    cls(max_iter=4, callbacks=[pickler], **common).fit(X, y)
+    ovr = classes > 2 and "multi_class" not in params
+    per_class = classes if ovr else 1
+    assert len(pickler.blobs) == 4 * per_class
+    # After the second epoch; one-vs-rest classes train one after another: class 0's.
+    resumed = pickle.loads(pickler.blobs[1])
+    resumed.set_params(callbacks=None)
+    assert not hasattr(resumed, "_live_fit")
+    if per_class == 1:
+        reference = cls(max_iter=2, **common).fit(X, y)
+        np.testing.assert_allclose(resumed.coef_, reference.coef_, **TOL[np.float64])
+        assert resumed.t_ == reference.t_ and resumed.n_iter_ == 2
+        assert resumed.loss_curve_ == pytest.approx(reference.loss_curve_, rel=1e-12)
+    else:
+        # Class 0 after two epochs, the others not started: their weights are still zero.
+        assert np.all(resumed.coef_[1:] == 0) and np.any(resumed.coef_[0] != 0)
+        reference = cls(max_iter=2, **common).fit(X, (y == 0).astype(int))
+        np.testing.assert_allclose(resumed.coef_[0], reference.coef_[0], **TOL[np.float64])
+    for model in [resumed] + ([reference] if per_class == 1 else []):
+        model.partial_fit(X, y)
+    if per_class == 1:
+        np.testing.assert_allclose(resumed.coef_, reference.coef_, **TOL[np.float64])
+    assert np.all(np.isfinite(resumed.coef_)) and resumed.n_iter_ == 1
+
+
+def test_checkpoint_in_on_fit_begin_is_an_unfitted_start():
+    X, y = _data()
+    pickler = _Pickler()
+    fd.SGDRegressor(max_iter=2, tol=None, callbacks=[pickler], random_state=0).fit(X, y)
+    model = pickle.loads(pickler.first)
+    assert np.all(model.coef_ == 0) and model.t_ == 1.0 and model.n_iter_ == 0
+    model.set_params(callbacks=None).partial_fit(X, y)
+    assert model.n_iter_ == 1 and np.any(model.coef_ != 0)

@@ -450,7 +450,7 @@ def test_plateau_stopping_matches_reference(case, dtype):
 
     seen = []
 
-    def on_epoch(epoch, objective, score, eta, t, grad_norm):
+    def on_epoch(epoch, objective, score, eta, t, grad_norm, optimizer_state):
         seen.append((epoch, objective, eta, t))
         assert math.isnan(score)
         return False
@@ -542,7 +542,7 @@ def test_optimal_schedule_step_sizes(alpha):
                                                         rel=1e-12)
         seen = []
         run_core("dense", np.float64, X, y, cfg, K=n_outputs(loss),
-                 epoch_callback=lambda e, o, s, eta, t, g: seen.append(eta) or False)  # noqa: B023
+                 epoch_callback=lambda e, o, s, eta, t, g, state: seen.append(eta) or False)  # noqa: B023
         assert_allclose(seen, expected.epoch_etas, rtol=1e-14, err_msg=loss)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 import warnings
 from contextlib import contextmanager
 from numbers import Integral, Real
@@ -535,7 +536,9 @@ class BaseSGD(BaseEstimator):
             else {
                 "spec": optimizer_spec.to_dict(),
                 "states": [
-                    list(r.optimizer_state) if hasattr(r, "optimizer_state") else None
+                    None
+                    if getattr(r, "optimizer_state", None) is None
+                    else list(r.optimizer_state)
                     for r in results
                 ],
             },
@@ -579,19 +582,23 @@ class BaseSGD(BaseEstimator):
         return mask
 
     @contextmanager
-    def _monitored(self, max_iter, labels, views, fitted):
+    def _monitored(self, max_iter, labels, views, fitted, snapshot=None):
         """A :class:`FitMonitor` for one training call, with the fit's attributes exposed.
 
         With callbacks, ``coef_`` and ``intercept_`` (and the `fitted` attributes, e.g.
         ``classes_``) are set to the live training buffers before the first epoch, so that a
-        callback can read or predict with the current weights. If training fails, the
-        estimator's previous attributes are put back and the progress bar is closed.
+        callback can read or predict with the current weights, and `snapshot(monitor)` (the
+        complete fitted state as of the latest epoch) is what pickling or copying the estimator
+        during the fit saves, so that such a checkpoint resumes with partial_fit. If training
+        fails, the estimator's previous attributes are put back and the progress bar is closed.
         """
         monitor = FitMonitor(self, max_iter, labels, views)
         saved = {}
         if monitor.callbacks:
             coef, intercept = views[0](0.0)
             exposed = dict(fitted, coef_=coef, intercept_=intercept)
+            if snapshot is not None:
+                exposed["_live_fit"] = functools.partial(snapshot, monitor)
             saved = {name: getattr(self, name, _MISSING) for name in exposed}
             for name, value in exposed.items():
                 setattr(self, name, value)
@@ -606,6 +613,16 @@ class BaseSGD(BaseEstimator):
                 else:
                     setattr(self, name, value)
             raise
+        finally:
+            self.__dict__.pop("_live_fit", None)
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())  # which may be vars(self) itself
+        state.pop("_fit_lock", None)  # a copy or a loaded model gets its own
+        live = state.pop("_live_fit", None)
+        if live is not None:  # pickled by a callback during a fit: the state as of now
+            state.update(live())
+        return state
 
     def _parameters(self, K, n_features, dtype, coef_init, intercept_init, resume):
         """Fresh training buffers (coef K x n_features, intercept K, and the averages or None),
@@ -836,18 +853,26 @@ def host_array(X):
 
 
 def keeps_state_on_error(method):
-    """Decorates fit / partial_fit: on any exception, KeyboardInterrupt included, the estimator
-    gets back exactly the attributes it had before the call (unfitted stays unfitted, a fitted
-    estimator keeps its previous model), never a mix of old and new."""
+    """Decorates fit / partial_fit: calls on one estimator from several threads run one at a
+    time (each partial_fit continues from the previous call's model), and on any exception,
+    KeyboardInterrupt included, the estimator gets back exactly the fitted attributes it had
+    before the call (unfitted stays unfitted, a fitted estimator keeps its previous model),
+    never a mix of old and new, and never undoing another thread's completed call."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        saved = dict(vars(self))
-        try:
-            return method(self, *args, **kwargs)
-        except BaseException:
-            self.__dict__ = saved  # one attribute store: no half-restored state either
-            raise
+        # dict.setdefault is atomic: two threads get the same lock. Reentrant, so that a
+        # callback may fit the estimator it is watching.
+        with vars(self).setdefault("_fit_lock", threading.RLock()):
+            saved = dict(vars(self))
+            try:
+                return method(self, *args, **kwargs)
+            except BaseException:
+                # Parameters set meanwhile (set_params from a callback or another thread) stay.
+                now = vars(self)
+                params = {k: now[k] for k in self._get_param_names() if k in now}
+                self.__dict__ = {**saved, **params}  # one store: no half-restored state either
+                raise
 
     return wrapper
 

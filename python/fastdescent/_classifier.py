@@ -348,8 +348,37 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
                 return avg_coef, avg_intercept
             return coef, intercept
 
+        def fitted(results, history):  # the fitted attributes after `results`
+            t = max(r.t for r in results)
+            final_coef, final_intercept = view(t)
+            return dict(
+                classes_=classes,
+                _standard_coef=coef,
+                _standard_intercept=intercept,
+                _average_coef=avg_coef,
+                _average_intercept=avg_intercept,
+                n_iter_=max(r.n_iter for r in results),
+                t_=t,
+                coef_=final_coef,
+                intercept_=final_intercept,
+                **self._records(
+                    resume,
+                    mean_curve([list(r.loss_curve) for r in results]),
+                    history,
+                    results,
+                    optimizer_spec,
+                    schedule_rows,
+                ),
+            )
+
+        def snapshot(monitor):
+            progress = [monitor.progress(q, t0, state) for q, state in enumerate(states)]
+            return fitted(progress, monitor.history())
+
         labels = list(classes.tolist()) if ovr else [None]
-        monitor_cm = self._monitored(max_iter, labels, [view] * len(labels), {"classes_": classes})
+        monitor_cm = self._monitored(
+            max_iter, labels, [view] * len(labels), {"classes_": classes}, snapshot
+        )
 
         def fit_problem(problem, rows, y_problem, weights, loss, seed, threads):
             cfg = self._config(
@@ -362,7 +391,7 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
                 scales=scales,
                 in_memory=gpu is None,
             )
-            return train(
+            res = train(
                 X,
                 y_problem,
                 coef[rows],
@@ -380,6 +409,7 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
                 gpu=gpu,
                 cancel=cancel,
             )
+            return monitor.finished(problem, res)
 
         with monitor_cm as monitor:
             if multinomial:
@@ -423,7 +453,9 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
                         1,
                     )
 
-                if n_threads > 1 and gpu is None:
+                # With callbacks, classes train one after another, so that a callback sees
+                # (and a checkpoint saves) every class's model at a definite point.
+                if n_threads > 1 and gpu is None and not monitor.callbacks:
                     with ThreadPoolExecutor(max_workers=min(n_threads, n_classes)) as pool:
                         futures = [pool.submit(fit_class, k) for k in range(n_classes)]
                         try:
@@ -441,34 +473,10 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
                 else:
                     results = [fit_class(k) for k in range(n_classes)]
 
-        n_iter = max(r.n_iter for r in results)
-        t = max(r.t for r in results)
-        final_coef, final_intercept = view(t)
-        commit_fitted_state(
-            self,
-            dict(
-                classes_=classes,
-                _standard_coef=coef,
-                _standard_intercept=intercept,
-                _average_coef=avg_coef,
-                _average_intercept=avg_intercept,
-                n_iter_=n_iter,
-                t_=t,
-                coef_=final_coef,
-                intercept_=final_intercept,
-                **self._records(
-                    resume,
-                    mean_curve([list(r.loss_curve) for r in results]),
-                    monitor.history(),
-                    results,
-                    optimizer_spec,
-                    schedule_rows,
-                ),
-            ),
-        )
+        commit_fitted_state(self, fitted(results, monitor.history()))
         if not partial:
             self._warn_after_fit(
-                n_iter,
+                self.n_iter_,
                 any(r.stopped_by_callback for r in results),
                 self.loss_curve_,
                 self.history_,

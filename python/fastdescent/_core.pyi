@@ -110,7 +110,8 @@ class TrainResult(metaclass=_pybind11_type):
 _OptimizerState = list[dict[str, Any] | None]
 
 # (epoch, objective, validation score, step size, t, gradient norm) -> stop training
-_EpochCallback = Callable[[int, float, float, float, float, float], bool]
+# (epoch, objective, validation score, eta, t, grad norm, optimizer-state getter) -> stop
+_EpochCallback = Callable[..., bool]
 
 def train_dense(
     X: NDArray[np.floating],

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -45,6 +46,8 @@ class FitMonitor:
         self.early_stopping = bool(estimator.early_stopping)
         self.records = [[] for _ in labels]  # per problem, one dict per epoch
         self._lock = threading.Lock()
+        self._live = {}  # problem -> (t, optimizer-state getter) of its latest epoch
+        self._finished = {}  # problem -> its training result
         self._bar = None
         self._start = None
         self._began = False
@@ -64,7 +67,7 @@ class FitMonitor:
         """The function the trainer calls at the end of each epoch of problem `problem`."""
         label = self.labels[problem]
 
-        def on_epoch(epoch, objective, score, eta, t, grad_norm):
+        def on_epoch(epoch, objective, score, eta, t, grad_norm, optimizer_state=None):
             elapsed = time.perf_counter() - self._start
             metrics = {"loss": float(objective)}
             if self.early_stopping:
@@ -79,6 +82,7 @@ class FitMonitor:
                 self._report(epoch, metrics, t)
                 stop = False
                 if self.callbacks:
+                    self._live[problem] = (t, optimizer_state)
                     coef, intercept = self.views[problem](t)
                     self.estimator.coef_, self.estimator.intercept_ = coef, intercept
                     for cb in self.callbacks:
@@ -90,6 +94,35 @@ class FitMonitor:
                 return stop
 
         return on_epoch
+
+    def finished(self, problem, result):
+        """Records the training result of a problem that has ended."""
+        self._finished[problem] = result
+        return result
+
+    def progress(self, problem, t0, start_state):
+        """Where `problem` stands now, in the terms of a training result (n_iter, t,
+        loss_curve, optimizer_state), for a checkpoint taken by a callback during the fit: the
+        latest epoch's values, or the start (update count `t0`, optimizer state `start_state`)
+        before the first. The optimizer state is known while the problem's epoch callback
+        runs; otherwise (and on backends that do not pass it) it is None: training resumed
+        from the checkpoint starts the optimizer's state afresh."""
+        if problem in self._finished:
+            return self._finished[problem]
+        t, state = self._live.get(problem, (t0, start_state))
+        if callable(state):
+            try:
+                state = state()
+            except RuntimeError:  # its callback has returned
+                state = None
+        records = self.records[problem]
+        return SimpleNamespace(
+            n_iter=len(records),
+            t=t,
+            loss_curve=[r["loss"] for r in records],
+            optimizer_state=state,
+            stopped_by_callback=False,
+        )
 
     def _report(self, epoch, metrics, t):
         if self._bar is not None:

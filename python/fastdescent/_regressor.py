@@ -464,7 +464,27 @@ class SGDRegressor(RegressorMixin, BaseSGD):
                 return avg_coef, avg_intercept
             return coef, intercept
 
-        with self._monitored(max_iter, [None], [view], {}) as monitor:
+        def fitted(results, history):  # the fitted attributes after `results`
+            (res,) = results
+            final_coef, final_intercept = view(res.t)
+            return dict(
+                _standard_coef=coef,
+                _standard_intercept=intercept,
+                _average_coef=avg_coef,
+                _average_intercept=avg_intercept,
+                n_iter_=res.n_iter,
+                t_=res.t,
+                coef_=final_coef,
+                intercept_=final_intercept,
+                **self._records(
+                    resume, res.loss_curve, history, results, optimizer_spec, schedule_rows
+                ),
+            )
+
+        def snapshot(monitor):
+            return fitted([monitor.progress(0, t0, states[0])], monitor.history())
+
+        with self._monitored(max_iter, [None], [view], {}, snapshot) as monitor:
             res = train(
                 X,
                 y,
@@ -482,28 +502,7 @@ class SGDRegressor(RegressorMixin, BaseSGD):
                 gpu=gpu,
             )
 
-        final_coef, final_intercept = view(res.t)
-        commit_fitted_state(
-            self,
-            dict(
-                _standard_coef=coef,
-                _standard_intercept=intercept,
-                _average_coef=avg_coef,
-                _average_intercept=avg_intercept,
-                n_iter_=res.n_iter,
-                t_=res.t,
-                coef_=final_coef,
-                intercept_=final_intercept,
-                **self._records(
-                    resume,
-                    res.loss_curve,
-                    monitor.history(),
-                    [res],
-                    optimizer_spec,
-                    schedule_rows,
-                ),
-            ),
-        )
+        commit_fitted_state(self, fitted([res], monitor.history()))
         if not partial:
             self._warn_after_fit(
                 res.n_iter, res.stopped_by_callback, self.loss_curve_, self.history_
