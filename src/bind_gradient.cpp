@@ -103,17 +103,12 @@ py::tuple csr_t(py::array data, py::array indices, py::array indptr, std::int64_
                 py::handle sw, py::handle cw, bool ovr, py::handle rows, int nt) {
     auto ip = typed<I>(indptr, "indptr");
     if (ip.ndim() != 1 || ip.size() < 1) throw py::value_error("indptr must be 1-D and non-empty");
+    ip = vector_of<I>(indptr, ip.size(), "indptr");
     const std::int64_t n = ip.size() - 1;
     auto ind = vector_of<I>(indices, indices.size(), "indices");
     auto dat = vector_of<T>(data, indices.size(), "data");
-    const I* p = ip.data();
-    if (p[0] != 0 || p[n] != I(ind.size())) throw py::value_error("indptr does not match indices");
-    for (std::int64_t i = 0; i < n; ++i)
-        if (p[i + 1] < p[i]) throw py::value_error("indptr must be non-decreasing");
-    for (std::int64_t k = 0; k < ind.size(); ++k)
-        if (ind.data()[k] < 0 || ind.data()[k] >= n_cols)
-            throw py::value_error("a column index is out of range");
-    CsrRows<T, I> view{dat.data(), ind.data(), p, n, n_cols};
+    checked_csr(ip.data(), ind.data(), n, ind.size(), n_cols, "");
+    CsrRows<T, I> view{dat.data(), ind.data(), ip.data(), n, n_cols};
     return sums<T>(view, y, coef, intercept, loss, epsilon, sw, cw, ovr, rows, nt);
 }
 

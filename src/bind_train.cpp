@@ -235,25 +235,6 @@ py::object train_dense_t(py::array X, py::handle y, py::handle coef, py::handle 
                   avg_int, t0, cb, opt, opt_state, cancel);
 }
 
-// Raises ValueError naming what makes a CSR structure unsafe to read (`context` says when it
-// was found); returns whether a row stores a column twice.
-template <class I>
-bool checked_csr(const I* indptr, const I* indices, std::int64_t n_rows, std::int64_t nnz,
-                 std::int64_t n_cols, const std::string& context) {
-    const CsrCheck c = check_csr(indptr, indices, n_rows, nnz, n_cols);
-    const char* fault = nullptr;
-    switch (c.fault) {
-        case CsrFault::none: return c.duplicates;
-        case CsrFault::indptr_start: fault = "indptr[0] must be 0"; break;
-        case CsrFault::indptr_end: fault = "indptr[-1] must equal the number of stored entries"; break;
-        case CsrFault::indptr_decreasing: fault = "indptr must be non-decreasing"; break;
-        case CsrFault::column_out_of_range:
-            fault = "a column index is out of range [0, n_features)";
-            break;
-    }
-    throw py::value_error("The sparse matrix is malformed" + context + ": " + fault + ".");
-}
-
 template <class T, class I>
 py::object train_csr_t(py::array data, py::array indices, py::array indptr, std::int64_t n_cols,
                         py::handle y, py::handle coef, py::handle intercept,

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <string>
 
+#include "fastdescent/data.hpp"
+
 namespace py = pybind11;
 
 namespace fastdescent::bindings {
@@ -46,6 +48,25 @@ template <class T>
 T* writable(py::array_t<T, 0>& a, const char* what) {
     if (!a.writeable()) throw py::value_error(std::string(what) + " is read-only");
     return a.mutable_data();
+}
+
+// Raises ValueError naming what makes a CSR structure unsafe to read (`context` says when it
+// was found); returns whether a row stores a column twice.
+template <class I>
+bool checked_csr(const I* indptr, const I* indices, std::int64_t n_rows, std::int64_t nnz,
+                 std::int64_t n_cols, const std::string& context) {
+    const CsrCheck c = check_csr(indptr, indices, n_rows, nnz, n_cols);
+    const char* fault = nullptr;
+    switch (c.fault) {
+        case CsrFault::none: return c.duplicates;
+        case CsrFault::indptr_start: fault = "indptr[0] must be 0"; break;
+        case CsrFault::indptr_end: fault = "indptr[-1] must equal the number of stored entries"; break;
+        case CsrFault::indptr_decreasing: fault = "indptr must be non-decreasing"; break;
+        case CsrFault::column_out_of_range:
+            fault = "a column index is out of range [0, n_features)";
+            break;
+    }
+    throw py::value_error("The sparse matrix is malformed" + context + ": " + fault + ".");
 }
 
 }  // namespace fastdescent::bindings

@@ -817,20 +817,24 @@ def _checked_csr(X):
 
     A matrix that stores some entry twice means their sum (SciPy's definition); the core reads
     each stored entry once, so such X is replaced by a private copy with the duplicates summed.
-    The user's matrix is never changed. Index arrays of different dtypes are copied to one.
+    The user's matrix is never changed. Index arrays of different dtypes are copied to one,
+    and misaligned or strided arrays to aligned contiguous ones.
     """
-    indices, indptr = X.indices, X.indptr
+    data, indices, indptr = X.data, X.indices, X.indptr
     if indices.dtype != indptr.dtype or indices.dtype not in (np.int32, np.int64):
         idx = np.int64 if np.int64 in (indices.dtype, indptr.dtype) else np.int32
         indices, indptr = indices.astype(idx), indptr.astype(idx)
-    indices, indptr = np.ascontiguousarray(indices), np.ascontiguousarray(indptr)
-    if indptr.ndim != 1 or indptr.shape[0] != X.shape[0] + 1 or X.data.shape != indices.shape:
+    # Arrays that came through a serializer (a Dask worker's) may be misaligned.
+    data, indices, indptr = (
+        np.require(a, requirements=["C", "A"]) for a in (data, indices, indptr)
+    )
+    if indptr.ndim != 1 or indptr.shape[0] != X.shape[0] + 1 or data.shape != indices.shape:
         raise ValueError(
             "The sparse matrix is malformed: indptr must hold n_samples + 1 offsets and data "
             "as many values as indices."
         )
-    if indices is not X.indices or indptr is not X.indptr:
-        X = sp.csr_matrix((X.data, indices, indptr), shape=X.shape)
+    if data is not X.data or indices is not X.indices or indptr is not X.indptr:
+        X = sp.csr_matrix((data, indices, indptr), shape=X.shape)
     if _core.check_csr(indices, indptr, X.shape[1]):
         X = X.copy()
         X.has_canonical_format = False  # a flag cached before the user edited X may be stale
