@@ -2,6 +2,7 @@
 released in C++); a KeyboardInterrupt stops a fit quickly and leaves the estimator as it was."""
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -129,6 +130,31 @@ def test_failed_fit_does_not_undo_another_threads_fit():
     bad.join()
     assert len(errors) == 1
     np.testing.assert_array_equal(est.coef_, reference.coef_)
+
+
+def test_mini_batch_result_does_not_depend_on_busy_cores():
+    """On busy cores a mini-batch's chunks may run on one thread instead of all (the pacer):
+    the chunks, so the result, stay those of n_jobs."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((20_000, 100))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+
+    def fit():
+        est = fd.SGDClassifier(batch_size=256, optimizer="adam", n_jobs=2, max_iter=2,
+                               tol=None, random_state=0)
+        return est.fit(X, y).coef_
+
+    idle = fit()
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                for _ in range(os.cpu_count() or 1)]
+    try:
+        time.sleep(0.2)
+        busy = fit()
+    finally:
+        for p in spinners:
+            p.kill()
+            p.wait()
+    np.testing.assert_array_equal(busy, idle)
 
 
 def test_gil_is_released_during_training():

@@ -3,6 +3,7 @@
 #pragma once
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -46,6 +47,59 @@ int max_threads();
 // Threads for a request: n_threads <= 0 means max_threads(), more than it is capped to it
 // (libgomp aborts when it cannot create the threads asked for).
 int resolve_threads(int n_threads);
+
+// Whether a stream of small parallel regions (a mini-batch's gradient, split into a fixed set
+// of chunks) runs faster on one thread or on all, learned from their times. On idle cores the
+// threads win. With other processes busy on the cores, nearly every region waits at its end
+// for a thread the OS has not scheduled (a time slice, milliseconds, against tens of
+// microseconds of work), and one thread wins. The chunks stay the same whoever runs them, so
+// results do not depend on the choice. Regions above `paced_max_work` always use the threads:
+// their barrier is cheap next to their work.
+class ThreadPacer {
+public:
+    static constexpr std::int64_t paced_max_work = std::int64_t(1) << 20;
+
+    // Threads to run the next region of `work` multiply-adds with, given `n_threads`. The
+    // first region of each round runs the other way, to keep both times current.
+    int threads(std::int64_t work, int n_threads) {
+        paced_ = n_threads > 1 && work < paced_max_work;
+        if (!paced_) return n_threads;
+        now_threads_ = (count_ == 0) != use_threads_;
+        return now_threads_ ? n_threads : 1;
+    }
+
+    // Marks the start of the region that threads() was asked about.
+    void start() {
+        if (paced_) began_ = std::chrono::steady_clock::now();
+    }
+
+    // Ends it. Each way's time is the smaller of its last two regions (one stall of the OS
+    // does not decide); the threads are used while theirs is below 0.8 of one thread's
+    // (about 0.6 on idle cores). While one thread wins, rounds grow longer, so that the
+    // threads, slow on busy cores, are tried less and less often.
+    void stop() {
+        if (!paced_) return;
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began_).count();
+        Last2& way = now_threads_ ? all_ : one_;
+        way = {seconds, way.newest};
+        if (one_.known() && all_.known()) use_threads_ = all_.time() < 0.8 * one_.time();
+        if (++count_ < round_) return;
+        count_ = 0;
+        round_ = use_threads_ ? min_round : std::min(max_round, 4 * round_);
+    }
+
+private:
+    struct Last2 {
+        double newest = -1.0, before = -1.0;
+        bool known() const { return newest >= 0.0; }
+        double time() const { return before >= 0.0 ? std::min(newest, before) : newest; }
+    };
+    static constexpr std::int64_t min_round = 64, max_round = 4096;  // regions per round
+    std::int64_t count_ = 0, round_ = min_round;
+    Last2 one_, all_;
+    bool use_threads_ = true, now_threads_ = false, paced_ = false;
+    std::chrono::steady_clock::time_point began_{};
+};
 
 // Calls body(begin, end) on contiguous ranges that cover [0, n): blocks handed out to the
 // threads as they become free (a core busy with another process then costs its share, not the

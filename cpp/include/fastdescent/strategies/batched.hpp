@@ -6,10 +6,6 @@
 #include <type_traits>
 #include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "fastdescent/dense_blocks.hpp"
 #include "fastdescent/parallel.hpp"
 #include "fastdescent/strategies/strategy.hpp"
@@ -60,18 +56,20 @@ protected:
     // a given thread count is deterministic.
     double batch_gradient(std::int64_t start, std::int64_t stop, double& weight_sum) {
         const std::int64_t P = K_ * d_;
+        const std::int64_t work = (stop - start) * P;
+        // The rows split into one chunk per thread, each summed on its own and the chunks added
+        // in order: the result depends on cfg_.n_threads only, not on how many threads the
+        // pacer lets run the chunks.
         int n_threads = cfg_.n_threads;
-        if ((stop - start) * P < row_sums_min_work) n_threads = 1;  // not worth waking threads
+        if (work < row_sums_min_work) n_threads = 1;  // not worth waking threads
+        const int runners = pacer_.threads(work, n_threads);
         if (int(thread_grads_.size()) < n_threads) thread_grads_.resize(std::size_t(n_threads));
         if (int(block_scratch_.size()) < n_threads) block_scratch_.resize(std::size_t(n_threads));
-        thread_sums_.assign(std::size_t(2 * n_threads), 0.0);  // (loss, weight) per thread
-#pragma omp parallel num_threads(n_threads) if (n_threads > 1)
-        {
-            int tid = 0;
-#ifdef _OPENMP
-            tid = omp_get_thread_num();
-#endif
-            // Per thread: gradient (P), intercept gradient (K), then scratch scores and derivatives.
+        thread_sums_.assign(std::size_t(2 * n_threads), 0.0);  // (loss, weight) per chunk
+        pacer_.start();
+#pragma omp parallel for num_threads(runners) schedule(static, 1) if (runners > 1)
+        for (int tid = 0; tid < n_threads; ++tid) {
+            // Per chunk: gradient (P), intercept gradient (K), then scratch scores and derivatives.
             T* g = thread_room(thread_grads_[std::size_t(tid)], P + 3 * K_);
             T* p = g + P + K_;
             T* dp = p + K_;
@@ -104,6 +102,7 @@ protected:
             thread_sums_[std::size_t(2 * tid)] = loss;
             thread_sums_[std::size_t(2 * tid + 1)] = weight;
         }
+        pacer_.stop();
         const T* g0 = room_of(thread_grads_[0]);
         std::copy(g0, g0 + P, grad_.begin());
         std::copy(g0 + P, g0 + P + K_, grad_b_.begin());
@@ -120,6 +119,7 @@ protected:
     }
 
     GradientStep<T> step_;
+    ThreadPacer pacer_;
     std::vector<T> grad_, grad_b_;
     std::vector<std::vector<T>> thread_grads_;
     std::vector<BlockScratch> block_scratch_;
