@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 import numpy as np
 from scipy.special import expit, log_softmax, softmax
 from sklearn.base import _fit_context
-from sklearn.linear_model._base import LinearClassifierMixin
+from sklearn.linear_model._base import LinearClassifierMixin, SparseCoefMixin
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.extmath import safe_sparse_dot
@@ -29,7 +29,7 @@ from ._base import (
 )
 
 
-class SGDClassifier(LinearClassifierMixin, BaseSGD):
+class SGDClassifier(LinearClassifierMixin, SparseCoefMixin, BaseSGD):
     """Linear classifier fitted by stochastic, mini-batch or full-batch gradient descent.
 
     Accepts every parameter of :class:`sklearn.linear_model.SGDClassifier` with the same

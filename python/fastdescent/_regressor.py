@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
+from sklearn.linear_model._base import SparseCoefMixin
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted, check_random_state
@@ -21,7 +22,7 @@ from ._base import (
 )
 
 
-class SGDRegressor(RegressorMixin, BaseSGD):
+class SGDRegressor(RegressorMixin, SparseCoefMixin, BaseSGD):
     """Linear regression fitted by stochastic, mini-batch or full-batch gradient descent.
 
     Accepts every parameter of :class:`sklearn.linear_model.SGDRegressor` with the same
@@ -527,7 +528,8 @@ class SGDRegressor(RegressorMixin, BaseSGD):
         if _dask.is_dask_collection(X):
             return _dask.blockwise(self, "predict", X)
         X = self._check_X(X, reset=False)
-        return safe_sparse_dot(X, self.coef_.T, dense_output=True) + self.intercept_
+        # ravel: a sparsified coef_ (see sparsify) is a (1, n_features) matrix
+        return np.ravel(safe_sparse_dot(X, self.coef_.T, dense_output=True)) + self.intercept_
 
     def score(self, X, y, sample_weight=None):
         """Coefficient of determination R^2 of the prediction.
