@@ -8,6 +8,9 @@ import json
 import re
 import subprocess
 import sys
+import sysconfig
+from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -84,6 +87,18 @@ def test_version():
     proc = run_cli("--version")
     assert proc.returncode == 0
     assert fastdescent.__version__ in proc.stdout
+
+
+def test_installed_distribution_has_the_version_and_the_console_script():
+    dist = metadata.distribution("fastdescent")
+    assert dist.version == fastdescent.__version__  # one source: __init__.py
+    scripts = {ep.name: ep.value for ep in dist.entry_points if ep.group == "console_scripts"}
+    assert scripts.get("fastdescent") == "fastdescent.cli:main"
+    script = Path(sysconfig.get_path("scripts")) / "fastdescent"
+    if script.exists():  # where pip put it for this interpreter
+        proc = subprocess.run([str(script), "--version"], capture_output=True, text=True,
+                              timeout=120)
+        assert proc.returncode == 0 and fastdescent.__version__ in proc.stdout
 
 
 def test_unknown_subcommand_fails():

@@ -9,7 +9,8 @@ trainer (fastdescent.cuda._trainer) launches it with, for float32 and float64 tr
 device functions are compiled standalone with the types the kernels call them with. nvJitLink
 then assembles each PTX into machine code (SASS) for the target, as the driver would at launch.
 None of this needs a GPU or a driver, only the toolkit libraries that
-``pip install "numba-cuda[cu13]"`` brings (part of the ``test`` extra).
+``pip install "numba-cuda[cu13]"`` brings (the ``cuda-compile`` extra; without it the module
+skips, naming it).
 
 The compilation runs in a fresh interpreter per compute capability, without
 NUMBA_ENABLE_CUDASIM: tests/test_cuda.py switches the simulator on before Numba is first
@@ -136,7 +137,7 @@ def _compile_all(cc):
         nvvm.NVVM()
         get_libdevice()
     except Exception as exc:  # NvvmSupportError, or pathfinder's library-not-found errors
-        print(f"NVVM / libdevice not found (pip install 'numba-cuda[cu13]'): {exc}"
+        print(f"NVVM / libdevice not found (pip install '.[cuda-compile]'): {exc}"
               .splitlines()[0], file=sys.stderr)
         sys.exit(SKIP_EXIT)
 
