@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "fastdescent/kernels.hpp"
+#include "fastdescent/portable.hpp"
 #include "fastdescent/simd.hpp"
 
 namespace fastdescent {
@@ -28,7 +29,7 @@ struct DenseRows {
     FASTDESCENT_ALWAYS_INLINE void prefetch(std::int64_t i) const {
         const char* p = reinterpret_cast<const char*>(row(i));
         const std::int64_t bytes = n_cols * std::int64_t(sizeof(T));
-        for (std::int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off);
+        for (std::int64_t off = 0; off < bytes; off += 64) prefetch_read(p + off);
     }
 
     // Calls f(j, x_ij) for every stored entry of row i.
@@ -62,8 +63,8 @@ struct CsrRows {
         return s;
     }
     FASTDESCENT_ALWAYS_INLINE void prefetch(std::int64_t i) const {
-        __builtin_prefetch(data + indptr[i]);
-        __builtin_prefetch(indices + indptr[i]);
+        prefetch_read(data + indptr[i]);
+        prefetch_read(indices + indptr[i]);
     }
     template <class F>
     void for_each(std::int64_t i, F&& f) const {

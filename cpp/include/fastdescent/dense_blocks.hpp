@@ -8,6 +8,7 @@
 
 #include "fastdescent/data.hpp"
 #include "fastdescent/kernels.hpp"
+#include "fastdescent/portable.hpp"
 
 namespace fastdescent {
 
@@ -51,8 +52,8 @@ double dense_block_sums(const DenseRows<T>& X, const std::int64_t* rows, std::in
         }
         // The kernel fetches the next block's rows; their targets and weights are fetched here.
         for (std::int64_t q = m; q < m + m_next; ++q) {
-            __builtin_prefetch(y + ids[q]);
-            if (sample_weight) __builtin_prefetch(sample_weight + ids[q]);
+            prefetch_read(y + ids[q]);
+            if (sample_weight) prefetch_read(sample_weight + ids[q]);
         }
         for (std::int64_t q = 0; q < m; ++q) {
             weights[q] = row_weight(ids[q]);

@@ -10,6 +10,7 @@
 #include "fastdescent/isa_namespace.hpp"
 #include "fastdescent/kernels.hpp"
 #include "fastdescent/losses.hpp"
+#include "fastdescent/portable.hpp"
 #include "fastdescent/simd.hpp"
 
 namespace fastdescent {
@@ -210,7 +211,7 @@ double block_gradient(const DenseBlock<T>& b, T* grad, T* grad_b) {
     // Into L2 (locality 2): it keeps more misses in flight than L1 does.
     auto prefetch = [&](std::int64_t r) {
         const char* q = reinterpret_cast<const char*>(row(r));
-        for (std::int64_t off = 0; off < row_bytes; off += 64) __builtin_prefetch(q + off, 0, 2);
+        for (std::int64_t off = 0; off < row_bytes; off += 64) prefetch_read<2>(q + off);
     };
     // The next block's rows: half fetched during the scores, half during the gradient.
     std::int64_t next = b.m;

@@ -13,6 +13,7 @@
 #include "fastdescent/losses.hpp"
 #include "fastdescent/optimizers.hpp"
 #include "fastdescent/policy.hpp"
+#include "fastdescent/portable.hpp"
 #include "fastdescent/step.hpp"
 
 namespace fastdescent {
@@ -83,8 +84,8 @@ public:
     // each of them would otherwise cost a full memory latency.
     FASTDESCENT_ALWAYS_INLINE void prefetch_row(std::int64_t i) const {
         X_.prefetch(i);
-        __builtin_prefetch(tg_.y + i);
-        if (tg_.sample_weight) __builtin_prefetch(tg_.sample_weight + i);
+        prefetch_read(tg_.y + i);
+        if (tg_.sample_weight) prefetch_read(tg_.sample_weight + i);
     }
 
     double sample_weight(std::int64_t i) const {

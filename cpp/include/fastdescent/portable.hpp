@@ -1,0 +1,26 @@
+// Compiler built-ins behind small helpers, so that the core also compiles with MSVC (and
+// clang-cl), where the GNU built-ins do not exist.
+#pragma once
+
+#if defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+#include <xmmintrin.h>
+#endif
+
+namespace fastdescent {
+
+// Hint that the cache line holding p is read soon: into every cache level (Locality 3) or into
+// L2 and below (Locality 2), as GCC's __builtin_prefetch(p, 0, locality). A no-op where the
+// compiler offers no prefetch.
+template <int Locality = 3>
+inline void prefetch_read(const void* p) {
+    static_assert(Locality == 2 || Locality == 3, "locality 2 or 3");
+#if defined(__GNUC__) || defined(__clang__)
+    __builtin_prefetch(p, 0, Locality);
+#elif defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+    _mm_prefetch(static_cast<const char*>(p), Locality == 3 ? _MM_HINT_T0 : _MM_HINT_T1);
+#else
+    (void)p;
+#endif
+}
+
+}  // namespace fastdescent
