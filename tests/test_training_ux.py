@@ -433,12 +433,17 @@ def test_fitted_estimator_with_callbacks_pickles():
 @pytest.fixture
 def mlflow_store(tmp_path, monkeypatch):
     mlflow = pytest.importorskip("mlflow")
-    # MLflow 3 keeps the plain-file store in maintenance mode behind this switch.
-    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
-    uri = (tmp_path / "mlruns").as_uri()
+    pytest.importorskip("sqlalchemy", reason="the mlflow extra's database store is not installed")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"  # a real tracking store, as MLflow 3 advises
+    # Artifacts (models) of new experiments go under tmp_path too.
+    monkeypatch.chdir(tmp_path)
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment("Default")  # not one that an earlier test made active elsewhere
     yield mlflow, uri
-    if mlflow.active_run() is not None:
+    while mlflow.active_run() is not None:
         mlflow.end_run()
+    mlflow.set_tracking_uri(previous)
 
 
 def test_mlflow_logger_logs_params_and_every_epoch(mlflow_store):
@@ -456,11 +461,13 @@ def test_mlflow_logger_logs_params_and_every_epoch(mlflow_store):
     params = run.data.params
     assert params["optimizer"] == "adam" and params["batch_size"] == "32"
     assert params["estimator"] == "SGDRegressor" and "callbacks" not in params
-    for key in ("loss", "val_score", "lr", "grad_norm"):
-        history = client.get_metric_history(logger.run_id_, key)
+    for key, name in [("loss", "loss"), ("val_score", "val_r2"), ("lr", "lr"),
+                      ("grad_norm", "grad_norm")]:
+        history = client.get_metric_history(logger.run_id_, name)
         assert [m.step for m in sorted(history, key=lambda m: m.step)] == list(range(1, 8))
         assert_allclose([m.value for m in sorted(history, key=lambda m: m.step)],
                         est.history_[key], rtol=1e-12)
+    assert not client.get_metric_history(logger.run_id_, "val_score")
     assert run.data.metrics["n_iter"] == 7
 
 
@@ -468,7 +475,7 @@ def test_mlflow_logger_in_an_active_run_and_one_vs_rest(mlflow_store):
     mlflow, uri = mlflow_store
     mlflow.set_tracking_uri(uri)
     X, y = classification()
-    logger = MLflowLogger(log_every=2)
+    logger = MLflowLogger(log_every=2, per_class=True)
     est = SGDClassifier(max_iter=5, tol=None, random_state=0, callbacks=[logger])
     with mlflow.start_run() as run:
         est.fit(X, y)
@@ -478,6 +485,24 @@ def test_mlflow_logger_in_an_active_run_and_one_vs_rest(mlflow_store):
     for k in range(3):
         steps = sorted(m.step for m in client.get_metric_history(run.info.run_id, f"loss.class_{k}"))
         assert steps == [2, 4, 5]  # every second epoch, and the last
+    overall = sorted(client.get_metric_history(run.info.run_id, "loss"), key=lambda m: m.step)
+    assert [m.step for m in overall] == [2, 4, 5]
+    assert_allclose([m.value for m in overall], np.array(est.history_["loss"])[[1, 3, 4]])
+
+
+def test_mlflow_logger_one_vs_rest_logs_overall_metrics_only_by_default(mlflow_store):
+    mlflow, uri = mlflow_store
+    X, y = classification()
+    logger = MLflowLogger(uri)
+    est = SGDClassifier(max_iter=4, tol=None, early_stopping=True, random_state=0,
+                        callbacks=[logger]).fit(X, y)
+    client = mlflow.tracking.MlflowClient(tracking_uri=uri)
+    metrics = client.get_run(logger.run_id_).data.metrics
+    assert not [k for k in metrics if ".class_" in k]
+    assert {"loss", "val_accuracy", "lr", "grad_norm", "n_iter"} <= set(metrics)
+    history = sorted(client.get_metric_history(logger.run_id_, "loss"), key=lambda m: m.step)
+    assert [m.step for m in history] == est.history_["epoch"]
+    assert_allclose([m.value for m in history], est.history_["loss"], rtol=1e-12)
 
 
 def test_mlflow_run_of_a_failed_fit_is_marked_failed(mlflow_store):

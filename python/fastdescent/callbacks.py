@@ -31,6 +31,7 @@ import math
 import time
 
 import numpy as np
+from sklearn.base import is_classifier
 
 __all__ = ["Callback", "EarlyStopping", "ModelCheckpoint", "MLflowLogger"]
 
@@ -293,6 +294,14 @@ class ModelCheckpoint(Callback):
         return values.get(None) if set(values) <= {None} else values
 
 
+def metric_name(key, estimator):
+    """The name a tracking tool gets for a ``history_`` key: the validation score says what it
+    is (accuracy for classifiers, R^2 for regressors)."""
+    if key != "val_score":
+        return key
+    return "val_accuracy" if is_classifier(estimator) else "val_r2"
+
+
 class MLflowLogger(Callback):
     """Logs the estimator's parameters and every epoch's metrics to MLflow.
 
@@ -312,6 +321,10 @@ class MLflowLogger(Callback):
         Name of a new run.
     log_every : int, default=1
         Log the metrics of every `log_every`-th epoch (and of the last one).
+    per_class : bool, default=False
+        For one-vs-rest fits, also log each class's metrics (``"<metric>.class_<label>"``).
+        The overall metrics (``history_``'s: mean loss over the classes, gradient norm over all
+        parameters, ...) are logged either way, once the fit ends.
 
     Attributes
     ----------
@@ -321,17 +334,29 @@ class MLflowLogger(Callback):
     Notes
     -----
     Parameters are logged once per run as ``get_params()`` (optimizer and schedule objects
-    by their repr, callbacks left out). Metrics are logged with ``step=epoch``; for
-    one-vs-rest each class's metrics are named ``"<metric>.class_<label>"``.
+    by their repr, callbacks left out). Metrics are logged with ``step=epoch``: ``loss``,
+    ``lr``, ``grad_norm`` and, with early stopping, the validation score named by what it is,
+    ``val_accuracy`` (classifiers) or ``val_r2`` (regressors). MLflow 3 keeps the plain folder
+    store for compatibility only: use a database-backed store, e.g.
+    ``"sqlite:///mlflow.db"`` (the ``mlflow`` extra installs what it needs).
     """
 
-    def __init__(self, tracking_uri=None, *, experiment_name=None, run_name=None, log_every=1):
+    def __init__(
+        self,
+        tracking_uri=None,
+        *,
+        experiment_name=None,
+        run_name=None,
+        log_every=1,
+        per_class=False,
+    ):
         if log_every < 1:
             raise ValueError(f"log_every must be >= 1, got {log_every}.")
         self.tracking_uri = tracking_uri
         self.experiment_name = experiment_name
         self.run_name = run_name
         self.log_every = int(log_every)
+        self.per_class = bool(per_class)
 
     @staticmethod
     def _mlflow():
@@ -379,9 +404,11 @@ class MLflowLogger(Callback):
             self._client.log_batch(self.run_id_, params=[Param(k, v) for k, v in params.items()])
 
     def on_epoch_end(self, estimator, epoch, metrics):
+        if "class" in metrics and not self.per_class:
+            return False  # one-vs-rest: the overall metrics are logged at the end
         suffix = "" if "class" not in metrics else f".class_{metrics['class']}"
         values = {
-            f"{k}{suffix}": float(v)
+            f"{metric_name(k, estimator)}{suffix}": float(v)
             for k, v in metrics.items()
             if k != "class" and v is not None and math.isfinite(float(v))
         }
@@ -405,6 +432,20 @@ class MLflowLogger(Callback):
         for values, epoch in self._pending.values():  # the last epoch, if it was skipped
             self._log(values, epoch)
         self._pending = {}
+        if hasattr(estimator, "classes_") and estimator.coef_.shape[0] > 1:
+            multinomial = getattr(estimator, "multi_class", "ovr") == "multinomial"
+            if not multinomial:  # one-vs-rest: this call's epochs of history_, over the classes
+                history = estimator.history_
+                for i in range(len(history["epoch"]) - estimator.n_iter_, len(history["epoch"])):
+                    epoch = history["epoch"][i]
+                    if epoch % self.log_every and i != len(history["epoch"]) - 1:
+                        continue
+                    values = {
+                        metric_name(k, estimator): float(history[k][i])
+                        for k in history
+                        if k not in ("epoch", "time") and math.isfinite(float(history[k][i]))
+                    }
+                    self._log(values, epoch)
         extra = {"n_iter": float(estimator.n_iter_)}
         self._log(extra, estimator.n_iter_)
         if self._owns_run:
