@@ -1,6 +1,7 @@
 """Data-parallel training and blockwise prediction on dask collections, on a real LocalCluster."""
 
 import os
+import pickle
 import sys
 import threading
 import time
@@ -393,3 +394,28 @@ def test_missing_dask_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "dask.array", None)
     with pytest.raises(ImportError, match=r"pip install fastdescent\[dask\]"):
         _dask._import_dask()
+
+
+class _Pickler(fd.callbacks.Callback):
+    def on_fit_begin(self, est):
+        self.blobs = []
+
+    def on_epoch_end(self, est, epoch, metrics):
+        self.blobs.append(pickle.dumps(est))
+
+
+def test_checkpoint_pickled_mid_fit_resumes(client):
+    """A model pickled by a callback after epoch 2 of a dask fit is the 2-epoch model (plain
+    SGD: no optimizer state, which a dask checkpoint does not keep) and partial_fit goes on."""
+    X, y = _regression()
+    pickler = _Pickler()
+    params = dict(batch_size="full", learning_rate="constant", eta0=0.1, tol=None)
+    fd.SGDRegressor(max_iter=4, callbacks=[pickler], **params).fit(
+        da.from_array(X, chunks=(200, 8)), y)
+    resumed = pickle.loads(pickler.blobs[1]).set_params(callbacks=None)
+    reference = fd.SGDRegressor(max_iter=2, **params).fit(X, y)
+    assert resumed.n_iter_ == 2 and resumed.t_ == reference.t_
+    np.testing.assert_allclose(resumed.coef_, reference.coef_, rtol=1e-10)
+    resumed.partial_fit(X, y)
+    reference.partial_fit(X, y)
+    np.testing.assert_allclose(resumed.coef_, reference.coef_, rtol=1e-10)

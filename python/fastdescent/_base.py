@@ -733,8 +733,8 @@ class FitPlan:
         est = self._est
         return est._validation_mask(y, est._check_sample_weight(sample_weight, y, np.float64))
 
-    def monitored(self, labels, views, fitted):
-        return self._est._monitored(self.max_iter, labels, views, fitted)
+    def monitored(self, labels, views, fitted, snapshot=None):
+        return self._est._monitored(self.max_iter, labels, views, fitted, snapshot)
 
     def commit(self, state, n_iter, stopped_by_callback):
         """Sets the fitted attributes at once, then gives the warnings of a fit."""

@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 import sys
 from functools import partial
+from types import SimpleNamespace
 
 import numpy as np
 import scipy.sparse as sp
@@ -707,9 +708,33 @@ def fit(est, plan, X, y, *, sample_weight=None, coef_init=None, intercept_init=N
         )
         return (c, i) if classifier else (c.reshape(-1), i)
 
+    def fitted_state(results, history):  # the fitted attributes after `results`
+        t = max(r.t for r in results)
+        use_average = averaging and est.average <= t - 1
+        c, i = (avg_coef, avg_intercept) if use_average else (coef, intercept)
+        state = dict(
+            _standard_coef=coef if classifier else coef.reshape(-1),
+            _standard_intercept=intercept,
+            _average_coef=avg_coef if classifier or avg_coef is None else avg_coef.reshape(-1),
+            _average_intercept=avg_intercept,
+            n_iter_=max(r.n_iter for r in results),
+            t_=t,
+            loss_curve_=mean_curve([list(r.loss_curve) for r in results]),
+            history_=history,
+            coef_=c if classifier else c.reshape(-1),
+            intercept_=i,
+        )
+        if classifier:
+            state["classes_"] = classes
+        return state
+
+    def snapshot(monitor):  # a checkpoint taken by a callback (the optimizer restarts from it)
+        progress = [monitor.progress(q, 1.0, None) for q in range(len(rows_of))]
+        return fitted_state(progress, monitor.history())
+
     labels = list(classes.tolist()) if one_vs_rest else [None]
     fitted = {"classes_": classes} if classifier else {}
-    with plan.monitored(labels, [view] * len(labels), fitted) as monitor:
+    with plan.monitored(labels, [view] * len(labels), fitted, snapshot) as monitor:
         problems = [
             _Problem(config, rows, y_fn, plan.optimizer, dtype, 1.0, monitor.epoch_callback(q))
             for q, (rows, y_fn) in enumerate(zip(rows_of, y_fns))
@@ -746,27 +771,13 @@ def fit(est, plan, X, y, *, sample_weight=None, coef_init=None, intercept_init=N
         else:
             trainer.run_batched(batch_size)
 
-    results = [p.result for p in problems]
-    n_iter = max(r.n_iter for r in results)
-    t = max(p.t for p in problems)
-    curves = [list(r.loss_curve) for r in results]
-    use_average = averaging and est.average <= t - 1
-    c, i = (avg_coef, avg_intercept) if use_average else (coef, intercept)
-    state = dict(
-        _standard_coef=coef if classifier else coef.reshape(-1),
-        _standard_intercept=intercept,
-        _average_coef=avg_coef if classifier or avg_coef is None else avg_coef.reshape(-1),
-        _average_intercept=avg_intercept,
-        n_iter_=n_iter,
-        t_=t,
-        loss_curve_=mean_curve(curves),
-        history_=monitor.history(),
-        coef_=c if classifier else c.reshape(-1),
-        intercept_=i,
-    )
-    if classifier:
-        state["classes_"] = classes
-    plan.commit(state, n_iter, any(r.stopped_by_callback for r in results))
+    results = [
+        SimpleNamespace(n_iter=p.result.n_iter, t=p.t, loss_curve=p.result.loss_curve)
+        for p in problems
+    ]
+    state = fitted_state(results, monitor.history())
+    stopped = any(p.result.stopped_by_callback for p in problems)
+    plan.commit(state, state["n_iter_"], stopped)
     monitor.end()
     return est
 
