@@ -340,6 +340,7 @@ void bind_train(py::module_& m) {
     py::class_<TrainResult>(m, "TrainResult", py::dynamic_attr())
         .def_readonly("n_iter", &TrainResult::n_iter)
         .def_readonly("t", &TrainResult::t)
+        .def_readonly("strategy", &TrainResult::strategy)
         .def_readonly("loss_curve", &TrainResult::loss_curve)
         .def_readonly("validation_scores", &TrainResult::validation_scores)
         .def_readonly("last_eta", &TrainResult::last_eta)

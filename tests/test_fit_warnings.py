@@ -5,7 +5,8 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.exceptions import ConvergenceWarning
+import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning, EfficiencyWarning
 
 import fastdescent as fd
 
@@ -106,3 +107,40 @@ def test_an_exploding_but_finite_objective_is_divergence():
                           eta0=0.05, penalty=None, random_state=0)
     with pytest.raises(ValueError, match=r"at epoch #\d+ with a step size of 0\.05"):
         est.fit(X, y)
+
+
+# ---- dense steps on wide sparse input ----------------------------------------------------------
+
+
+def _wide_sparse():
+    rng = np.random.default_rng(0)
+    X = sp.random(400, 5_000, density=0.002, format="csr", random_state=0)
+    return X, rng.integers(0, 3, 400)
+
+
+@pytest.mark.parametrize("params, warns", [
+    (dict(optimizer="adam"), True),  # dense Adam steps on 5,000 features, ~320 per batch
+    (dict(optimizer="adam", sparse_updates="lazy"), False),  # the lazy rule asked for
+    (dict(optimizer="sgd"), False),  # exact lazy steps are automatic for plain SGD
+    (dict(optimizer="adagrad"), False),  # and for Adagrad without L2 (penalty=None below)
+    (dict(optimizer="adam", batch_size="full"), False),  # a full batch touches everything
+])
+def test_dense_steps_on_wide_sparse_input_warn_once(params, warns):
+    X, y = _wide_sparse()
+    kw = dict(loss="log_loss", multi_class="multinomial", batch_size=32, penalty=None,
+              max_iter=2, tol=None, random_state=0)
+    kw.update(params)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fd.SGDClassifier(**kw).fit(X, y)
+        fd.SGDClassifier(**kw).partial_fit(X, y, classes=[0, 1, 2])  # partial_fit: never
+    found = [w for w in caught if issubclass(w.category, EfficiencyWarning)]
+    assert len(found) == (1 if warns else 0), [str(w.message) for w in found]
+    if warns:
+        assert "sparse_updates='lazy'" in str(found[0].message)
+    # Dense X with the same shape never warns.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fd.SGDRegressor(optimizer="adam", batch_size=32, max_iter=1, tol=None).fit(
+            X[:, :50].toarray(), y.astype(float))
+    assert not [w for w in caught if issubclass(w.category, EfficiencyWarning)]

@@ -13,7 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator, is_classifier
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, EfficiencyWarning
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
@@ -664,6 +664,27 @@ class BaseSGD(BaseEstimator):
         annealing = isinstance(self.learning_rate, str) and self.learning_rate in ANNEALING
         return self.early_stopping or not annealing
 
+    def _warn_dense_steps(self, X, results):
+        """Warns once when a fit on sparse X stepped every weight at every update although each
+        batch touches a small part of them (see DENSE_STEPS_RATIO): the lazy rule would be far
+        faster."""
+        if not sp.issparse(X) or not any(getattr(r, "strategy", "") == "batched" for r in results):
+            return
+        if self.batch_size == "full" or X.shape[0] == 0:
+            return
+        touched = X.nnz / X.shape[0] * int(self.batch_size)  # stored entries per batch
+        if X.shape[1] < DENSE_STEPS_RATIO * max(touched, 1.0):
+            return
+        warnings.warn(
+            f"Each update stepped all {X.shape[1]:,} weights (and the optimizer's state) "
+            f"while a batch of {self.batch_size} rows stores about {touched:,.0f} entries. "
+            "sparse_updates='lazy' steps only the batch's features (torch's SparseAdam rule), "
+            "O(nnz) per update; it changes the result: features absent from a batch keep "
+            "their weights, penalty and optimizer state unchanged until a batch holds them.",
+            EfficiencyWarning,
+            stacklevel=3,
+        )
+
     def _warn_after_fit(self, n_iter, stopped_by_callback, loss_curve, history):
         """The warnings of a `fit` (not partial_fit), as scikit-learn gives them and where the
         training went wrong: the iteration limit reached with a `tol` in force (any max_iter),
@@ -773,6 +794,9 @@ SCALE_FREE_OPTIMIZERS = frozenset(
 # times its first value.
 SOLVER_TOL_FACTOR = 0.01
 ANNEALING = ("step", "multistep", "cosine", "onecycle", "polynomial")
+# A mini-batch fit on sparse X that steps every weight warns when there are this many times
+# more features than stored entries per batch.
+DENSE_STEPS_RATIO = 10
 # Epochs in a row of a rising objective that make a fit warn that its step is too large.
 RISING_EPOCHS = 3
 

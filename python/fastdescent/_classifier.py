@@ -481,6 +481,7 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
                 self.loss_curve_,
                 self.history_,
             )
+            self._warn_dense_steps(X, results)
         monitor.end()
         return self
 

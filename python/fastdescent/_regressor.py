@@ -508,6 +508,7 @@ class SGDRegressor(RegressorMixin, SparseCoefMixin, BaseSGD):
             self._warn_after_fit(
                 res.n_iter, res.stopped_by_callback, self.loss_curve_, self.history_
             )
+            self._warn_dense_steps(X, [res])
         monitor.end()
         return self
 

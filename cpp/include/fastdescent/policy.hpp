@@ -11,6 +11,7 @@
 #include <limits>
 #include <stdexcept>
 #include <utility>
+#include <string>
 #include <vector>
 
 #include "fastdescent/losses.hpp"
@@ -63,6 +64,9 @@ struct TrainResult {
     bool diverged = false;
     bool stopped_by_callback = false;
     bool interrupted = false;
+    // The epoch strategy that trained: "per_sample", "parallel_per_sample", "solver",
+    // "lazy_sparse" or "batched" (dense steps, also on sparse rows).
+    std::string strategy;
 };
 
 // What an epoch-end observer sees; validation_score is NaN without early stopping.

@@ -82,15 +82,21 @@ private:
             using S = typename decltype(tag)::type;
             return std::apply([&](auto&... a) { return std::make_unique<S>(first..., a...); }, args);
         };
+        std::string& name = policy_.result().strategy;
         if (per_sample) {
             const int threads = ParallelPerSampleEpochs<Rows>::threads_for(
                 cfg_, policy_, std::int64_t(order_.size()));
+            name = threads > 1 ? "parallel_per_sample" : "per_sample";
             if (threads > 1) return make(type_tag<ParallelPerSampleEpochs<Rows>>{}, threads);
             return make(type_tag<PerSampleEpochs<Rows>>{});
         }
-        if (cfg_.solver) return make(type_tag<FullBatchSolverEpochs<Rows>>{});
+        if (cfg_.solver) {
+            name = "solver";
+            return make(type_tag<FullBatchSolverEpochs<Rows>>{});
+        }
         using Lazy = LazySparseEpochs<Rows>;
         const auto rule = Lazy::rule_for(cfg_, opt_, policy_.penalty());
+        name = rule != Lazy::LazyRule::none ? "lazy_sparse" : "batched";
         if (rule != Lazy::LazyRule::none) return make(type_tag<Lazy>{}, rule);
         return make(type_tag<BatchedEpochs<Rows>>{});
     }
