@@ -94,6 +94,10 @@ def test_check_csr_matches_a_reference():
             assert got == expected, (trial, index)
     with pytest.raises(ValueError, match="out of range"):
         _core.check_csr(np.array([0, 3], np.int32), np.array([0, 2], np.int32), 3)
+    # Unsorted rows over 2**40 columns: found without a table over the columns.
+    indptr = np.array([0, 3, 5], np.int64)
+    assert not _core.check_csr(np.array([9, 3, 2**40 - 1, 7, 1], np.int64), indptr, 2**40)
+    assert _core.check_csr(np.array([9, 3, 2**40 - 1, 7, 7], np.int64), indptr, 2**40)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

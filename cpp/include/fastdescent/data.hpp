@@ -1,6 +1,7 @@
 // Read-only views of the training rows. The trainer is templated on the view, so that dense and
 // sparse input share one training loop; each view offers dot / axpy against a dense vector.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -81,15 +82,15 @@ struct CsrCheck {
 };
 
 // One pass over indptr and indices. Rows whose columns increase (SciPy's canonical form) have no
-// duplicates; only other rows are checked against a table of the last row that touched each
-// column, allocated on the first such row.
+// duplicates; another row's columns are sorted in a scratch copy to find any (no table over all
+// columns, which for 2**30 hashed features would not fit in memory).
 template <class I>
 CsrCheck check_csr(const I* indptr, const I* indices, std::int64_t n_rows, std::int64_t nnz,
                    std::int64_t n_cols) {
     CsrCheck out;
     if (indptr[0] != 0) return {CsrFault::indptr_start, false};
     if (std::int64_t(indptr[n_rows]) != nnz) return {CsrFault::indptr_end, false};
-    std::vector<std::int64_t> last_row;
+    std::vector<std::int64_t> row;
     for (std::int64_t i = 0; i < n_rows; ++i) {
         const std::int64_t lo = indptr[i], hi = indptr[i + 1];
         if (hi < lo || hi > nnz) return {CsrFault::indptr_decreasing, false};
@@ -100,12 +101,9 @@ CsrCheck check_csr(const I* indptr, const I* indices, std::int64_t n_rows, std::
             if (k > lo && c <= std::int64_t(indices[k - 1])) increasing = false;
         }
         if (increasing || out.duplicates) continue;
-        if (last_row.empty()) last_row.assign(std::size_t(n_cols), -1);
-        for (std::int64_t k = lo; k < hi; ++k) {
-            std::int64_t& seen = last_row[std::size_t(indices[k])];
-            if (seen == i) out.duplicates = true;
-            seen = i;
-        }
+        row.assign(indices + lo, indices + hi);
+        std::sort(row.begin(), row.end());
+        out.duplicates = std::adjacent_find(row.begin(), row.end()) != row.end();
     }
     return out;
 }
