@@ -20,7 +20,6 @@ import sys
 import time
 import warnings
 
-import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
@@ -32,16 +31,6 @@ MODES = {
     "mini-batch 256 adam": dict(loss="log_loss", batch_size=256, optimizer="adam"),
 }
 _times = {}
-
-
-@pytest.fixture(scope="module")
-def data(request):
-    rows = request.config.getoption("--bench-rows")
-    cols = request.config.getoption("--bench-cols")
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((rows, cols))
-    y = (X @ rng.standard_normal(cols) + rng.standard_normal(rows) > 0).astype(np.int64)
-    return X, y
 
 
 class _busy_cores:
@@ -86,8 +75,8 @@ def report_ratios(request):
 @pytest.mark.parametrize("busy", [False, True], ids=["idle", "busy"])
 @pytest.mark.parametrize("n_jobs", [1, -1], ids=["1thread", "allcores"])
 @pytest.mark.parametrize("mode", list(MODES))
-def test_fit(benchmark, data, bench_rounds, mode, n_jobs, busy):
-    X, y = data
+def test_fit(benchmark, _dense_float64, bench_rounds, mode, n_jobs, busy):
+    X, y = _dense_float64  # conftest's problem, float64
     est = SGDClassifier(max_iter=EPOCHS, tol=None, n_jobs=n_jobs, random_state=0, **MODES[mode])
     benchmark.group = f"{mode} {'busy' if busy else 'idle'} cores"
     benchmark.extra_info.update(mode=mode, n_jobs=n_jobs, busy=busy, epochs=EPOCHS)

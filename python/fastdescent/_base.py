@@ -526,6 +526,35 @@ class BaseSGD(BaseEstimator):
             states = saved["states"]
         return self.t_, states, getattr(self, "_schedule_rows", n_train)
 
+    def _fitted_state(
+        self, results, history, buffers, view, resume, optimizer_spec, schedule_rows
+    ):
+        """The fitted attributes after `results` (the trainer's results, or
+        FitMonitor.progress for a checkpoint taken during the fit): the training `buffers`
+        (coef, intercept, average coef, average intercept), coef_ / intercept_ as `view(t)`
+        shows them after the last update, the counts and the records (see _records)."""
+        coef, intercept, avg_coef, avg_intercept = buffers
+        t = max(r.t for r in results)
+        final_coef, final_intercept = view(t)
+        return dict(
+            _standard_coef=coef,
+            _standard_intercept=intercept,
+            _average_coef=avg_coef,
+            _average_intercept=avg_intercept,
+            n_iter_=max(r.n_iter for r in results),
+            t_=t,
+            coef_=final_coef,
+            intercept_=final_intercept,
+            **self._records(
+                resume,
+                mean_curve([list(r.loss_curve) for r in results]),
+                history,
+                results,
+                optimizer_spec,
+                schedule_rows,
+            ),
+        )
+
     def _records(self, resume, loss_curve, history, results, optimizer_spec, schedule_rows):
         """The fitted attributes that accumulate over partial_fit calls: loss_curve_, history_
         (epochs and times counted on from the earlier calls), the optimizer's state and the

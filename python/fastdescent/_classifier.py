@@ -24,7 +24,6 @@ from ._base import (
     DataScales,
     commit_fitted_state,
     keeps_state_on_error,
-    mean_curve,
     train,
 )
 
@@ -349,27 +348,11 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
             return coef, intercept
 
         def fitted(results, history):  # the fitted attributes after `results`
-            t = max(r.t for r in results)
-            final_coef, final_intercept = view(t)
-            return dict(
-                classes_=classes,
-                _standard_coef=coef,
-                _standard_intercept=intercept,
-                _average_coef=avg_coef,
-                _average_intercept=avg_intercept,
-                n_iter_=max(r.n_iter for r in results),
-                t_=t,
-                coef_=final_coef,
-                intercept_=final_intercept,
-                **self._records(
-                    resume,
-                    mean_curve([list(r.loss_curve) for r in results]),
-                    history,
-                    results,
-                    optimizer_spec,
-                    schedule_rows,
-                ),
+            buffers = (coef, intercept, avg_coef, avg_intercept)
+            state = self._fitted_state(
+                results, history, buffers, view, resume, optimizer_spec, schedule_rows
             )
+            return dict(state, classes_=classes)
 
         def snapshot(monitor):
             progress = [monitor.progress(q, t0, state) for q, state in enumerate(states)]

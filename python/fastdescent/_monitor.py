@@ -121,7 +121,6 @@ class FitMonitor:
             t=t,
             loss_curve=[r["loss"] for r in records],
             optimizer_state=state,
-            stopped_by_callback=False,
         )
 
     def _report(self, epoch, metrics, t):

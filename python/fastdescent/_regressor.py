@@ -466,20 +466,9 @@ class SGDRegressor(RegressorMixin, SparseCoefMixin, BaseSGD):
             return coef, intercept
 
         def fitted(results, history):  # the fitted attributes after `results`
-            (res,) = results
-            final_coef, final_intercept = view(res.t)
-            return dict(
-                _standard_coef=coef,
-                _standard_intercept=intercept,
-                _average_coef=avg_coef,
-                _average_intercept=avg_intercept,
-                n_iter_=res.n_iter,
-                t_=res.t,
-                coef_=final_coef,
-                intercept_=final_intercept,
-                **self._records(
-                    resume, res.loss_curve, history, results, optimizer_spec, schedule_rows
-                ),
+            buffers = (coef, intercept, avg_coef, avg_intercept)
+            return self._fitted_state(
+                results, history, buffers, view, resume, optimizer_spec, schedule_rows
             )
 
         def snapshot(monitor):

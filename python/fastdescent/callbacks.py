@@ -302,6 +302,29 @@ def metric_name(key, estimator):
     return "val_accuracy" if is_classifier(estimator) else "val_r2"
 
 
+def tracked_params(estimator):
+    """``get_params()`` as a tracking tool logs it: strings (optimizer and schedule objects by
+    their repr), callbacks left out, and the estimator's class as ``"estimator"``."""
+    plain = (int, float, str, bool, type(None))
+    params = {
+        k: str(v if isinstance(v, plain) else repr(v))
+        for k, v in estimator.get_params(deep=False).items()
+        if k != "callbacks"
+    }
+    params["estimator"] = type(estimator).__name__
+    return params
+
+
+def history_metrics(estimator, first=0):
+    """(name, value, epoch) of every finite metric of ``history_`` from its epoch at index
+    `first` on (times left out), named by :func:`metric_name`."""
+    history = estimator.history_
+    for i in range(first, len(history["epoch"])):
+        for key, values in history.items():
+            if key not in ("epoch", "time") and math.isfinite(values[i]):
+                yield metric_name(key, estimator), float(values[i]), int(history["epoch"][i])
+
+
 class MLflowLogger(Callback):
     """Logs the estimator's parameters and every epoch's metrics to MLflow.
 
@@ -389,23 +412,20 @@ class MLflowLogger(Callback):
             run = active
         self.run_id_ = run.info.run_id
         self._pending = {}
+        self._one_vs_rest = False
         logged = self._client.get_run(self.run_id_).data.params
-        params = {
-            k: (v if isinstance(v, (int, float, str, bool, type(None))) else repr(v))
-            for k, v in estimator.get_params(deep=False).items()
-            if k != "callbacks"
-        }
-        params["estimator"] = type(estimator).__name__
         # MLflow refuses to change a logged parameter: log the new ones only (partial_fit).
-        params = {k: str(v) for k, v in params.items() if k not in logged}
+        params = {k: v for k, v in tracked_params(estimator).items() if k not in logged}
         if params:
             from mlflow.entities import Param
 
             self._client.log_batch(self.run_id_, params=[Param(k, v) for k, v in params.items()])
 
     def on_epoch_end(self, estimator, epoch, metrics):
-        if "class" in metrics and not self.per_class:
-            return False  # one-vs-rest: the overall metrics are logged at the end
+        if "class" in metrics:
+            self._one_vs_rest = True
+            if not self.per_class:
+                return False  # the overall metrics are logged at the end
         suffix = "" if "class" not in metrics else f".class_{metrics['class']}"
         values = {
             f"{metric_name(k, estimator)}{suffix}": float(v)
@@ -432,20 +452,15 @@ class MLflowLogger(Callback):
         for values, epoch in self._pending.values():  # the last epoch, if it was skipped
             self._log(values, epoch)
         self._pending = {}
-        if hasattr(estimator, "classes_") and estimator.coef_.shape[0] > 1:
-            multinomial = getattr(estimator, "multi_class", "ovr") == "multinomial"
-            if not multinomial:  # one-vs-rest: this call's epochs of history_, over the classes
-                history = estimator.history_
-                for i in range(len(history["epoch"]) - estimator.n_iter_, len(history["epoch"])):
-                    epoch = history["epoch"][i]
-                    if epoch % self.log_every and i != len(history["epoch"]) - 1:
-                        continue
-                    values = {
-                        metric_name(k, estimator): float(history[k][i])
-                        for k in history
-                        if k not in ("epoch", "time") and math.isfinite(float(history[k][i]))
-                    }
-                    self._log(values, epoch)
+        if self._one_vs_rest:  # this call's epochs of history_, over the classes
+            epochs = estimator.history_["epoch"]
+            first = len(epochs) - estimator.n_iter_
+            by_epoch = {}
+            for name, value, epoch in history_metrics(estimator, first):
+                if epoch % self.log_every == 0 or epoch == epochs[-1]:
+                    by_epoch.setdefault(epoch, {})[name] = value
+            for epoch, values in by_epoch.items():
+                self._log(values, epoch)
         extra = {"n_iter": float(estimator.n_iter_)}
         self._log(extra, estimator.n_iter_)
         if self._owns_run:

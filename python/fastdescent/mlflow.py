@@ -21,7 +21,7 @@ import inspect
 
 from ._classifier import SGDClassifier
 from ._regressor import SGDRegressor
-from .callbacks import metric_name
+from .callbacks import history_metrics, tracked_params
 
 __all__ = ["autolog", "log_model"]
 
@@ -70,19 +70,8 @@ def _without_callbacks(model):
         return model
     if getattr(model, "callbacks", None):
         model = copy.copy(model)
-        vars(model).pop("_fit_lock", None)
         model.callbacks = None
     return model
-
-
-def _params(estimator):
-    out = {}
-    for key, value in estimator.get_params(deep=False).items():
-        if key == "callbacks":
-            continue
-        plain = isinstance(value, (int, float, str, bool, type(None)))
-        out[key] = str(value if plain else repr(value))
-    return out
 
 
 def _log_fit(mlflow, estimator, X, y, sample_weight):
@@ -91,12 +80,8 @@ def _log_fit(mlflow, estimator, X, y, sample_weight):
     client = mlflow.tracking.MlflowClient()
     run_id = mlflow.active_run().info.run_id
     stamp = mlflow.utils.time.get_current_time_millis()
-    history = estimator.history_
     metrics = [
-        Metric(metric_name(key, estimator), float(history[key][i]), stamp, int(epoch))
-        for i, epoch in enumerate(history["epoch"])
-        for key in history
-        if key not in ("epoch", "time")
+        Metric(name, value, stamp, epoch) for name, value, epoch in history_metrics(estimator)
     ]
     score_name = (
         "training_accuracy_score" if hasattr(estimator, "classes_") else "training_r2_score"
@@ -106,8 +91,7 @@ def _log_fit(mlflow, estimator, X, y, sample_weight):
         Metric(score_name, float(score), stamp, 0),
         Metric("n_iter", float(estimator.n_iter_), stamp, 0),
     ]
-    params = [Param(k, v) for k, v in _params(estimator).items()]
-    params.append(Param("estimator", type(estimator).__name__))
+    params = [Param(k, v) for k, v in tracked_params(estimator).items()]
     client.log_batch(run_id, metrics=metrics, params=params)
     if _SETTINGS["log_models"]:
         log_model(estimator)

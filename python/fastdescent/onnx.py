@@ -51,7 +51,7 @@ def _import_skl2onnx():
     return skl2onnx
 
 
-def _dense_coef(model):
+def _require_dense_coef(model):
     if sp.issparse(model.coef_):
         raise ValueError(
             f"{type(model).__name__}.coef_ is sparse (sparsify() was called); call densify() "
@@ -64,7 +64,7 @@ def _convert_classifier(scope, operator, container):
     from skl2onnx.operator_converters.sgd_classifier import convert_sklearn_sgd_classifier
 
     model = operator.raw_operator
-    _dense_coef(model)
+    _require_dense_coef(model)
     if model.multi_class == "multinomial" and len(model.classes_) > 2:
         # The multinomial log_loss model: softmax of the scores (skl2onnx reads multi_class).
         convert_sklearn_linear_classifier(scope, operator, container)
@@ -75,7 +75,7 @@ def _convert_classifier(scope, operator, container):
 def _convert_regressor(scope, operator, container):
     from skl2onnx.operator_converters.linear_regressor import convert_sklearn_linear_regressor
 
-    _dense_coef(operator.raw_operator)
+    _require_dense_coef(operator.raw_operator)
     convert_sklearn_linear_regressor(scope, operator, container)
 
 

@@ -146,10 +146,13 @@ class Optimizer:
             a is b for a, b in zip(settings, self._checked_settings)
         ):
             return
-        fresh = type(self)(self.lr, **self.hyperparameters(), n_threads=self.n_threads)
+        self._adopt(type(self)(self.lr, **self.hyperparameters(), n_threads=self.n_threads))
+
+    def _adopt(self, checked):
+        """Takes lr and the hyperparameters of `checked`, an instance the constructor checked."""
         for name in self._hyperparameters:
-            setattr(self, name, getattr(fresh, name))
-        self.lr = fresh.lr
+            setattr(self, name, getattr(checked, name))
+        self.lr = checked.lr
         self._checked_settings = self._settings()
 
     @property
@@ -367,12 +370,9 @@ class Optimizer:
         if not isinstance(entries, (list, tuple)):
             raise ValueError(f"state must be a list of entries, got {type(entries).__name__}")
         state = [restored._checked_entry(i, st) for i, st in enumerate(entries)]
-        for name in self._hyperparameters:
-            setattr(self, name, getattr(restored, name))
-        self.lr = restored.lr
+        self._adopt(restored)
         self.state = state
         self.step_count = step_count
-        self._checked_settings = self._settings()
 
     # State kept lazily: None until the hyperparameter that needs it is switched on.
     _optional_state = frozenset({"momentum_buffer", "grad_avg", "max_exp_avg_sq"})

@@ -10,8 +10,8 @@
 #include <functional>
 #include <limits>
 #include <stdexcept>
-#include <utility>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fastdescent/losses.hpp"
