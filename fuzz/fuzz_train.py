@@ -71,7 +71,7 @@ def config(fdp):
     cfg.penalty = PENALTIES[fdp.ConsumeIntInRange(0, len(PENALTIES) - 1)]
     cfg.alpha = [0.0, 1e-4, 0.1, 10.0, -1.0, np.nan][fdp.ConsumeIntInRange(0, 5)]
     cfg.l1_ratio = [0.0, 0.15, 1.0, 2.0][fdp.ConsumeIntInRange(0, 3)]
-    cfg.epsilon = [0.0, 0.1, 1e30][fdp.ConsumeIntInRange(0, 2)]
+    cfg.loss_param = [0.0, 0.1, 1e30][fdp.ConsumeIntInRange(0, 2)]
     cfg.fit_intercept = fdp.ConsumeBool()
     cfg.max_iter = fdp.ConsumeIntInRange(0, 3)
     cfg.tol = [-np.inf, 1e-3, 0.0][fdp.ConsumeIntInRange(0, 2)]

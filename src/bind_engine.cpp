@@ -166,8 +166,15 @@ void bind_engine(py::module_& m) {
         .def_readwrite("wy", &ValidationSums::wy)
         .def_readwrite("wyy", &ValidationSums::wyy)
         .def_readwrite("sse", &ValidationSums::sse)
+        .def_readwrite("deviance", &ValidationSums::deviance)
+        .def_readwrite("constant", &ValidationSums::constant)
+        .def("add_deviance", &ValidationSums::add_deviance, py::arg("loss"), py::arg("loss_param"),
+             py::arg("p"), py::arg("y"), py::arg("weight"),
+             "Adds a validation row of a log-link loss (its deviance at score p and its constant).")
         .def("score", &ValidationSums::score, py::arg("classification"),
-             "Weighted accuracy (classification) or weighted R^2.");
+             py::arg("loss") = LossKind::squared_error, py::arg("loss_param") = 0.0,
+             "Weighted accuracy (classification), weighted R^2, or weighted D^2 of the half "
+             "deviance for a log-link loss.");
 
     py::class_<EpochPolicy>(m, "EpochPolicy",
                             "The epoch-level decisions of a fit (objective, stopping, adaptive "

@@ -15,7 +15,7 @@ namespace {
 
 template <class T, class Rows>
 py::tuple sums(const Rows& X, py::handle y, py::handle coef, py::handle intercept, LossKind loss,
-               double epsilon, py::handle sample_weight, py::handle class_weight,
+               double loss_param, py::handle sample_weight, py::handle class_weight,
                bool one_vs_rest, py::handle rows, int n_threads) {
     const std::int64_t n = X.n_rows;
     GradientInput<T> in;
@@ -30,7 +30,12 @@ py::tuple sums(const Rows& X, py::handle y, py::handle coef, py::handle intercep
     in.intercept = intercept_a.data();
     in.K = K;
     in.loss = loss;
-    in.epsilon = epsilon;
+    in.loss_param = loss_param;
+    try {
+        check_loss_param(loss, loss_param);
+    } catch (const std::invalid_argument& e) {
+        throw py::value_error(std::string("loss_param: ") + e.what());
+    }
     in.mode = loss == LossKind::multinomial ? OutputMode::multinomial
               : one_vs_rest                 ? OutputMode::one_vs_rest
                                             : OutputMode::single;
@@ -50,6 +55,11 @@ py::tuple sums(const Rows& X, py::handle y, py::handle coef, py::handle intercep
         const std::int64_t needed = in.mode == OutputMode::single ? 2 : K;
         cw_a = vector_of<double>(class_weight, needed, "class_weight");
         in.class_weight = cw_a.data();
+    }
+    if (log_link(loss)) {
+        for (std::int64_t i = 0; i < n; ++i)
+            if (!valid_target(loss, loss_param, double(in.y[i])))
+                throw py::value_error("y holds a value outside the loss's range");
     }
     if (in.mode != OutputMode::single) {
         for (std::int64_t i = 0; i < n; ++i) {
@@ -84,7 +94,7 @@ py::tuple sums(const Rows& X, py::handle y, py::handle coef, py::handle intercep
 
 template <class T>
 py::tuple dense_t(py::array X, py::handle y, py::handle coef, py::handle intercept, LossKind loss,
-                  double epsilon, py::handle sw, py::handle cw, bool ovr, py::handle rows, int nt) {
+                  double loss_param, py::handle sw, py::handle cw, bool ovr, py::handle rows, int nt) {
     auto Xa = typed<T>(X, "X");
     if (Xa.ndim() != 2) throw py::value_error("X must be 2-D");
     const std::int64_t n = Xa.shape(0), d = Xa.shape(1);
@@ -94,12 +104,12 @@ py::tuple dense_t(py::array X, py::handle y, py::handle coef, py::handle interce
         throw py::value_error("X has an unsupported row stride");
     const std::int64_t row_stride = n > 1 ? Xa.strides(0) / std::int64_t(sizeof(T)) : d;
     DenseRows<T> view{Xa.data(), n, d, row_stride};
-    return sums<T>(view, y, coef, intercept, loss, epsilon, sw, cw, ovr, rows, nt);
+    return sums<T>(view, y, coef, intercept, loss, loss_param, sw, cw, ovr, rows, nt);
 }
 
 template <class T, class I>
 py::tuple csr_t(py::array data, py::array indices, py::array indptr, std::int64_t n_cols,
-                py::handle y, py::handle coef, py::handle intercept, LossKind loss, double epsilon,
+                py::handle y, py::handle coef, py::handle intercept, LossKind loss, double loss_param,
                 py::handle sw, py::handle cw, bool ovr, py::handle rows, int nt) {
     auto ip = typed<I>(indptr, "indptr");
     if (ip.ndim() != 1 || ip.size() < 1) throw py::value_error("indptr must be 1-D and non-empty");
@@ -109,7 +119,7 @@ py::tuple csr_t(py::array data, py::array indices, py::array indptr, std::int64_
     auto dat = vector_of<T>(data, indices.size(), "data");
     checked_csr(ip.data(), ind.data(), n, ind.size(), n_cols, "");
     CsrRows<T, I> view{dat.data(), ind.data(), ip.data(), n, n_cols};
-    return sums<T>(view, y, coef, intercept, loss, epsilon, sw, cw, ovr, rows, nt);
+    return sums<T>(view, y, coef, intercept, loss, loss_param, sw, cw, ovr, rows, nt);
 }
 
 }  // namespace
@@ -124,31 +134,31 @@ void bind_gradient(py::module_& m) {
         "arrays must already have the dtype of X, nothing is copied.";
     m.def("loss_gradient_dense",
           [](py::array X, py::handle y, py::handle coef, py::handle intercept, LossKind loss,
-             double epsilon, py::handle sw, py::handle cw, bool ovr, py::handle rows, int nt) {
+             double loss_param, py::handle sw, py::handle cw, bool ovr, py::handle rows, int nt) {
               if (X.dtype().equal(py::dtype::of<float>()))
-                  return dense_t<float>(X, y, coef, intercept, loss, epsilon, sw, cw, ovr, rows, nt);
-              return dense_t<double>(X, y, coef, intercept, loss, epsilon, sw, cw, ovr, rows, nt);
+                  return dense_t<float>(X, y, coef, intercept, loss, loss_param, sw, cw, ovr, rows, nt);
+              return dense_t<double>(X, y, coef, intercept, loss, loss_param, sw, cw, ovr, rows, nt);
           },
           py::arg("X"), py::arg("y"), py::arg("coef"), py::arg("intercept"), py::arg("loss"),
-          py::arg("epsilon") = 0.1, py::arg("sample_weight") = py::none(),
+          py::arg("loss_param") = 0.1, py::arg("sample_weight") = py::none(),
           py::arg("class_weight") = py::none(), py::arg("one_vs_rest") = false,
           py::arg("rows") = py::none(), py::arg("n_threads") = 1, doc);
     m.def("loss_gradient_csr",
           [](py::array data, py::array indices, py::array indptr, std::int64_t n_cols,
-             py::handle y, py::handle coef, py::handle intercept, LossKind loss, double epsilon,
+             py::handle y, py::handle coef, py::handle intercept, LossKind loss, double loss_param,
              py::handle sw, py::handle cw, bool ovr, py::handle rows, int nt) {
               const bool f32 = data.dtype().equal(py::dtype::of<float>());
               const bool i32 = indices.dtype().equal(py::dtype::of<std::int32_t>());
               if (f32 && i32)
-                  return csr_t<float, std::int32_t>(data, indices, indptr, n_cols, y, coef, intercept, loss, epsilon, sw, cw, ovr, rows, nt);
+                  return csr_t<float, std::int32_t>(data, indices, indptr, n_cols, y, coef, intercept, loss, loss_param, sw, cw, ovr, rows, nt);
               if (f32)
-                  return csr_t<float, std::int64_t>(data, indices, indptr, n_cols, y, coef, intercept, loss, epsilon, sw, cw, ovr, rows, nt);
+                  return csr_t<float, std::int64_t>(data, indices, indptr, n_cols, y, coef, intercept, loss, loss_param, sw, cw, ovr, rows, nt);
               if (i32)
-                  return csr_t<double, std::int32_t>(data, indices, indptr, n_cols, y, coef, intercept, loss, epsilon, sw, cw, ovr, rows, nt);
-              return csr_t<double, std::int64_t>(data, indices, indptr, n_cols, y, coef, intercept, loss, epsilon, sw, cw, ovr, rows, nt);
+                  return csr_t<double, std::int32_t>(data, indices, indptr, n_cols, y, coef, intercept, loss, loss_param, sw, cw, ovr, rows, nt);
+              return csr_t<double, std::int64_t>(data, indices, indptr, n_cols, y, coef, intercept, loss, loss_param, sw, cw, ovr, rows, nt);
           },
           py::arg("data"), py::arg("indices"), py::arg("indptr"), py::arg("n_cols"), py::arg("y"),
-          py::arg("coef"), py::arg("intercept"), py::arg("loss"), py::arg("epsilon") = 0.1,
+          py::arg("coef"), py::arg("intercept"), py::arg("loss"), py::arg("loss_param") = 0.1,
           py::arg("sample_weight") = py::none(), py::arg("class_weight") = py::none(),
           py::arg("one_vs_rest") = false, py::arg("rows") = py::none(), py::arg("n_threads") = 1,
           doc);

@@ -7,11 +7,10 @@
 namespace fastdescent::bindings {
 namespace {
 
-py::tuple scalar_loss(LossKind kind, py::handle p, py::handle y, double epsilon, bool joint) {
+py::tuple scalar_loss(LossKind kind, py::handle p, py::handle y, double loss_param, bool joint) {
     if (kind == LossKind::multinomial)
         throw py::value_error("multinomial is not a scalar loss; use softmax_cross_entropy");
-    if (!(std::isfinite(epsilon) && epsilon >= 0))
-        throw py::value_error("epsilon must be a finite number >= 0");
+    check_loss_param(kind, loss_param);
     auto p_a = typed<double>(p, "p");
     if (p_a.ndim() != 1) throw py::value_error("p must be 1-D");
     p_a = vector_of<double>(p, p_a.shape(0), "p");
@@ -22,7 +21,7 @@ py::tuple scalar_loss(LossKind kind, py::handle p, py::handle y, double epsilon,
     const double* yy = y_a.data();
     double* v = value.mutable_data();
     double* d = deriv.mutable_data();
-    visit_scalar_loss(kind, epsilon, [&](auto L) {
+    visit_scalar_loss(kind, loss_param, [&](auto L) {
         for (std::int64_t i = 0; i < n; ++i) {
             if (joint) {
                 v[i] = value_and_deriv(L, pp[i], yy[i], d[i]);
@@ -59,7 +58,7 @@ py::tuple softmax_t(const py::array& scores, py::handle labels) {
 
 void bind_losses(py::module_& m) {
     m.def("loss_value_and_deriv", &scalar_loss, py::arg("loss"), py::arg("p"), py::arg("y"),
-          py::arg("epsilon") = 0.1, py::arg("joint") = false,
+          py::arg("loss_param") = 0.1, py::arg("joint") = false,
           "Value and derivative d/dp of a scalar loss at float64 outputs p and targets y; "
           "joint=True uses the fused form the trainer calls.");
     m.def("loss_curvature_bound", &loss_curvature_bound, py::arg("loss"),

@@ -48,7 +48,11 @@ void check_config(const TrainConfig& cfg, double t0) {
     auto fail = [](const std::string& what) { throw py::value_error(what); };
     if (!(std::isfinite(cfg.alpha) && cfg.alpha >= 0)) fail("config.alpha must be a finite number >= 0");
     if (!(cfg.l1_ratio >= 0 && cfg.l1_ratio <= 1)) fail("config.l1_ratio must be in [0, 1]");
-    if (!(std::isfinite(cfg.epsilon) && cfg.epsilon >= 0)) fail("config.epsilon must be a finite number >= 0");
+    try {
+        check_loss_param(cfg.loss, cfg.loss_param);
+    } catch (const std::invalid_argument& e) {
+        fail(std::string("config.loss_param: ") + e.what());
+    }
     if (!std::isfinite(cfg.intercept_decay)) fail("config.intercept_decay must be finite");
     if (std::isnan(cfg.tol)) fail("config.tol must not be NaN (-inf disables the test)");
     if (!(std::isfinite(cfg.clip_value) && std::isfinite(cfg.clip_norm)))
@@ -288,7 +292,12 @@ void bind_train(py::module_& m) {
         .value("squared_hinge", LossKind::squared_hinge)
         .value("modified_huber", LossKind::modified_huber)
         .value("perceptron", LossKind::perceptron)
-        .value("multinomial", LossKind::multinomial);
+        .value("multinomial", LossKind::multinomial)
+        .value("absolute_error", LossKind::absolute_error)
+        .value("quantile", LossKind::quantile)
+        .value("poisson", LossKind::poisson)
+        .value("gamma", LossKind::gamma)
+        .value("tweedie", LossKind::tweedie);
     py::enum_<PenaltyKind>(m, "PenaltyKind")
         .value("none", PenaltyKind::none)
         .value("l2", PenaltyKind::l2)
@@ -313,7 +322,7 @@ void bind_train(py::module_& m) {
     py::class_<TrainConfig>(m, "TrainConfig")
         .def(py::init<>())
         .def_readwrite("loss", &TrainConfig::loss)
-        .def_readwrite("epsilon", &TrainConfig::epsilon)
+        .def_readwrite("loss_param", &TrainConfig::loss_param)
         .def_readwrite("penalty", &TrainConfig::penalty)
         .def_readwrite("alpha", &TrainConfig::alpha)
         .def_readwrite("l1_ratio", &TrainConfig::l1_ratio)

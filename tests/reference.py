@@ -75,6 +75,9 @@ SCALAR_LOSSES = (
     "modified_huber",
     "perceptron",
 )
+# Regression losses with a parameter passed as Config.epsilon: the quantile of 'quantile' and
+# the power of 'tweedie'. The log-link losses' score is log(mean).
+MORE_REGRESSION_LOSSES = ("absolute_error", "quantile", "poisson", "gamma", "tweedie")
 LOSSES = SCALAR_LOSSES + ("multinomial",)
 PENALTIES = (None, "l2", "l1", "elasticnet")
 SCHEDULES = ("constant", "optimal", "invscaling", "adaptive")
@@ -120,7 +123,26 @@ class Result:
 
 
 def scalar_loss(name, p, y, epsilon=0.1):
-    """(L(p, y), dL/dp) of a scalar loss; classification losses expect y in {-1, +1}."""
+    """(L(p, y), dL/dp) of a scalar loss; classification losses expect y in {-1, +1}; `epsilon`
+    is the quantile of 'quantile' and the power of 'tweedie'. The derivative at a kink of
+    absolute_error and quantile is 0."""
+    if name == "absolute_error":
+        return abs(y - p), float(np.sign(p - y))
+    if name == "quantile":
+        q = epsilon
+        return (q * (y - p), -q) if y > p else ((1 - q) * (p - y), (1 - q) if y < p else 0.0)
+    if name in ("poisson", "gamma", "tweedie"):
+        # Half the unit deviance at mean mu = exp(p): for power r, mu^(2-r)/(2-r) -
+        # y mu^(1-r)/(1-r) + y^(2-r)/((1-r)(2-r)), with the limits r = 1 and r = 2.
+        mu = math.exp(p)
+        if name == "poisson":
+            return mu - y * p + (y * math.log(y) - y if y > 0 else 0.0), mu - y
+        if name == "gamma":
+            return p + y / mu - math.log(y) - 1.0, 1.0 - y / mu
+        r = epsilon
+        value = mu ** (2 - r) / (2 - r) - y * mu ** (1 - r) / (1 - r)
+        value += y ** (2 - r) / ((1 - r) * (2 - r)) if y > 0 else 0.0
+        return value, mu ** (2 - r) - y * mu ** (1 - r)
     if name == "squared_error":
         return 0.5 * (p - y) ** 2, p - y
     if name == "huber":

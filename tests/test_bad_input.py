@@ -481,7 +481,11 @@ def _bad_dense_calls():
     add("negative_alpha", ValueError, "config.alpha must be a finite number >= 0", config=config(alpha=-1.0))
     add("nan_alpha", ValueError, "config.alpha", config=config(alpha=float("nan")))
     add("l1_ratio_above_one", ValueError, r"config.l1_ratio must be in \[0, 1\]", config=config(l1_ratio=1.5))
-    add("nan_epsilon", ValueError, "config.epsilon", config=config(epsilon=float("nan")))
+    add("nan_loss_param", ValueError, "config.loss_param", config=config(loss_param=float("nan")))
+    add("quantile_above_one", ValueError, r"quantile in \(0, 1\)",
+        config=config(loss=_core.LossKind.quantile, loss_param=1.5))
+    add("tweedie_power_two", ValueError, "power > 1 other than 2",
+        config=config(loss=_core.LossKind.tweedie, loss_param=2.0))
     add("nan_tol", ValueError, "config.tol must not be NaN", config=config(tol=float("nan")))
     add("nan_clip", ValueError, "config.clip_value", config=config(clip_value=float("nan")))
     add("t0_zero", ValueError, "t0 must be a finite number >= 1", t0=0.0)

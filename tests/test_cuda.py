@@ -138,6 +138,31 @@ def test_full_batch_regressor_matches_cpu(case, dtype):
     assert_same_fit(cpu, gpu, dtype)
 
 
+MORE_LOSSES = [
+    dict(loss="poisson", penalty="l2", alpha=0.01),
+    dict(loss="gamma", penalty="l1", alpha=0.01, optimizer="nesterov"),
+    dict(loss="tweedie", power=1.5, early_stopping=True, validation_fraction=0.25, random_state=2,
+         tol=1e-4, n_iter_no_change=1, max_iter=6),
+    dict(loss="quantile", quantile=0.8, penalty="elasticnet", alpha=0.01),
+    dict(loss="absolute_error", optimizer="momentum", clip_norm=0.5),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("case", MORE_LOSSES, ids=lambda c: "-".join(map(str, c.values()))[:40])
+def test_count_and_quantile_losses_match_cpu(case, dtype):
+    """The GPU's loss kernels and (tweedie) its validation D^2 against the CPU's."""
+    X, score, _, _ = make_data()
+    y = np.round(np.exp(0.5 * score) * 3.0) + (case["loss"] == "gamma")  # counts; gamma: > 0
+    case = dict(dict(max_iter=4, tol=None), **case)
+    make = lambda **kw: SGDRegressor(batch_size="full", learning_rate="constant",  # noqa: E731
+                                     eta0=0.05, **case, **kw)
+    cpu, gpu = fit_both(make, X, y, dtype)
+    assert_same_fit(cpu, gpu, dtype)
+    if case.get("early_stopping"):
+        assert len(gpu.history_["val_score"]) == gpu.n_iter_
+
+
 CLASSIFIER_CASES = [
     ("binary", dict(loss="log_loss", optimizer="rmsprop", class_weight={0: 2.0, 1: 1.0})),
     ("binary", dict(loss="modified_huber", learning_rate="optimal", alpha=0.01)),

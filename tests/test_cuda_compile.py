@@ -33,7 +33,7 @@ import pytest
 # Compute capabilities compiled for: Ampere (A100) and Hopper (H100).
 TARGETS = [(8, 0), (9, 0)]
 DTYPES = ("float32", "float64")
-DEVICE_FUNCTIONS = {"scalar_loss", "_round_hash", "_adafactor_y"}
+DEVICE_FUNCTIONS = {"scalar_loss", "deviance_constant", "_round_hash", "_adafactor_y"}
 STATIC_SHARED_LIMIT = 48 * 1024  # bytes of static shared memory a block may use
 
 SKIP_EXIT = 3  # the worker's exit status when NVVM is missing (the test then skips)
@@ -70,7 +70,7 @@ def _launch_signatures(T):
         "batch_gradient": [mat(T), vec(T), vec(T), vec(i64), mat(T), vec(T), i64, i64, f64, i64,
                            mat(f64), stats],
         "finalize_gradient": [mat(f64), mat(T), vec(T), f64, f64, b1, stats],
-        "epoch_stats": [mat(T), vec(T), mat(T), vec(T), vec(T), vec(i64), i64, b1, stats],
+        "epoch_stats": [mat(T), vec(T), mat(T), vec(T), vec(T), vec(i64), i64, b1, i64, f64, stats],
         # DeviceOptimizer.step and average_only.
         "update_params": [w, w, w, w, w, w, stats, i64, i64] + [f64] * 12,
         "lamb_moments": [w, w, w, w, stats] + [f64] * 7 + [stats],

@@ -109,7 +109,7 @@ def test_loss_gradient_kernel_matches_reference(dtype, sparse, mode, loss):
     sw = rng.uniform(0.2, 2.0, n).astype(dtype)
     rows = rng.permutation(n)[:25].astype(np.int64)
     kind = getattr(_core.LossKind, loss)
-    kwargs = dict(epsilon=0.1, sample_weight=sw, class_weight=cw, one_vs_rest=mode == "ovr",
+    kwargs = dict(loss_param=0.1, sample_weight=sw, class_weight=cw, one_vs_rest=mode == "ovr",
                   rows=rows, n_threads=2)
     if sparse:
         Xs = sp.csr_matrix(X)
@@ -162,6 +162,32 @@ def test_full_batch_regressor_equals_in_memory(client, dtype, params):
     np.testing.assert_allclose(got.loss_curve_, ref.loss_curve_, rtol=_rtol(dtype))
     assert (got.n_iter_, got.t_) == (ref.n_iter_, ref.t_)
     _assert_same_history(got, ref, dtype)
+
+
+@pytest.mark.parametrize("params", [
+    dict(loss="poisson", learning_rate="constant", eta0=0.05),
+    dict(loss="tweedie", power=1.5, optimizer="adam", early_stopping=True, validation_fraction=0.2,
+         random_state=1),
+    dict(loss="quantile", quantile=0.3, penalty="l1", alpha=0.01, learning_rate="constant",
+         eta0=0.05),
+], ids=["poisson", "tweedie-early-stopping", "quantile"])
+def test_count_and_quantile_losses_equal_in_memory(client, params):
+    """Range checks, the starting intercept, training, the validation D^2 and score on dask
+    chunks as in memory."""
+    X, score = _regression()
+    y = np.round(np.exp(0.3 * score))  # counts with zeros
+    est = dict(batch_size="full", max_iter=8, tol=None, **params)
+    ref = fd.SGDRegressor(**est).fit(X, y)
+    Xd, yd = da.from_array(X, chunks=(170, 4)), da.from_array(y, chunks=100)
+    got = fd.SGDRegressor(**est).fit(Xd, yd)
+    np.testing.assert_allclose(got.coef_, ref.coef_, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(got.intercept_, ref.intercept_, rtol=1e-8)
+    np.testing.assert_allclose(got.loss_curve_, ref.loss_curve_, rtol=1e-8)
+    _assert_same_history(got, ref, np.float64)
+    assert float(got.score(Xd, yd)) == pytest.approx(ref.score(X, y), rel=1e-8)
+    if params["loss"] != "quantile":
+        with pytest.raises(ValueError, match="non-negative targets"):
+            fd.SGDRegressor(**est).fit(Xd, yd - 1.0)
 
 
 def _assert_same_history(got, ref, dtype):

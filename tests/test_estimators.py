@@ -1042,4 +1042,5 @@ def test_public_api():
     assert set(ours_clf) - set(sk_clf) == {"batch_size", "optimizer", "clip_value", "clip_norm", "multi_class",
                                              "sparse_updates", "callbacks", "device", "gpu_dtype"}
     assert set(ours_reg) - set(sk_reg) == {"batch_size", "optimizer", "clip_value", "clip_norm", "n_jobs",
-                                             "sparse_updates", "callbacks", "device", "gpu_dtype"}
+                                             "sparse_updates", "callbacks", "device", "gpu_dtype",
+                                             "quantile", "power"}

@@ -93,7 +93,7 @@ def core_config(cfg: ref.Config, shuffle=False, seed=0):
     assert cfg.weighted_mean, "the core always takes sample-weighted means"
     c = _core.TrainConfig()
     c.loss = getattr(_core.LossKind, cfg.loss)
-    c.epsilon = cfg.epsilon
+    c.loss_param = cfg.epsilon
     c.penalty = _core.PenaltyKind.none if cfg.penalty is None else getattr(_core.PenaltyKind, cfg.penalty)
     c.alpha = cfg.alpha
     c.l1_ratio = cfg.l1_ratio

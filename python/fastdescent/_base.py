@@ -41,12 +41,33 @@ LOSSES = {
     "squared_hinge": _core.LossKind.squared_hinge,
     "modified_huber": _core.LossKind.modified_huber,
     "perceptron": _core.LossKind.perceptron,
+    "absolute_error": _core.LossKind.absolute_error,
+    "quantile": _core.LossKind.quantile,
+    "poisson": _core.LossKind.poisson,
+    "gamma": _core.LossKind.gamma,
+    "tweedie": _core.LossKind.tweedie,
 }
+CLASSIFICATION_LOSSES = (
+    "hinge",
+    "log_loss",
+    "modified_huber",
+    "squared_hinge",
+    "perceptron",
+    "squared_error",
+    "huber",
+    "epsilon_insensitive",
+    "squared_epsilon_insensitive",
+)
 REGRESSION_LOSSES = (
     "squared_error",
     "huber",
     "epsilon_insensitive",
     "squared_epsilon_insensitive",
+    "absolute_error",
+    "quantile",
+    "poisson",
+    "gamma",
+    "tweedie",
 )
 PENALTIES = {
     None: _core.PenaltyKind.none,
@@ -349,6 +370,27 @@ class BaseSGD(BaseEstimator):
 
     # ---- training -----------------------------------------------------------------------
 
+    def _loss_kind(self):
+        """The core's loss for `loss` (tweedie with power 0, 1 or 2 is squared_error, poisson or
+        gamma)."""
+        if self.loss == "tweedie":
+            by_power = {0.0: "squared_error", 1.0: "poisson", 2.0: "gamma"}
+            return LOSSES[by_power.get(float(self.power), "tweedie")]
+        return LOSSES[self.loss]
+
+    def _loss_param(self):
+        """The core's loss parameter: the quantile, the tweedie power, or epsilon."""
+        if self.loss == "quantile":
+            return float(self.quantile)
+        if self.loss == "tweedie":
+            return float(self.power)
+        return float(self.epsilon)
+
+    def _deviance_power(self):
+        """The Tweedie power whose deviance the loss is (squared_error 0, poisson 1, gamma 2),
+        or None; the regressor scores the log-link losses by its D^2."""
+        return None
+
     def _plain_sgd(self):
         return (
             isinstance(self.optimizer, str)
@@ -393,8 +435,8 @@ class BaseSGD(BaseEstimator):
             return float(lr * min(np.sqrt(batch), 10.0) * scales.targets)
         if scales.rows > 0:
             multinomial = getattr(self, "multi_class", "ovr") == "multinomial"
-            loss = _core.LossKind.multinomial if multinomial else LOSSES[self.loss]
-            curvature = _core.loss_curvature_bound(loss) or 1.0
+            loss = _core.LossKind.multinomial if multinomial else self._loss_kind()
+            curvature = scales.curvature or _core.loss_curvature_bound(loss) or 1.0
             lr = min(lr, (1.0 - opt.momentum) * batch / (curvature * scales.rows))
         return float(lr)
 
@@ -402,7 +444,10 @@ class BaseSGD(BaseEstimator):
         """What 'auto' reads from the data for `_auto_step`, computed only where it is used."""
         if self.learning_rate != "auto" or not isinstance(self.optimizer, str):
             return DataScales()
+        power = self._deviance_power()
         if self.optimizer in SCALE_FREE_OPTIMIZERS and not is_classifier(self):
+            if power is not None and power >= 1:  # the weights are on the log scale
+                return DataScales()
             return DataScales(targets=_target_scale(y, sample_weight, validation_mask))
         if self.optimizer in ("momentum", "nesterov"):
             if sp.issparse(X):
@@ -410,7 +455,11 @@ class BaseSGD(BaseEstimator):
             else:
                 norms = np.einsum("ij,ij->i", X, X)
             top = float(norms.max()) if norms.size else 0.0
-            return DataScales(rows=top + (1.0 if self.fit_intercept else 0.0))
+            curvature = 0.0
+            if power is not None and power >= 1:
+                # A log-link loss's curvature at the starting intercept log(mean y).
+                curvature = _target_mean(y, sample_weight, validation_mask) ** (2.0 - power)
+            return DataScales(rows=top + (1.0 if self.fit_intercept else 0.0), curvature=curvature)
         return DataScales()
 
     def _schedule(self, n_train, scales=None, in_memory=True):
@@ -468,7 +517,7 @@ class BaseSGD(BaseEstimator):
         `in_memory` (False for the GPU and Dask) inform learning_rate="auto"."""
         cfg = _core.TrainConfig()
         cfg.loss = loss
-        cfg.epsilon = float(self.epsilon)
+        cfg.loss_param = self._loss_param()
         cfg.penalty = PENALTIES[self.penalty]
         cfg.alpha = float(self.alpha)
         cfg.l1_ratio = float(self.l1_ratio) if self.l1_ratio is not None else 0.0
@@ -801,6 +850,16 @@ class DataScales(NamedTuple):
 
     targets: float = 1.0
     rows: float = 0.0
+    curvature: float = 0.0  # of a log-link loss at the start; 0: the loss's bound
+
+
+def _target_mean(y, sample_weight, validation_mask):
+    """Weighted mean of the training targets (NaN where the weights sum to 0)."""
+    train = validation_mask == 0
+    w = sample_weight[train].astype(np.float64)
+    if not w.sum() > 0:
+        return float("nan")
+    return float(np.average(y[train].astype(np.float64), weights=w))
 
 
 def _target_scale(y, sample_weight, validation_mask):

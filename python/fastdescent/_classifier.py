@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted, check_random_state
 
 from . import _core, _dask
 from ._base import (
+    CLASSIFICATION_LOSSES,
     LOSSES,
     MAX_INT,
     BaseSGD,
@@ -124,7 +125,7 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
 
     _parameter_constraints: dict = {
         **BaseSGD._parameter_constraints,
-        "loss": [StrOptions(set(LOSSES))],
+        "loss": [StrOptions(set(CLASSIFICATION_LOSSES))],
         "class_weight": [StrOptions({"balanced"}), dict, None],
         "multi_class": [StrOptions({"ovr", "multinomial"})],
     }

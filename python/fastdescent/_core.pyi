@@ -38,6 +38,11 @@ class LossKind(_Enum):
     modified_huber: LossKind
     perceptron: LossKind
     multinomial: LossKind
+    absolute_error: LossKind
+    quantile: LossKind
+    poisson: LossKind
+    gamma: LossKind
+    tweedie: LossKind
 
 class PenaltyKind(_Enum):
     none: PenaltyKind
@@ -63,7 +68,7 @@ class ScheduleKind(_Enum):
 
 class TrainConfig(metaclass=_pybind11_type):
     loss: LossKind
-    epsilon: float
+    loss_param: float
     penalty: PenaltyKind
     alpha: float
     l1_ratio: float
@@ -424,7 +429,7 @@ def loss_gradient_dense(
     coef: NDArray[np.floating],
     intercept: NDArray[np.floating],
     loss: LossKind,
-    epsilon: float = 0.1,
+    loss_param: float = 0.1,
     sample_weight: NDArray[np.floating] | None = None,
     class_weight: NDArray[np.float64] | None = None,
     one_vs_rest: bool = False,
@@ -440,7 +445,7 @@ def loss_gradient_csr(
     coef: NDArray[np.floating],
     intercept: NDArray[np.floating],
     loss: LossKind,
-    epsilon: float = 0.1,
+    loss_param: float = 0.1,
     sample_weight: NDArray[np.floating] | None = None,
     class_weight: NDArray[np.float64] | None = None,
     one_vs_rest: bool = False,
@@ -451,7 +456,7 @@ def loss_value_and_deriv(
     loss: LossKind,
     p: NDArray[np.float64],
     y: NDArray[np.float64],
-    epsilon: float = 0.1,
+    loss_param: float = 0.1,
     joint: bool = False,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...
 def loss_curvature_bound(loss: LossKind) -> float: ...
@@ -467,8 +472,15 @@ class ValidationSums(metaclass=_pybind11_type):
     wy: float
     wyy: float
     sse: float
+    deviance: float
+    constant: float
     def __init__(self) -> None: ...
-    def score(self, classification: bool) -> float: ...
+    def add_deviance(
+        self, loss: LossKind, loss_param: float, p: float, y: float, weight: float
+    ) -> None: ...
+    def score(
+        self, classification: bool, loss: LossKind = ..., loss_param: float = 0.0
+    ) -> float: ...
 
 class EpochPolicy(metaclass=_pybind11_type):
     def __init__(

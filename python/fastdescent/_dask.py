@@ -50,6 +50,7 @@ from ._base import (
     mean_curve,
     train,
 )
+from ._deviance import deviance_constant, deviance_score, half_deviance
 
 INSTALL_HINT = "pip install fastdescent[dask]"
 _FAN_IN = 8  # partial sums added per task of the tree reduction
@@ -203,7 +204,7 @@ def _readable(a):
     return np.require(a, requirements=["A"])
 
 
-def _chunk_sums(chunk, order, lo, hi, params, K, loss, epsilon, class_weight, one_vs_rest):
+def _chunk_sums(chunk, order, lo, hi, params, K, loss, loss_param, class_weight, one_vs_rest):
     """Loss and gradient sums of the chunk's training rows at positions order[lo:hi] (positions
     lo:hi when order is None)."""
     X, target, sample_weight, _, train_rows = (_readable(a) for a in chunk)
@@ -222,7 +223,7 @@ def _chunk_sums(chunk, order, lo, hi, params, K, loss, epsilon, class_weight, on
     else:
         rows = None
     kwargs = dict(
-        epsilon=epsilon,
+        loss_param=loss_param,
         sample_weight=sample_weight,
         class_weight=_readable(class_weight),
         one_vs_rest=one_vs_rest,
@@ -245,11 +246,12 @@ def _add(*parts):
     return tuple(total)
 
 
-def _chunk_validation(chunk, params, K, problems, classification):
-    """Validation sums (weight, hit, wy, wyy, sse) per problem over the chunk's validation rows;
-    problems as in _local_epoch (rows of the parameters, target function)."""
+def _chunk_validation(chunk, params, K, problems, classification, power=None):
+    """Validation sums (weight, hit, wy, wyy, sse, deviance, constant) per problem over the
+    chunk's validation rows; problems as in _local_epoch (rows of the parameters, target
+    function); `power`: the Tweedie power of a log-link loss (deviance sums), else None."""
     X, target, sample_weight, mask, _ = (_readable(a) for a in chunk)
-    out = np.zeros((len(problems), 5))
+    out = np.zeros((len(problems), 7))
     if mask is None or not mask.any():
         return (out,)
     d = X.shape[1]
@@ -266,7 +268,10 @@ def _chunk_validation(chunk, params, K, problems, classification):
             out[q, 0], out[q, 1] = sw.sum(), sw[pred == y].sum()
         else:
             r = y - p[:, 0]
-            out[q] = sw.sum(), 0.0, sw @ y, sw @ (y * y), sw @ (r * r)
+            out[q, :5] = sw.sum(), 0.0, sw @ y, sw @ (y * y), sw @ (r * r)
+            if power is not None:
+                out[q, 5] = sw @ half_deviance(y, np.exp(p[:, 0]), power)
+                out[q, 6] = sw @ deviance_constant(y, power)
     return (out,)
 
 
@@ -433,16 +438,19 @@ class _Trainer:
         delayed = self.dask.delayed
         params = delayed(self._params())
         specs = [(p.rows, p.y_fn) for p in active]
+        power = None if self.classification else self.est._deviance_power()
+        power = power if power is not None and power >= 1 else None
         parts = [
-            delayed(_chunk_validation)(chunk, params, self.K, specs, self.classification)
+            delayed(_chunk_validation)(chunk, params, self.K, specs, self.classification, power)
             for chunk in self.chunks
         ]
         sums = self._compute(self._tree_sum(parts))[0][0]
+        config = self.problems[0].config
         scores = []
         for row in sums:
             v = _core.ValidationSums()
-            v.weight, v.hit, v.wy, v.wyy, v.sse = (float(x) for x in row)
-            scores.append(v.score(self.classification))
+            v.weight, v.hit, v.wy, v.wyy, v.sse, v.deviance, v.constant = (float(x) for x in row)
+            scores.append(v.score(self.classification, config.loss, config.loss_param))
         return scores
 
     def _end_epochs(self, active, sumloss, train_weight):
@@ -503,7 +511,7 @@ class _Trainer:
         static = dict(
             K=self.K,
             loss=self.problems[0].config.loss,
-            epsilon=float(est.epsilon),
+            loss_param=est._loss_param(),
             class_weight=self.class_weight,
             one_vs_rest=self.one_vs_rest,
         )
@@ -690,9 +698,13 @@ def fit(est, plan, X, y, *, sample_weight=None, coef_init=None, intercept_init=N
         rows_of = [slice(k, k + 1) for k in range(K)]
         y_fns = [partial(_binary_target, k=k) for k in range(K)]
     else:
-        loss = LOSSES[est.loss]
+        loss = LOSSES[est.loss] if classifier else est._loss_kind()
         rows_of = [slice(0, 1)]
         y_fns = [_binary_target]
+    if not classifier:
+        intercept_init = _regression_targets(
+            est, dask, y, sample_weight, mask_blocks, intercept_init
+        )
 
     coef, intercept, avg_coef, avg_intercept = plan.parameters(
         K, d, dtype, coef_init, intercept_init
@@ -782,6 +794,20 @@ def fit(est, plan, X, y, *, sample_weight=None, coef_init=None, intercept_init=N
     return est
 
 
+def _regression_targets(est, dask, y, sample_weight, mask_blocks, intercept_init):
+    """Checks a regressor's targets against its loss's range and returns its starting
+    intercept (see SGDRegressor._start_intercept); brings y (not X) to the client only for
+    the losses that read it."""
+    if not est._reads_targets():
+        return intercept_init
+    y, w = dask.compute(y, sample_weight)
+    y = np.asarray(y, dtype=np.float64)
+    w = np.ones_like(y) if w is None else np.asarray(w, dtype=np.float64)
+    est._check_targets(y)
+    train = slice(None) if mask_blocks[0] is None else np.concatenate(mask_blocks) == 0
+    return est._start_intercept(intercept_init, y[train], w[train])
+
+
 def _set_feature_names(est, X):
     """feature_names_in_ from a dask DataFrame's string column names, as for pandas input."""
     columns = getattr(X, "columns", None)
@@ -794,7 +820,7 @@ def _set_feature_names(est, X):
 def _local_config(est):
     """TrainConfig fields (picklable) for one local per-sample epoch on a worker."""
     return dict(
-        epsilon=float(est.epsilon),
+        loss_param=est._loss_param(),
         penalty=_core.PenaltyKind.none
         if est.penalty is None
         else {
@@ -877,6 +903,9 @@ def score(est, X, y, sample_weight=None, *, classifier):
     if classifier:
         return (w * (pred == y)).sum() / w.sum()
     y = y.astype(np.float64)
+    power = est._deviance_power()
+    if power is not None and power >= 1:
+        return deviance_score(y, pred, w, power)
     total = w.sum()
     mean = (w * y).sum() / total
     sse = (w * (y - pred) ** 2).sum()

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.linear_model._base import SparseCoefMixin
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
 from . import _dask
 from ._base import (
-    LOSSES,
     MAX_INT,
     REGRESSION_LOSSES,
     BaseSGD,
@@ -20,6 +21,7 @@ from ._base import (
     keeps_state_on_error,
     train,
 )
+from ._deviance import DEVIANCE_POWERS, deviance_score
 
 
 class SGDRegressor(RegressorMixin, SparseCoefMixin, BaseSGD):
@@ -31,8 +33,25 @@ class SGDRegressor(RegressorMixin, SparseCoefMixin, BaseSGD):
 
     Parameters
     ----------
-    loss : {'squared_error', 'huber', 'epsilon_insensitive', 'squared_epsilon_insensitive'}
-        Per-sample loss; 'squared_error' is ``0.5 * (p - y)**2``.
+    loss : {'squared_error', 'huber', 'epsilon_insensitive', 'squared_epsilon_insensitive', \
+'absolute_error', 'quantile', 'poisson', 'gamma', 'tweedie'}, default='squared_error'
+        Per-sample loss of the linear output ``p = X @ coef_ + intercept_`` against y:
+
+        - scikit-learn's SGD losses: 'squared_error' ``0.5 * (p - y)**2``, 'huber',
+          'epsilon_insensitive', 'squared_epsilon_insensitive' (width ``epsilon``);
+        - 'absolute_error' ``|y - p|``, and 'quantile', the pinball loss of ``quantile``
+          (``quantile * (y - p)`` above the prediction, ``(1 - quantile) * (p - y)`` below):
+          with ``penalty='l1'`` and the same ``alpha`` the objective is
+          :class:`sklearn.linear_model.QuantileRegressor`'s;
+        - 'poisson' (y >= 0), 'gamma' (y > 0) and 'tweedie' (``power``): half the unit
+          deviance of the distribution with the log link, ``p = log(mean)``, so that
+          :meth:`predict` returns ``exp(p)`` and ``alpha`` with the L2 penalty means what it
+          means in :class:`sklearn.linear_model.PoissonRegressor`, ``GammaRegressor`` and
+          ``TweedieRegressor`` (the objective is the weighted mean half deviance plus
+          ``alpha / 2 * ||coef||^2``). A fit that does not start from ``intercept_init``,
+          ``warm_start`` or an earlier ``partial_fit`` starts the intercept at the log of the
+          weighted mean of y (as those estimators do); y outside the distribution's range
+          raises ValueError.
     penalty : {'l2', 'l1', 'elasticnet'} or None, default='l2'
         Regularization term.
     alpha : float, default=1e-4
@@ -63,6 +82,12 @@ class SGDRegressor(RegressorMixin, SparseCoefMixin, BaseSGD):
         elapsed time).
     epsilon : float, default=0.1
         Width of the huber / epsilon-insensitive zones.
+    quantile : float in (0, 1), default=0.5
+        The quantile that ``loss='quantile'`` estimates.
+    power : float, default=0.0
+        The Tweedie power of ``loss='tweedie'``: 0 (normal: squared_error with the identity
+        link), 1 (Poisson), in (1, 2) (compound Poisson-gamma, y >= 0), 2 (gamma), or above 2
+        (y > 0, e.g. 3 for the inverse Gaussian); powers in (0, 1) and below 0 are refused.
     random_state : int, RandomState instance or None
         Seeds shuffling and the validation split.
     learning_rate : str or fastdescent.schedules.Schedule, default='auto'
@@ -284,6 +309,8 @@ class SGDRegressor(RegressorMixin, SparseCoefMixin, BaseSGD):
     _parameter_constraints: dict = {
         **BaseSGD._parameter_constraints,
         "loss": [StrOptions(set(REGRESSION_LOSSES))],
+        "quantile": [Interval(Real, 0, 1, closed="neither")],
+        "power": [Interval(Real, 1, None, closed="left"), Options(Real, {0})],
     }
 
     def __init__(
@@ -299,6 +326,8 @@ class SGDRegressor(RegressorMixin, SparseCoefMixin, BaseSGD):
         shuffle=True,
         verbose=0,
         epsilon=0.1,
+        quantile=0.5,
+        power=0.0,
         random_state=None,
         learning_rate="auto",
         eta0=0.01,
@@ -328,6 +357,8 @@ class SGDRegressor(RegressorMixin, SparseCoefMixin, BaseSGD):
         self.shuffle = shuffle
         self.verbose = verbose
         self.epsilon = epsilon
+        self.quantile = quantile
+        self.power = power
         self.random_state = random_state
         self.learning_rate = learning_rate
         self.eta0 = eta0
@@ -429,8 +460,15 @@ class SGDRegressor(RegressorMixin, SparseCoefMixin, BaseSGD):
         gpu = self._gpu_data(X)
         dtype = X.dtype if gpu is None else gpu.dtype
         y = np.asarray(y, dtype=dtype)
+        self._check_targets(y)
         n_samples, n_features = X.shape if gpu is None else gpu.X.shape
         sample_weight = self._check_sample_weight(sample_weight, y, dtype)
+        validation_mask = self._validation_mask(y, sample_weight)
+        if not resume:
+            fit_rows = validation_mask == 0
+            intercept_init = self._start_intercept(
+                intercept_init, y[fit_rows], sample_weight[fit_rows]
+            )
 
         coef, intercept, avg_coef, avg_intercept = self._parameters(
             1, n_features, dtype, coef_init, intercept_init, resume
@@ -440,13 +478,12 @@ class SGDRegressor(RegressorMixin, SparseCoefMixin, BaseSGD):
         if average:
             avg_coef = avg_coef.reshape(-1)
 
-        validation_mask = self._validation_mask(y, sample_weight)
         seed = check_random_state(self.random_state).randint(0, MAX_INT)
         n_train = n_samples - int(validation_mask.sum())
         optimizer_spec = self._optimizer_spec()
         t0, states, schedule_rows = self._continuation(resume, 1, n_train, optimizer_spec)
         cfg = self._config(
-            LOSSES[self.loss],
+            self._loss_kind(),
             max_iter,
             seed,
             self._n_threads(),
@@ -501,9 +538,59 @@ class SGDRegressor(RegressorMixin, SparseCoefMixin, BaseSGD):
         monitor.end()
         return self
 
+    def _deviance_power(self):
+        if self.loss == "tweedie":
+            return float(self.power)
+        return DEVIANCE_POWERS.get(self.loss)
+
+    def _log_link(self):
+        power = self._deviance_power()
+        return power is not None and power >= 1
+
+    def _check_targets(self, y):
+        """Refuses targets outside the loss's range (after the finiteness checks)."""
+        power = self._deviance_power()
+        if power is None or power < 1:
+            return
+        if power < 2 and (y < 0).any():
+            raise ValueError(
+                f"loss={self.loss!r}{self._power_text()} needs non-negative targets (counts or "
+                f"amounts); y holds {int((y < 0).sum())} negative values (min {y.min():.6g})."
+            )
+        if power >= 2 and (y <= 0).any():
+            raise ValueError(
+                f"loss={self.loss!r}{self._power_text()} needs positive targets; y holds "
+                f"{int((y <= 0).sum())} values <= 0 (min {y.min():.6g})."
+            )
+
+    def _power_text(self):
+        return f" with power={self.power!r}" if self.loss == "tweedie" else ""
+
+    def _reads_targets(self):
+        """Whether the loss checks the targets' range or starts from their statistics."""
+        return self._log_link() or self.loss in ("quantile", "absolute_error")
+
+    def _start_intercept(self, intercept_init, y, w):
+        """The starting intercept of a fresh fit from the training targets `y` (weights `w`):
+        `intercept_init` if given; for a log-link loss, the log of the weighted mean of y, as
+        scikit-learn's GLM regressors start; for 'quantile' and 'absolute_error', the weighted
+        quantile (median) of y, the best constant model; else None (zero)."""
+        if intercept_init is not None or not self.fit_intercept or not self._reads_targets():
+            return intercept_init
+        if not w.sum() > 0:
+            return None
+        if self._log_link():
+            mean = np.average(y, weights=w)
+            return [np.log(mean)] if mean > 0 else None
+        q = self.quantile if self.loss == "quantile" else 0.5
+        order = np.argsort(y, kind="stable")
+        cumulative = np.cumsum(w[order])
+        return [y[order][np.searchsorted(cumulative, q * cumulative[-1])]]
+
     def predict(self, X):
-        """Predicted targets, ``X @ coef_ + intercept_`` (on the CPU: a GPU array X is copied
-        to the host).
+        """Predicted targets, ``X @ coef_ + intercept_``, or its exp for the log-link losses
+        (poisson, gamma, tweedie with power >= 1); on the CPU (a GPU array X is copied to the
+        host).
 
         Parameters
         ----------
@@ -519,15 +606,26 @@ class SGDRegressor(RegressorMixin, SparseCoefMixin, BaseSGD):
             return _dask.blockwise(self, "predict", X)
         X = self._check_X(X, reset=False)
         # ravel: a sparsified coef_ (see sparsify) is a (1, n_features) matrix
-        return np.ravel(safe_sparse_dot(X, self.coef_.T, dense_output=True)) + self.intercept_
+        raw = np.ravel(safe_sparse_dot(X, self.coef_.T, dense_output=True)) + self.intercept_
+        return np.exp(raw) if self._log_link() else raw
 
     def score(self, X, y, sample_weight=None):
-        """Coefficient of determination R^2 of the prediction.
+        """R^2 of the prediction, or D^2 of the half deviance for the log-link losses.
 
-        With dask X, a 0-d dask array computed blockwise (``float(est.score(X, y))``
-        computes it); otherwise scikit-learn's ``r2_score``.
+        For 'poisson', 'gamma' and 'tweedie' (power >= 1), the fraction of deviance
+        explained, ``1 - D(y, predict(X)) / D(y, mean(y))`` with sample-weighted sums, as
+        scikit-learn's GLM regressors score (:func:`sklearn.metrics.d2_tweedie_score`); for
+        every other loss the coefficient of determination R^2 (``r2_score``), as
+        scikit-learn's SGDRegressor and QuantileRegressor do. With dask X, a 0-d dask array
+        computed blockwise (``float(est.score(X, y))`` computes it).
         """
         if _dask.is_dask_collection(X):
             check_is_fitted(self)
             return _dask.score(self, X, y, sample_weight, classifier=False)
-        return super().score(X, y, sample_weight)
+        if not self._log_link():
+            return super().score(X, y, sample_weight)
+        pred = self.predict(X)
+        y = np.asarray(y, dtype=np.float64)
+        w = np.ones_like(pred, dtype=np.float64) if sample_weight is None else sample_weight
+        w = np.asarray(w, dtype=np.float64)
+        return float(deviance_score(y, pred, w, self._deviance_power()))

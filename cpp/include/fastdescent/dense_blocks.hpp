@@ -26,7 +26,7 @@ struct BlockScratch {
 template <class T, class RowWeight>
 double dense_block_sums(const DenseRows<T>& X, const std::int64_t* rows, std::int64_t lo, std::int64_t hi,
                         const T* y, const T* sample_weight, RowWeight&& row_weight, LossKind loss,
-                        double epsilon, int K, const T* w, const T* b, T* grad, T* grad_b,
+                        double loss_param, int K, const T* w, const T* b, T* grad, T* grad_b,
                         BlockScratch& scratch, double& weight_sum) {
     constexpr std::int64_t max_block = 64;
     const std::int64_t row_bytes = X.n_cols * std::int64_t(sizeof(T));
@@ -60,7 +60,7 @@ double dense_block_sums(const DenseRows<T>& X, const std::int64_t* rows, std::in
             weight_sum += weights[q];
         }
         const DenseBlock<T> blk{X.data, X.row_stride, X.n_cols, ids, m, m_next, y, weights,
-                                loss, epsilon, K, w, b, scratch.values.data()};
+                                loss, loss_param, K, w, b, scratch.values.data()};
         total += loss == LossKind::multinomial ? X.kernels->block_gradient_softmax(blk, grad, grad_b)
                                                : X.kernels->block_gradient(blk, grad, grad_b);
     }

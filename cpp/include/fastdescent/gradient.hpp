@@ -34,7 +34,7 @@ struct GradientInput {
     const T* sample_weight = nullptr;      // null: all ones
     const double* class_weight = nullptr;  // null: all ones
     LossKind loss = LossKind::squared_error;
-    double epsilon = 0.1;
+    double loss_param = 0.1;  // see TrainConfig::loss_param
     OutputMode mode = OutputMode::single;
     const T* coef = nullptr;       // K x d, row-major
     const T* intercept = nullptr;  // K
@@ -92,7 +92,7 @@ void loss_gradient_sums(const Rows& X, const GradientInput<typename Rows::value_
                 };
                 BlockScratch scratch;
                 s[0] = dense_block_sums(X, in.rows, lo, hi, in.y, in.sample_weight, row_weight,
-                                        softmax ? LossKind::multinomial : in.loss, in.epsilon, K, in.coef,
+                                        softmax ? LossKind::multinomial : in.loss, in.loss_param, K, in.coef,
                                         in.intercept, g, g + P, scratch, s[1]);
                 fused = true;
             }
@@ -119,7 +119,7 @@ void loss_gradient_sums(const Rows& X, const GradientInput<typename Rows::value_
                         w *= in.class_weight[y > 0 ? 1 : 0];
                     }
                     double dl;
-                    const double v = visit_scalar_loss(in.loss, in.epsilon, [&](auto L) {
+                    const double v = visit_scalar_loss(in.loss, in.loss_param, [&](auto L) {
                         return value_and_deriv(L, double(p[k]), target, dl);
                     });
                     s[2 * k] += w * v;

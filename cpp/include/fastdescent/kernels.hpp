@@ -41,7 +41,7 @@ struct DenseBlock {
     const T* y;            // indexed by row id
     const double* weight;  // per block position: sample weight times class weight
     LossKind loss;         // a scalar loss, or multinomial (softmax over K outputs)
-    double epsilon;
+    double loss_param;  // see TrainConfig::loss_param
     int K;                 // outputs: 1, or the classes of a multinomial loss
     const T* w;            // K x d, row-major
     const T* intercept;    // K

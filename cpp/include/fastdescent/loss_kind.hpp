@@ -14,6 +14,16 @@ enum class LossKind {
     modified_huber,
     perceptron,
     multinomial,  // softmax cross-entropy over K outputs; y holds the class index
+    absolute_error,
+    quantile,  // the pinball loss; the loss parameter is the quantile
+    poisson,   // half deviances with the log link: the score is log(mean)
+    gamma,
+    tweedie,  // the loss parameter is the power, > 1 and not 2 (those are poisson and gamma)
 };
+
+// Losses whose score is the log of the predicted mean (predictions are exp(score)).
+inline bool log_link(LossKind kind) {
+    return kind == LossKind::poisson || kind == LossKind::gamma || kind == LossKind::tweedie;
+}
 
 }  // namespace fastdescent

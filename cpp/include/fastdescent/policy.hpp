@@ -24,7 +24,7 @@ enum class PenaltyKind { none, l2, l1, elasticnet };
 
 struct TrainConfig {
     LossKind loss = LossKind::squared_error;
-    double epsilon = 0.1;  // huber / epsilon-insensitive
+    double loss_param = 0.1;  // epsilon (huber, epsilon-insensitive), quantile, tweedie power
     PenaltyKind penalty = PenaltyKind::l2;
     double alpha = 1e-4;
     double l1_ratio = 0.15;
@@ -126,28 +126,50 @@ struct Penalty {
 
 // The schedule as training uses it: 'optimal' takes alpha and scikit-learn's initial offset for
 // the loss (multinomial as log_loss). Throws std::invalid_argument if the schedule is invalid.
-inline Schedule prepared_schedule(Schedule s, LossKind loss, double epsilon, double alpha) {
+inline Schedule prepared_schedule(Schedule s, LossKind loss, double loss_param, double alpha) {
     if (s.kind == ScheduleKind::optimal && s.optimal_init == 0) {
         s.alpha = alpha;
         const LossKind k = loss == LossKind::multinomial ? LossKind::log_loss : loss;
         s.init_optimal([&](double typw) {
-            return visit_scalar_loss(k, epsilon, [&](auto L) { return L.deriv(-typw, 1.0); });
+            return visit_scalar_loss(k, loss_param, [&](auto L) { return L.deriv(-typw, 1.0); });
         });
     }
     s.validate();
     return s;
 }
 
-// Weighted accuracy or weighted R^2 (scikit-learn's default scores) from sums over the
+// Weighted accuracy, weighted R^2 or, for the log-link losses, weighted D^2 of the half
+// deviance (scikit-learn's default scores: the GLM regressors score by D^2) from sums over the
 // validation rows, however a backend gathered them.
 struct ValidationSums {
     double weight = 0, hit = 0;           // classification: weight of correct predictions
     double wy = 0, wyy = 0, sse = 0;      // regression
+    double deviance = 0, constant = 0;    // log-link: sums of w value(p, y) and w constant(y)
     void add(const ValidationSums& o) {
         weight += o.weight, hit += o.hit, wy += o.wy, wyy += o.wyy, sse += o.sse;
+        deviance += o.deviance, constant += o.constant;
     }
-    double score(bool classification) const {
+    // Adds a validation row of a log-link loss: its deviance at score p and its constant.
+    void add_deviance(LossKind loss, double param, double p, double y, double w) {
+        visit_log_link_loss(loss, param, [&](auto L) {
+            deviance += w * L.value(p, y);
+            constant += w * L.constant(y);
+            return 0;
+        });
+    }
+    double score(bool classification, LossKind loss = LossKind::squared_error,
+                 double param = 0.0) const {
         if (classification) return hit / weight;
+        if (log_link(loss)) {
+            // The null model predicts the weighted mean: the core of the deviance is affine in
+            // y, so its sum there is the weight times the core at (log mean, mean).
+            const double mean = wy / weight;
+            const double null = visit_log_link_loss(loss, param, [&](auto L) {
+                return constant + weight * (L.value(std::log(mean), mean) - L.constant(mean));
+            });
+            if (!(null > 0)) return deviance == 0 ? 1.0 : 0.0;  // constant target
+            return 1.0 - deviance / null;
+        }
         const double sst = wyy - wy * wy / weight;
         if (sst <= 0) return sse == 0 ? 1.0 : 0.0;  // constant target: scikit-learn's r2 rule
         return 1.0 - sse / sst;
@@ -160,7 +182,7 @@ class EpochPolicy {
 public:
     EpochPolicy(const TrainConfig& cfg, double t0, EpochCallback on_epoch = nullptr)
         : cfg_(cfg), penalty_(Penalty::of(cfg)), on_epoch_(std::move(on_epoch)),
-          schedule_(prepared_schedule(cfg.schedule, cfg.loss, cfg.epsilon, cfg.alpha)) {
+          schedule_(prepared_schedule(cfg.schedule, cfg.loss, cfg.loss_param, cfg.alpha)) {
         eta_adaptive_ = schedule_.eta0;
         result_.t = t0;
     }

@@ -107,8 +107,8 @@ private:
 
     T* coef_row(int k) { return m_.coef + k * d_; }
 
-    // Weighted accuracy (classification) or weighted R^2 (regression) on the validation rows,
-    // scikit-learn's default score of the estimator.
+    // Weighted accuracy (classification), weighted R^2 or D^2 (regression, see ValidationSums)
+    // on the validation rows, scikit-learn's default score of the estimator.
     double validation_score() {
         ValidationSums v;
         for (std::int64_t i : val_rows_) {
@@ -127,9 +127,10 @@ private:
                 v.wy += sw * y;
                 v.wyy += sw * y * y;
                 v.sse += sw * (y - p_[0]) * (y - p_[0]);
+                if (log_link(cfg_.loss)) v.add_deviance(cfg_.loss, cfg_.loss_param, p_[0], y, sw);
             }
         }
-        return v.score(cfg_.classification);
+        return v.score(cfg_.classification, cfg_.loss, cfg_.loss_param);
     }
 
     void validate() const {
@@ -139,6 +140,11 @@ private:
             throw std::invalid_argument("multinomial loss needs at least two outputs");
         if (cfg_.loss != LossKind::multinomial && m_.K != 1)
             throw std::invalid_argument("scalar losses train one output at a time");
+        check_loss_param(cfg_.loss, cfg_.loss_param);
+        if (log_link(cfg_.loss))
+            for (std::int64_t i = 0; i < X_.n_rows; ++i)
+                if (!valid_target(cfg_.loss, cfg_.loss_param, double(tg_.y[i])))
+                    throw std::invalid_argument("y holds a value outside the loss's range (see valid_target)");
         if (cfg_.average > 0 && (!m_.average_coef || !m_.average_intercept))
             throw std::invalid_argument("averaging needs average_coef and average_intercept buffers");
         if (cfg_.batch_size < 0) throw std::invalid_argument("batch_size must be >= 0");

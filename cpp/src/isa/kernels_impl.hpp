@@ -233,18 +233,23 @@ double block_gradient(const DenseBlock<T>& b, T* grad, T* grad_b) {
     double loss = 0.0;
     switch (b.loss) {
         case LossKind::squared_error: loss = scalar_terms(SquaredError{}, p, dl, b.weight, b.m); break;
-        case LossKind::huber: loss = scalar_terms(Huber{b.epsilon}, p, dl, b.weight, b.m); break;
+        case LossKind::huber: loss = scalar_terms(Huber{b.loss_param}, p, dl, b.weight, b.m); break;
         case LossKind::epsilon_insensitive:
-            loss = scalar_terms(EpsilonInsensitive{b.epsilon}, p, dl, b.weight, b.m);
+            loss = scalar_terms(EpsilonInsensitive{b.loss_param}, p, dl, b.weight, b.m);
             break;
         case LossKind::squared_epsilon_insensitive:
-            loss = scalar_terms(SquaredEpsilonInsensitive{b.epsilon}, p, dl, b.weight, b.m);
+            loss = scalar_terms(SquaredEpsilonInsensitive{b.loss_param}, p, dl, b.weight, b.m);
             break;
         case LossKind::log_loss: loss = log_loss_terms<T>(p, dl, b.weight, b.m); break;
         case LossKind::hinge: loss = scalar_terms(Hinge{1.0}, p, dl, b.weight, b.m); break;
         case LossKind::squared_hinge: loss = scalar_terms(SquaredHinge{1.0}, p, dl, b.weight, b.m); break;
         case LossKind::modified_huber: loss = scalar_terms(ModifiedHuber{}, p, dl, b.weight, b.m); break;
         case LossKind::perceptron: loss = scalar_terms(Hinge{0.0}, p, dl, b.weight, b.m); break;
+        case LossKind::absolute_error: loss = scalar_terms(AbsoluteError{}, p, dl, b.weight, b.m); break;
+        case LossKind::quantile: loss = scalar_terms(Pinball{b.loss_param}, p, dl, b.weight, b.m); break;
+        case LossKind::poisson: loss = scalar_terms(HalfPoisson{}, p, dl, b.weight, b.m); break;
+        case LossKind::gamma: loss = scalar_terms(HalfGamma{}, p, dl, b.weight, b.m); break;
+        case LossKind::tweedie: loss = scalar_terms(HalfTweedie{b.loss_param}, p, dl, b.weight, b.m); break;
         case LossKind::multinomial: return std::nan("");  // block_gradient_softmax's
     }
     // The block's rows are still in cache: the second read of each row costs no memory traffic.

@@ -35,11 +35,14 @@ STAT_VYY = 7  # validation: sum w y^2
 STAT_SSE = 8  # validation: sum w (y - p)^2
 STAT_NORM = 9  # squared gradient norm of the current batch (clip_norm)
 STAT_BATCH_WEIGHT = 10  # total weight of the current batch
-N_STATS = 11
+STAT_VDEV = 11  # validation, log-link losses: sum w half-deviance
+STAT_VCONST = 12  # validation, log-link losses: sum w deviance constant
+N_STATS = 13
 
 # Loss codes: the values of fastdescent._core.LossKind.
 SQUARED_ERROR, HUBER, EPS_INSENSITIVE, SQ_EPS_INSENSITIVE = 0, 1, 2, 3
 LOG_LOSS, HINGE, SQUARED_HINGE, MODIFIED_HUBER, PERCEPTRON, MULTINOMIAL = 4, 5, 6, 7, 8, 9
+ABSOLUTE_ERROR, QUANTILE, POISSON, GAMMA, TWEEDIE = 10, 11, 12, 13, 14
 
 # Update rules of update_params.
 RULE_NONE, RULE_PLAIN, RULE_SGD, RULE_ADAGRAD, RULE_RMSPROP = -1, 0, 1, 2, 3
@@ -47,8 +50,39 @@ RULE_ADAM, RULE_NADAM, RULE_ADAMAX, RULE_LION = 4, 5, 6, 7
 
 
 @cuda.jit(device=True)
+def deviance_constant(kind, power, y):
+    """The part of a log-link loss's half deviance that depends on y alone."""
+    if kind == POISSON:
+        return y * math.log(y) - y if y > 0 else 0.0
+    if kind == GAMMA:
+        return -math.log(y) - 1.0
+    if kind == TWEEDIE:
+        return y ** (2.0 - power) / ((1.0 - power) * (2.0 - power)) if y > 0 else 0.0
+    return 0.0
+
+
+@cuda.jit(device=True)
 def scalar_loss(kind, eps, p, y):
-    """(value, d value / d p) of a scalar loss, with scikit-learn's conventions."""
+    """(value, d value / d p) of a scalar loss, with the core's conventions; `eps` is the loss
+    parameter (epsilon, the quantile or the tweedie power)."""
+    if kind == ABSOLUTE_ERROR:
+        return abs(y - p), 1.0 if p > y else (-1.0 if p < y else 0.0)
+    if kind == QUANTILE:
+        if y > p:
+            return eps * (y - p), -eps
+        if y < p:
+            return (1.0 - eps) * (p - y), 1.0 - eps
+        return 0.0, 0.0
+    if kind == POISSON:
+        mu = math.exp(p)
+        return mu - y * p + deviance_constant(kind, eps, y), mu - y
+    if kind == GAMMA:
+        r = y * math.exp(-p)
+        return p + r + deviance_constant(kind, eps, y), 1.0 - r
+    if kind == TWEEDIE:
+        a, b = 1.0 - eps, 2.0 - eps
+        mu_b, y_mu_a = math.exp(b * p), y * math.exp(a * p)
+        return mu_b / b - y_mu_a / a + deviance_constant(kind, eps, y), mu_b - y_mu_a
     if kind == SQUARED_ERROR:
         r = p - y
         return 0.5 * r * r, r
@@ -415,7 +449,9 @@ def zero(a):
 
 
 @cuda.jit
-def epoch_stats(coef, intercept, X, y, val_weight, val_rows, K, classification, stats):
+def epoch_stats(
+    coef, intercept, X, y, val_weight, val_rows, K, classification, loss_kind, loss_param, stats
+):
     """Penalty sums over the parameters and the validation statistics, added to `stats`.
 
     Threads stride over the coefficients, then each takes validation rows (one row per
@@ -443,6 +479,9 @@ def epoch_stats(coef, intercept, X, y, val_weight, val_rows, K, classification, 
     vy = 0.0
     vyy = 0.0
     sse = 0.0
+    dev = 0.0
+    const = 0.0
+    log_link = loss_kind == POISSON or loss_kind == GAMMA or loss_kind == TWEEDIE
     for r in range(start, val_rows.shape[0], stride):
         i = val_rows[r]
         sw = float64(val_weight[i])
@@ -468,6 +507,12 @@ def epoch_stats(coef, intercept, X, y, val_weight, val_rows, K, classification, 
             vy += sw * yi
             vyy += sw * yi * yi
             sse += sw * (yi - best_p) * (yi - best_p)
+            if log_link:
+                value, _ = scalar_loss(loss_kind, loss_param, best_p, yi)
+                dev += sw * value
+                const += sw * deviance_constant(loss_kind, loss_param, yi)
+    cuda.atomic.add(stats, STAT_VDEV, dev)
+    cuda.atomic.add(stats, STAT_VCONST, const)
     cuda.atomic.add(stats, STAT_VW, vw)
     cuda.atomic.add(stats, STAT_HIT, hit)
     cuda.atomic.add(stats, STAT_VY, vy)

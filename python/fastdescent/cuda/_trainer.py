@@ -481,7 +481,7 @@ def train(
                 intercept_d,
                 K,
                 int(cfg.loss),
-                float(cfg.epsilon),
+                float(cfg.loss_param),
                 group,
                 partial_d,
                 stats_d,
@@ -527,14 +527,24 @@ def train(
                 opt.average_only(intercept_d, avg_b_d, avg_mu)
             t += 1.0
         kn.epoch_stats[stat_blocks, stat_threads](
-            coef_d, intercept_d, X, y_d, sw_d, val_rows_d, K, bool(cfg.classification), stats_d
+            coef_d,
+            intercept_d,
+            X,
+            y_d,
+            sw_d,
+            val_rows_d,
+            K,
+            bool(cfg.classification),
+            int(cfg.loss),
+            float(cfg.loss_param),
+            stats_d,
         )
         stats = stats_d.copy_to_host()  # the epoch's only read-back
         finite = bool(np.isfinite(stats[[kn.STAT_WW, kn.STAT_B]]).all())
         penalty_value = penalty.value_from_sums(
             float(stats[kn.STAT_WW]), float(stats[kn.STAT_ABS])
         )
-        score = _validation_score(stats, cfg.classification) if cfg.early_stopping else math.nan
+        score = _validation_score(stats, cfg) if cfg.early_stopping else math.nan
         # The last batch's squared gradient norm, reduced for clip_norm; after clipping by value
         # it is no longer the norm before clipping that history_ reports: NaN then.
         grad_norm = math.sqrt(stats[kn.STAT_NORM]) if cfg.clip_value == 0 else math.nan
@@ -559,8 +569,8 @@ def train(
     return res
 
 
-def _validation_score(stats, classification):
-    """Weighted accuracy or R^2 on the validation rows, by the engine's rule."""
+def _validation_score(stats, cfg):
+    """Weighted accuracy, R^2 or D^2 on the validation rows, by the engine's rule."""
     v = _core.ValidationSums()
     v.weight, v.hit = float(stats[kn.STAT_VW]), float(stats[kn.STAT_HIT])
     v.wy, v.wyy, v.sse = (
@@ -568,4 +578,5 @@ def _validation_score(stats, classification):
         float(stats[kn.STAT_VYY]),
         float(stats[kn.STAT_SSE]),
     )
-    return v.score(bool(classification))
+    v.deviance, v.constant = float(stats[kn.STAT_VDEV]), float(stats[kn.STAT_VCONST])
+    return v.score(bool(cfg.classification), cfg.loss, float(cfg.loss_param))

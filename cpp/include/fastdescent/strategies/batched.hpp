@@ -53,8 +53,13 @@ protected:
     // Sum of weighted losses over rows order_[start:stop]; the weighted sums of loss gradients
     // go to grad_ / grad_b_ and the sum of the weights to weight_sum. Rows are split into
     // contiguous blocks, one per thread, and the per-thread sums are added in block order, so
-    // a given thread count is deterministic.
+    // a given thread count is deterministic. The loss is the configuration's, or `loss` with
+    // parameter `param` (the solver's smoothing).
     double batch_gradient(std::int64_t start, std::int64_t stop, double& weight_sum) {
+        return batch_gradient(start, stop, weight_sum, cfg_.loss, cfg_.loss_param);
+    }
+    double batch_gradient(std::int64_t start, std::int64_t stop, double& weight_sum,
+                          LossKind loss_kind, double param) {
         const std::int64_t P = K_ * d_;
         const std::int64_t work = (stop - start) * P;
         // The rows split into one chunk per thread, each summed on its own and the chunks added
@@ -79,8 +84,8 @@ protected:
             double loss = 0.0, weight = 0.0;
             if constexpr (dense) {  // the fused block kernels
                 loss = dense_block_sums(X_, order_.data(), lo, hi, tg_.y, tg_.sample_weight,
-                                        [this](std::int64_t i) { return sample_weight(i); }, cfg_.loss,
-                                        cfg_.epsilon, K_, m_.coef, m_.intercept, g, g + P,
+                                        [this](std::int64_t i) { return sample_weight(i); }, loss_kind,
+                                        param, K_, m_.coef, m_.intercept, g, g + P,
                                         block_scratch_[std::size_t(tid)], weight);
             } else {
                 for (std::int64_t r = lo; r < hi; ++r) {
@@ -89,7 +94,7 @@ protected:
                     for (int k = 0; k < K_; ++k) p[k] = X_.dot(i, m_.coef + k * d_) + m_.intercept[k];
                     double sw = sample_weight(i);
                     weight += sw;
-                    loss += sw * loss_and_deriv(i, p, dp);
+                    loss += sw * loss_and_deriv(i, p, dp, loss_kind, param);
                     for (int k = 0; k < K_; ++k) {
                         T c = T(sw * double(dp[k]));
                         if (c != T(0)) {

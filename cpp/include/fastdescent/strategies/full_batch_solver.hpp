@@ -42,8 +42,10 @@ class FullBatchSolverEpochs final : public BatchedEpochs<Rows> {
 public:
     template <class... Args>
     FullBatchSolverEpochs(Args&&... args)
-        : Batched(std::forward<Args>(args)...), curvature_(loss_curvature_bound(cfg_.loss)),
-          P_(K_ * d_), N_(P_ + K_) {
+        : Batched(std::forward<Args>(args)...), P_(K_ * d_), N_(P_ + K_) {
+        if (log_link(cfg_.loss)) curvature_ = curvature_at_start();
+        else if (smoothed()) curvature_ = start_smoothing();
+        else curvature_ = loss_curvature_bound(cfg_.loss);
         precondition();
         L_ = largest_eigenvalue();
         if (!(L_ > 0)) L_ = 1.0;  // all-zero X without intercept: any step does
@@ -59,7 +61,7 @@ public:
         grad_.resize(std::size_t(P_));
         grad_b_.resize(std::size_t(K_));
         double weight = 0.0;
-        const double sumloss = batch_gradient(0, n, weight);
+        const double sumloss = smoothed() ? smoothed_gradient(n, weight) : batch_gradient(0, n, weight);
         this->poll_stop(n * (P_ + 1));
         y_ = y_next_;
         const std::vector<double>& y = y_;
@@ -74,13 +76,21 @@ public:
         penalty_at_y_ = 0.5 * pen_.l2() * sq + pen_.l1() * l1;
         last_grad_norm_ = std::sqrt(dot(g_, g_));
         t += 1.0;
-        if (!std::isfinite(smooth)) return sumloss;  // the policy reports the divergence
+        if (!std::isfinite(smooth)) {
+            // A trial point past the range of an exponential loss: a shorter step from the last
+            // accepted point, whose objective this pass reports (it is the model kept).
+            if (!started_ || curvature_ == 0) return sumloss;  // the policy reports the divergence
+            const std::vector<double>& kept = retake_shorter();
+            penalty_at_y_ = penalty_at(kept);
+            return (fa_ - 0.5 * pen_.l2() * squared(kept)) * weight;
+        }
         if (curvature_ == 0) subgradient_step(y);
         else if (pen_.has_l1()) accelerated_step(y, smooth, smooth + pen_.l1() * l1);
         else quasi_newton_step(y, smooth);
         // The model between passes (and at the end): the last step's result, or the first
         // quasi-Newton step (D^-1 g / L, a descent step by the smoothness bound) before any is
         // accepted, so that one pass (max_iter=1, partial_fit) moves the model.
+        if (smoothed() && this->converged_ && width_ > final_width_) narrow();
         store(accepted_ == 1 && !this->converged_ ? y_next_ : x_);
         return sumloss;
     }
@@ -89,6 +99,119 @@ public:
     double penalty_value() const override { return penalty_at_y_; }
 
 private:
+    // The absolute-error and quantile (pinball) losses are solved through a smooth surrogate:
+    // pinball_q(r) = |r| / 2 + (q - 1/2) r, r = y - p, with |r| replaced by huber_c(r) / c
+    // (the Huber loss of width c, at most c / 2 below |r|). The Huber part's sums come from the
+    // Huber kernel; the linear part's gradient is constant (the weighted column sums). The
+    // solver runs on the surrogate until its test passes, then narrows c tenfold and starts
+    // again from there, down to 1e-4 times the first width (the mean absolute residual at
+    // the start), where the surrogate is within c / 4 (quantile) or c / 2 (absolute error)
+    // per unit weight of the loss. The objective reported is the surrogate's.
+    bool smoothed() const {
+        return cfg_.loss == LossKind::quantile || cfg_.loss == LossKind::absolute_error;
+    }
+
+    // The surrogate's constants from one pass over the training rows; returns its curvature
+    // bound (half_ / c).
+    double start_smoothing() {
+        half_ = cfg_.loss == LossKind::quantile ? 0.5 : 1.0;
+        tilt_ = cfg_.loss == LossKind::quantile ? cfg_.loss_param - 0.5 : 0.0;
+        column_sums_.assign(std::size_t(d_), T(0));
+        double residuals = 0.0;
+        for (std::int64_t i : order_) {
+            const double sw = sample_weight(i);
+            if (sw == 0) continue;
+            const double y = double(this->tg_.y[i]);
+            X_.axpy(i, T(sw), column_sums_.data());
+            weight_ += sw;
+            weighted_y_ += sw * y;
+            residuals += sw * std::fabs(y - double(X_.dot(i, m_.coef)) - double(m_.intercept[0]));
+        }
+        width_ = weight_ > 0 && residuals > 0 ? residuals / weight_ : 1.0;
+        final_width_ = 1e-4 * width_;
+        return half_ / width_;
+    }
+
+    // The surrogate's weighted loss sum at the model, its gradient sums into grad_ / grad_b_.
+    double smoothed_gradient(std::int64_t n, double& weight) {
+        const double huber = batch_gradient(0, n, weight, LossKind::huber, width_);
+        const double a = half_ / width_;
+        double predicted = weight_ * double(m_.intercept[0]);  // sum of w p over the rows
+        for (std::int64_t j = 0; j < d_; ++j) {
+            predicted += double(m_.coef[j]) * double(column_sums_[std::size_t(j)]);
+            grad_[j] = T(a * double(grad_[j]) - tilt_ * double(column_sums_[std::size_t(j)]));
+        }
+        grad_b_[0] = T(a * double(grad_b_[0]) - tilt_ * weight_);
+        return a * huber + tilt_ * (weighted_y_ - predicted);
+    }
+
+    // A tenfold narrower surrogate: the solver starts afresh from its last point.
+    void narrow() {
+        width_ = std::max(final_width_, 0.1 * width_);
+        curvature_ = half_ / width_;
+        precondition();
+        L_ = largest_eigenvalue();
+        if (!(L_ > 0)) L_ = 1.0;
+        L_bound_ = L_;
+        pairs_.clear();
+        started_ = check_pending_ = false;
+        theta_ = 1.0;
+        margin_ = min_margin;
+        curvature_count_ = 0;
+        accepted_ = 0;
+        x_prev_ = x_;
+        y_next_ = x_;
+        this->converged_ = false;
+    }
+
+    // After a trial point with a non-finite objective: half the quasi-Newton step, or the
+    // proximal step from the last evaluated point with L doubled. Returns the point kept, whose
+    // smooth objective is fa_.
+    const std::vector<double>& retake_shorter() {
+        if (pen_.has_l1()) {
+            L_ *= 2.0;
+            L_bound_ = std::max(L_bound_, L_);
+            prox_step(a_, ga_, 1.0 / L_, x_);
+            y_next_ = x_;
+            theta_ = 1.0;
+            last_eta_ = 1.0 / L_;
+            check_pending_ = true;
+        } else {
+            alpha_ *= 0.5;
+            last_eta_ = alpha_;
+            for (std::int64_t j = 0; j < N_; ++j) y_next_[j] = x_[j] + alpha_ * dir_[j];
+        }
+        const std::vector<double>& kept = pen_.has_l1() ? a_ : x_;
+        store(kept);
+        return kept;
+    }
+
+    double squared(const std::vector<double>& v) const {
+        double sq = 0.0;
+        for (std::int64_t j = 0; j < P_; ++j) sq += v[j] * v[j];
+        return sq;
+    }
+    double penalty_at(const std::vector<double>& v) const {
+        double l1 = 0.0;
+        for (std::int64_t j = 0; j < P_; ++j) l1 += std::fabs(v[j]);
+        return 0.5 * pen_.l2() * squared(v) + pen_.l1() * l1;
+    }
+
+    // The curvature scale of a log-link loss (whose curvature is unbounded): its weighted mean
+    // second derivative at the starting point over the sample rows, the scale the
+    // preconditioner and the first step take; the line search and the checks correct it.
+    double curvature_at_start() const {
+        double sum = 0.0;
+        const double w_sum = over_sample([&](std::int64_t i, double sw) {
+            const double p = double(X_.dot(i, m_.coef)) + double(m_.intercept[0]);
+            sum += sw * visit_log_link_loss(cfg_.loss, cfg_.loss_param, [&](auto L) {
+                return L.curvature(p, double(this->tg_.y[i]));
+            });
+        });
+        const double c = w_sum > 0 ? sum / w_sum : 0.0;
+        return std::isfinite(c) && c > 1e-12 ? c : 1.0;
+    }
+
     void accelerated_step(const std::vector<double>& y, double smooth, double objective) {
         if (check_pending_) {
             // y = prox(a - ga / L): the smooth part must lie below its quadratic bound at a.
@@ -357,7 +480,13 @@ private:
         for (int k = 0; k < K_; ++k) m_.intercept[k] = T(in[P_ + k]);
     }
 
-    const double curvature_;
+    double curvature_;          // the loss's curvature bound (scale, for log-link losses)
+    // The smooth surrogate of absolute_error / quantile: the Huber part's factor and width,
+    // the linear part's factor, the width to stop at, and the training rows' weighted column
+    // sums, total weight and weighted sum of y.
+    double half_ = 0.5, width_ = 1.0, tilt_ = 0.0, final_width_ = 0.0;
+    std::vector<T> column_sums_;
+    double weight_ = 0.0, weighted_y_ = 0.0;
     std::vector<double> diag_;  // D
     const std::int64_t P_, N_;  // weights; weights and intercepts
     double L_ = 1.0, L_bound_ = 1.0;  // the step's 1 / L; the global bound (raised by checks)

@@ -57,7 +57,7 @@ private:
                     // Step that makes the loss zero, capped (pa1) or damped (pa2) by C = eta0.
                     double sq = X_.row_squared_norm(i);
                     double y = double(tg_.y[i]);
-                    double loss = visit_scalar_loss(cfg_.loss, cfg_.epsilon, [&](auto L) { return L.value(p_[0], y); });
+                    double loss = visit_scalar_loss(cfg_.loss, cfg_.loss_param, [&](auto L) { return L.value(p_[0], y); });
                     if (policy_.schedule().kind == ScheduleKind::pa1)
                         update = sq == 0 ? 0.0 : std::fmin(policy_.schedule().eta0, loss / sq);
                     else

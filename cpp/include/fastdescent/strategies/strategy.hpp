@@ -110,12 +110,17 @@ public:
         return z < 0 ? -sw * z : 0.0;
     }
 
-    // Loss of row i given its scores p (length K); writes d loss / d p into dp.
+    // Loss of row i given its scores p (length K); writes d loss / d p into dp. The loss is
+    // the configuration's, or `loss` with parameter `param`.
     template <class Real>
     double loss_and_deriv(std::int64_t i, const Real* p, Real* dp) const {
+        return loss_and_deriv(i, p, dp, cfg_.loss, cfg_.loss_param);
+    }
+    template <class Real>
+    double loss_and_deriv(std::int64_t i, const Real* p, Real* dp, LossKind loss, double param) const {
         double y = double(tg_.y[i]);
-        if (cfg_.loss == LossKind::multinomial) return softmax_cross_entropy(p, K_, int(y), dp);
-        return visit_scalar_loss(cfg_.loss, cfg_.epsilon, [&](auto L) {
+        if (loss == LossKind::multinomial) return softmax_cross_entropy(p, K_, int(y), dp);
+        return visit_scalar_loss(loss, param, [&](auto L) {
             double d;
             double v = value_and_deriv(L, double(p[0]), y, d);
             dp[0] = Real(d);
