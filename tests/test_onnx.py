@@ -62,10 +62,13 @@ def test_classifier_matches_onnxruntime(name, params, n_classes, dtype):
         assert_allclose(scores, expected, **TOL[dtype])
 
 
+@pytest.mark.parametrize("loss", ["squared_error", "quantile", "poisson", "gamma"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_regressor_matches_onnxruntime(dtype):
+def test_regressor_matches_onnxruntime(dtype, loss):
     X, y = _data(dtype, 0)
-    est = fd.SGDRegressor(random_state=0, optimizer="adam", batch_size=32).fit(X, y)
+    if loss in ("poisson", "gamma"):  # the log link: predictions are exp(score)
+        y = np.exp(0.3 * (y - y.mean()) / y.std()) + (loss == "gamma")
+    est = fd.SGDRegressor(loss=loss, random_state=0, optimizer="adam", batch_size=32).fit(X, y)
     (pred,) = _run(fo.to_onnx(est, X[:1]), X)
     assert_allclose(pred.ravel(), est.predict(X), **TOL[dtype])
 

@@ -108,7 +108,16 @@ class SGDRegressor(RegressorMixin, SparseCoefMixin, BaseSGD):
           gradient's norm falls below ``tol / 100`` times its first value (or times
           sqrt(objective) when that is larger), and converge to the optimum of scikit-learn's
           exact solvers (Ridge with ``alpha * n_samples``, LogisticRegression with
-          ``C = 1 / (n_samples * alpha)``). For a non-smooth loss (epsilon_insensitive, and
+          ``C = 1 / (n_samples * alpha)``). The log-link losses (poisson, gamma, tweedie)
+          take the quasi-Newton step with their curvature measured at the start (it is not
+          bounded), a step past the exp's range retaken shorter, and reach the optimum of
+          PoissonRegressor / GammaRegressor / TweedieRegressor. 'absolute_error' and
+          'quantile' are solved through a smooth surrogate: ``|r|`` in ``pinball(r) = |r| / 2
+          + (quantile - 1/2) r`` replaced by the Huber loss of width c over c (at most c / 2
+          below it), c the mean absolute residual at the start, narrowed tenfold each time
+          the solver's test passes, down to 1e-4 of its first value; ``loss_curve_`` reports
+          the surrogate's objective. It reaches QuantileRegressor's optimum (to 1e-6 relative
+          on the tests' problems). For a non-smooth loss (epsilon_insensitive, and
           the classifier's hinge and perceptron), a subgradient step 1 / (L sqrt(k)) at
           iteration k, stopped by ``tol`` as other fits (no solver-grade promise). The GPU and
           Dask run scikit-learn's default schedule there instead;

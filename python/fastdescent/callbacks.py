@@ -299,7 +299,10 @@ def metric_name(key, estimator):
     is (accuracy for classifiers, R^2 for regressors)."""
     if key != "val_score":
         return key
-    return "val_accuracy" if is_classifier(estimator) else "val_r2"
+    if is_classifier(estimator):
+        return "val_accuracy"
+    log_link = getattr(estimator, "_log_link", None)
+    return "val_d2" if log_link is not None and log_link() else "val_r2"
 
 
 def tracked_params(estimator):
@@ -359,7 +362,8 @@ class MLflowLogger(Callback):
     Parameters are logged once per run as ``get_params()`` (optimizer and schedule objects
     by their repr, callbacks left out). Metrics are logged with ``step=epoch``: ``loss``,
     ``lr``, ``grad_norm`` and, with early stopping, the validation score named by what it is,
-    ``val_accuracy`` (classifiers) or ``val_r2`` (regressors). MLflow 3 keeps the plain folder
+    ``val_accuracy`` (classifiers), ``val_r2`` (regressors) or ``val_d2`` (the deviance's D^2 of
+    the regressor's log-link losses). MLflow 3 keeps the plain folder
     store for compatibility only: use a database-backed store, e.g.
     ``"sqlite:///mlflow.db"`` (the ``mlflow`` extra installs what it needs).
     """

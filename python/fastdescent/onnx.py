@@ -14,7 +14,9 @@ A fitted linear model is a matrix product and a link, so the graph is skl2onnx's
 scikit-learn's linear models, chosen by what the model computes: scikit-learn's SGDClassifier
 graph for binary and one-vs-rest models (scores; probabilities for log_loss and modified_huber,
 normalized over the classes as :meth:`SGDClassifier.predict_proba` does), the softmax linear
-classifier for ``multi_class="multinomial"``, and the linear regressor for SGDRegressor. The
+classifier for ``multi_class="multinomial"``, and the linear regressor for SGDRegressor (the
+GLM regressors' graph, the exp of the score, for the log-link losses poisson, gamma and tweedie
+with power >= 1). The
 options are skl2onnx's: ``zipmap`` (probabilities as a list of dicts, the default, or
 ``False`` for a tensor), ``raw_scores``, ``nocl``, ``output_class_labels``. As for
 scikit-learn's own SGDClassifier, skl2onnx labels a modified_huber model by its largest
@@ -24,6 +26,8 @@ densified first.
 """
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import scipy.sparse as sp
 
@@ -73,10 +77,28 @@ def _convert_classifier(scope, operator, container):
 
 
 def _convert_regressor(scope, operator, container):
-    from skl2onnx.operator_converters.linear_regressor import convert_sklearn_linear_regressor
+    from skl2onnx.operator_converters.linear_regressor import (
+        convert_sklearn_linear_regressor,
+        convert_sklearn_poisson_regressor,
+    )
 
-    _require_dense_coef(operator.raw_operator)
-    convert_sklearn_linear_regressor(scope, operator, container)
+    model = operator.raw_operator
+    _require_dense_coef(model)
+    if not model._log_link():
+        convert_sklearn_linear_regressor(scope, operator, container)
+        return
+    # The log link: skl2onnx's graph for scikit-learn's GLM regressors (the exp of the linear
+    # score), which reads coef_, intercept_ and the loss that names the link.
+    from sklearn._loss.loss import HalfPoissonLoss
+
+    link = SimpleNamespace(
+        coef_=model.coef_, intercept_=model.intercept_, _get_loss=lambda: HalfPoissonLoss()
+    )
+    operator.raw_operator = link
+    try:
+        convert_sklearn_poisson_regressor(scope, operator, container)
+    finally:
+        operator.raw_operator = model
 
 
 def register():
