@@ -144,7 +144,9 @@ private:
         if (log_link(cfg_.loss))
             for (std::int64_t i = 0; i < X_.n_rows; ++i)
                 if (!valid_target(cfg_.loss, cfg_.loss_param, double(tg_.y[i])))
-                    throw std::invalid_argument("y holds a value outside the loss's range (see valid_target)");
+                    throw std::invalid_argument(
+                        "y holds a value outside the loss's range (poisson: y >= 0; gamma: y > 0; "
+                        "tweedie: y >= 0 below power 2, y > 0 from power 2)");
         if (cfg_.average > 0 && (!m_.average_coef || !m_.average_intercept))
             throw std::invalid_argument("averaging needs average_coef and average_intercept buffers");
         if (cfg_.batch_size < 0) throw std::invalid_argument("batch_size must be >= 0");
