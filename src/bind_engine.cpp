@@ -46,14 +46,20 @@ public:
                     : arrays_t<double>(*step64_, params, grads, penalized, batch_weight, eta, t, want_norm);
     }
 
-    double penalty_value(py::handle coef) const {
+    // The penalty at coef, plus the intercepts' linear term when `intercept` is given.
+    double penalty_value(py::handle coef, py::handle intercept) const {
+        return f32_ ? penalty_t<float>(coef, intercept) : penalty_t<double>(coef, intercept);
+    }
+    template <class T>
+    double penalty_t(py::handle coef, py::handle intercept) const {
         const Penalty p = Penalty::of(cfg_);
-        if (f32_) {
-            auto a = typed<float>(coef, "coef");
-            return p.value(contiguous(a, "coef"), a.size());
+        auto a = typed<T>(coef, "coef");
+        double v = p.value(contiguous(a, "coef"), a.size());
+        if (!intercept.is_none()) {
+            auto b = typed<T>(intercept, "intercept");
+            v += p.intercept_value(contiguous(b, "intercept"), int(b.size()));
         }
-        auto a = typed<double>(coef, "coef");
-        return p.value(contiguous(a, "coef"), a.size());
+        return v;
     }
 
     py::list state() const {
@@ -211,7 +217,8 @@ void bind_engine(py::module_& m) {
              py::arg("want_norm") = false,
              "One update of any model's parameter arrays in place (array k is the optimizer's "
              "slot k; the penalty applies where penalized[k]); grads are used as scratch.")
-        .def("penalty_value", &PyGradientStep::penalty_value, py::arg("coef"))
+        .def("penalty_value", &PyGradientStep::penalty_value, py::arg("coef"),
+             py::arg("intercept") = py::none())
         .def("optimizer_state", &PyGradientStep::state);
 
     py::class_<Penalty>(m, "Penalty",
@@ -220,6 +227,8 @@ void bind_engine(py::module_& m) {
         .def(py::init(&Penalty::of), py::arg("config"))
         .def_property_readonly("l2", &Penalty::l2, "L2 gradient factor (0 without an L2 part).")
         .def_property_readonly("l1", &Penalty::l1, "L1 step per unit step size (0 without).")
+        .def_readonly("intercept_linear", &Penalty::intercept_linear,
+                      "c of the objective's linear term c * sum(intercepts) (0 without).")
         .def("value_from_sums", &Penalty::value_from_sums, py::arg("squared"), py::arg("absolute"),
              "The objective's penalty term from ||W||^2 and ||W||_1 summed elsewhere.");
 }

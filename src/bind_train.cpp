@@ -54,6 +54,7 @@ void check_config(const TrainConfig& cfg, double t0) {
         fail(std::string("config.loss_param: ") + e.what());
     }
     if (!std::isfinite(cfg.intercept_decay)) fail("config.intercept_decay must be finite");
+    if (!std::isfinite(cfg.intercept_linear)) fail("config.intercept_linear must be finite");
     if (std::isnan(cfg.tol)) fail("config.tol must not be NaN (-inf disables the test)");
     if (!(std::isfinite(cfg.clip_value) && std::isfinite(cfg.clip_norm)))
         fail("config.clip_value and config.clip_norm must be finite (0 disables)");
@@ -330,6 +331,7 @@ void bind_train(py::module_& m) {
         .def_readwrite("classification", &TrainConfig::classification)
         .def_readwrite("fit_intercept", &TrainConfig::fit_intercept)
         .def_readwrite("intercept_decay", &TrainConfig::intercept_decay)
+        .def_readwrite("intercept_linear", &TrainConfig::intercept_linear)
         .def_readwrite("max_iter", &TrainConfig::max_iter)
         .def_readwrite("tol", &TrainConfig::tol)
         .def_readwrite("n_iter_no_change", &TrainConfig::n_iter_no_change)

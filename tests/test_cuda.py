@@ -30,7 +30,7 @@ if "numba" not in sys.modules and not _driver_present():
 
 numba_cuda = pytest.importorskip("numba.cuda", reason="numba-cuda is not installed")
 
-from fastdescent import SGDClassifier, SGDRegressor, optim  # noqa: E402
+from fastdescent import SGDClassifier, SGDOneClassSVM, SGDRegressor, optim  # noqa: E402
 from fastdescent import cuda as fd_cuda  # noqa: E402
 from fastdescent.cuda import _kernels as kn  # noqa: E402
 from fastdescent.cuda import _trainer  # noqa: E402
@@ -161,6 +161,20 @@ def test_count_and_quantile_losses_match_cpu(case, dtype):
     assert_same_fit(cpu, gpu, dtype)
     if case.get("early_stopping"):
         assert len(gpu.history_["val_score"]) == gpu.n_iter_
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("case", [dict(learning_rate="constant", eta0=0.1),
+                                  dict(optimizer="adam", clip_norm=0.5, average=2)],
+                         ids=["sgd", "adam"])
+def test_one_class_svm_matches_cpu(case, dtype):
+    """The intercept's linear term in the GPU's gradient and objective."""
+    X, _, _, _ = make_data()
+    make = lambda **kw: SGDOneClassSVM(batch_size="full", max_iter=4, tol=None,  # noqa: E731
+                                       nu=0.3, **case, **kw)
+    cpu, gpu = fit_both(make, X, None, dtype)
+    assert_same_fit(cpu, gpu, dtype)
+    np.testing.assert_array_equal(gpu.predict(X.astype(dtype)), cpu.predict(X.astype(dtype)))
 
 
 CLASSIFIER_CASES = [

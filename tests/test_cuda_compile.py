@@ -69,7 +69,7 @@ def _launch_signatures(T):
         "zero": [stats],
         "batch_gradient": [mat(T), vec(T), vec(T), vec(i64), mat(T), vec(T), i64, i64, f64, i64,
                            mat(f64), stats],
-        "finalize_gradient": [mat(f64), mat(T), vec(T), f64, f64, b1, stats],
+        "finalize_gradient": [mat(f64), mat(T), vec(T), f64, f64, f64, b1, stats],
         "epoch_stats": [mat(T), vec(T), mat(T), vec(T), vec(T), vec(i64), i64, b1, i64, f64, stats],
         # DeviceOptimizer.step and average_only.
         "update_params": [w, w, w, w, w, w, stats, i64, i64] + [f64] * 12,

@@ -190,6 +190,42 @@ def test_count_and_quantile_losses_equal_in_memory(client, params):
             fd.SGDRegressor(**est).fit(Xd, yd - 1.0)
 
 
+@pytest.mark.parametrize("params", [
+    dict(batch_size="full", learning_rate="constant", eta0=0.1),
+    dict(batch_size="full", optimizer="adam", average=3),
+], ids=["full", "adam"])
+def test_one_class_svm_equals_in_memory(client, params):
+    """The intercept's linear term in the data-parallel steps and objective; blockwise
+    decision_function, score_samples and int32 labels."""
+    X, _ = _regression()
+    est = dict(max_iter=6, tol=None, nu=0.3, **params)
+    ref = fd.SGDOneClassSVM(**est).fit(X)
+    Xd = da.from_array(X, chunks=(170, 4))
+    got = fd.SGDOneClassSVM(**est).fit(Xd)
+    np.testing.assert_allclose(got.coef_, ref.coef_, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(got.offset_, ref.offset_, rtol=1e-8)
+    np.testing.assert_allclose(got.loss_curve_, ref.loss_curve_, rtol=1e-8)
+    labels = got.predict(Xd)
+    assert labels.dtype == np.int32
+    np.testing.assert_array_equal(labels.compute(), ref.predict(X))
+    np.testing.assert_allclose(got.decision_function(Xd).compute(), ref.decision_function(X),
+                               rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(got.score_samples(Xd).compute(), ref.score_samples(X),
+                               rtol=1e-8, atol=1e-10)
+
+
+def test_one_class_svm_per_sample_local_epochs(client):
+    """Per-sample SGD runs local epochs with the intercept's linear term: one chunk is the
+    in-memory fit."""
+    X, _ = _regression()
+    est = dict(max_iter=3, tol=None, shuffle=False)
+    ref = fd.SGDOneClassSVM(**est).fit(X)
+    got = fd.SGDOneClassSVM(**est).fit(da.from_array(X, chunks=(X.shape[0], 8)))
+    np.testing.assert_allclose(got.coef_, ref.coef_, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got.offset_, ref.offset_, rtol=1e-10)
+    assert got.t_ == ref.t_
+
+
 def _assert_same_history(got, ref, dtype):
     """The same per-epoch records as the in-memory fit, time aside."""
     assert set(got.history_) == set(ref.history_)

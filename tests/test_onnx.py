@@ -73,6 +73,16 @@ def test_regressor_matches_onnxruntime(dtype, loss):
     assert_allclose(pred.ravel(), est.predict(X), **TOL[dtype])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_one_class_svm_matches_onnxruntime(dtype):
+    """scikit-learn's graph for its SGDOneClassSVM: labels (+1 / -1) and the decision."""
+    X, _ = _data(dtype, 0)
+    est = fd.SGDOneClassSVM(nu=0.2, random_state=0).fit(X)
+    labels, scores = _run(fo.to_onnx(est, X[:1]), X)
+    assert_allclose(scores.ravel(), est.decision_function(X), **TOL[dtype])
+    np.testing.assert_array_equal(labels.ravel(), est.predict(X))
+
+
 def test_pipeline_converts_through_skl2onnx():
     from skl2onnx import to_onnx
 

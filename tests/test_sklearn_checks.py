@@ -1,11 +1,11 @@
-"""scikit-learn's own estimator test suite, run on both estimators."""
+"""scikit-learn's own estimator test suite, run on the estimators."""
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from fastdescent import SGDClassifier, SGDRegressor
+from fastdescent import SGDClassifier, SGDOneClassSVM, SGDRegressor
 
 # The same exceptions scikit-learn declares for its own SGD estimators
-# (sklearn/utils/_test_common/instance_generator.py): per-sample SGD visits a row with weight 2
+# (sklearn/utils/_test_common/instance_generator.py, the one-class SVM's too): per-sample SGD visits a row with weight 2
 # once, not twice, so weighting is not equivalent to repeating rows.
 SGD_XFAIL = {
     "check_sample_weight_equivalence_on_dense_data": (
@@ -22,7 +22,7 @@ def expected_failures(estimator):
 
 
 @parametrize_with_checks(
-    [SGDClassifier(max_iter=5), SGDRegressor(max_iter=5)],
+    [SGDClassifier(max_iter=5), SGDRegressor(max_iter=5), SGDOneClassSVM(max_iter=5)],
     expected_failed_checks=expected_failures,
 )
 def test_sklearn_compatible(estimator, check):

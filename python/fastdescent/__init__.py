@@ -3,11 +3,13 @@
 from . import callbacks, clip, optim, schedules
 from ._classifier import SGDClassifier
 from ._config import show_config
+from ._one_class import SGDOneClassSVM
 from ._regressor import SGDRegressor
 
 __version__ = "0.1.0"
 __all__ = [
     "SGDClassifier",
+    "SGDOneClassSVM",
     "SGDRegressor",
     "show_config",
     "__version__",

@@ -386,6 +386,114 @@ class BaseSGD(BaseEstimator):
             return float(self.power)
         return float(self.epsilon)
 
+    def _fit_one_output(
+        self, X, y, sample_weight, coef_init, intercept_init, max_iter, reset, resume, partial
+    ):
+        """Trains one output (the regressor, the one-class SVM) on (X, y) in memory or on the
+        GPU and commits the fitted state; `reset` checks X afresh, `resume` continues from the
+        fitted state (partial_fit), `partial` skips the warnings of a fit."""
+        X, y = self._check_X_y(X, y, reset=reset, y_numeric=True)
+        gpu = self._gpu_data(X)
+        dtype = X.dtype if gpu is None else gpu.dtype
+        y = np.asarray(y, dtype=dtype)
+        self._check_targets(y)
+        n_samples, n_features = X.shape if gpu is None else gpu.X.shape
+        sample_weight = self._check_sample_weight(sample_weight, y, dtype)
+        validation_mask = self._validation_mask(y, sample_weight)
+        if not resume:
+            fit_rows = validation_mask == 0
+            intercept_init = self._start_intercept(
+                intercept_init, y[fit_rows], sample_weight[fit_rows]
+            )
+
+        coef, intercept, avg_coef, avg_intercept = self._parameters(
+            1, n_features, dtype, coef_init, intercept_init, resume
+        )
+        coef = coef.reshape(-1)  # coef_ is 1-D
+        average = avg_coef is not None
+        if average:
+            avg_coef = avg_coef.reshape(-1)
+
+        seed = check_random_state(self.random_state).randint(0, MAX_INT)
+        n_train = n_samples - int(validation_mask.sum())
+        optimizer_spec = self._optimizer_spec()
+        t0, states, schedule_rows = self._continuation(resume, 1, n_train, optimizer_spec)
+        cfg = self._config(
+            self._loss_kind(),
+            max_iter,
+            seed,
+            self._n_threads(),
+            n_train,
+            schedule_rows if resume else None,
+            scales=(
+                self._data_scales(X, y, sample_weight, validation_mask)
+                if gpu is None
+                else DataScales()
+            ),
+            in_memory=gpu is None,
+        )
+
+        def view(t):  # what coef_ / intercept_ are after t - 1 updates
+            if average and self.average <= t - 1:
+                return avg_coef, avg_intercept
+            return coef, intercept
+
+        def fitted(results, history):  # the fitted attributes after `results`
+            buffers = (coef, intercept, avg_coef, avg_intercept)
+            return self._fitted_state(
+                results, history, buffers, view, resume, optimizer_spec, schedule_rows
+            )
+
+        def snapshot(monitor):
+            return fitted([monitor.progress(0, t0, states[0])], monitor.history())
+
+        with self._monitored(max_iter, [None], [view], {}, snapshot) as monitor:
+            res = train(
+                X,
+                y,
+                coef.reshape(1, -1),
+                intercept,
+                cfg,
+                sample_weight=sample_weight,
+                validation_mask=validation_mask,
+                average_coef=None if avg_coef is None else avg_coef.reshape(1, -1),
+                average_intercept=avg_intercept,
+                t0=t0,
+                epoch_callback=monitor.epoch_callback(0),
+                optimizer=optimizer_spec,
+                optimizer_state=states[0],
+                gpu=gpu,
+            )
+
+        commit_fitted_state(self, fitted([res], monitor.history()))
+        if not partial:
+            self._warn_after_fit(
+                res.n_iter, res.stopped_by_callback, self.loss_curve_, self.history_
+            )
+            self._warn_dense_steps(X, [res])
+        monitor.end()
+        return self
+
+    def _reads_targets(self):
+        """Whether the loss checks the targets' range or starts from their statistics."""
+        return False
+
+    def _sklearn_schedule(self):
+        """scikit-learn's default learning_rate for this estimator ('auto' in its own mode)."""
+        return "optimal" if is_classifier(self) else "invscaling"
+
+    def _check_targets(self, y):
+        """Refuses targets outside the loss's range (the regressor's losses)."""
+
+    def _start_intercept(self, intercept_init, y, w):
+        """The starting intercept of a fresh fit (`intercept_init`, or one the loss picks from
+        the training targets y and weights w)."""
+        return intercept_init
+
+    def _intercept_linear(self):
+        """c of the objective's linear term c * intercept (the one-class SVM's nu)."""
+        return 0.0
+
     def _deviance_power(self):
         """The Tweedie power whose deviance the loss is (squared_error 0, poisson 1, gamma 2),
         or None; the regressor scores the log-link losses by its D^2."""
@@ -494,7 +602,7 @@ class BaseSGD(BaseEstimator):
             if rule == "optimizer":
                 name, eta0 = "adaptive", self._auto_step(n_train, scales or DataScales())
             else:
-                name = "optimal" if is_classifier(self) else "invscaling"
+                name = self._sklearn_schedule()
         batch = n_train if self.batch_size == "full" else min(int(self.batch_size), n_train)
         updates_per_epoch = -(-n_train // batch)
         sched = schedules.schedule_from_name(name, eta0, updates_per_epoch, int(self.max_iter))
@@ -526,6 +634,7 @@ class BaseSGD(BaseEstimator):
         )
         cfg.classification = is_classifier(self)
         cfg.fit_intercept = bool(self.fit_intercept)
+        cfg.intercept_linear = float(self._intercept_linear())
         cfg.max_iter = int(max_iter)
         cfg.tol = float(self.tol) if self._tol_stops() else -np.inf
         cfg.n_iter_no_change = int(self.n_iter_no_change)

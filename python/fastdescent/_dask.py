@@ -36,6 +36,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.base import is_outlier_detector
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array
@@ -459,7 +460,9 @@ class _Trainer:
         for i, prob in enumerate(active):
             coef, intercept = self.coef[prob.rows], self.intercept[prob.rows]
             finite = bool(np.isfinite(coef).all() and np.isfinite(intercept).all())
-            penalty = prob.step.penalty_value(np.ascontiguousarray(coef))
+            penalty = prob.step.penalty_value(
+                np.ascontiguousarray(coef), np.ascontiguousarray(intercept)
+            )
             if prob.policy.end_epoch(
                 float(sumloss[i]),
                 float(train_weight[i]),
@@ -599,7 +602,10 @@ class _Trainer:
                 prob.last_eta = prob.policy.eta(prob.t + longest - 1)
                 prob.t += longest
                 # The chunks' objectives include their own penalties: the weighted mean loss.
-                penalty = prob.step.penalty_value(np.ascontiguousarray(self.coef[prob.rows]))
+                penalty = prob.step.penalty_value(
+                    np.ascontiguousarray(self.coef[prob.rows]),
+                    np.ascontiguousarray(self.intercept[prob.rows]),
+                )
                 sumloss[i] = float(objective[i]) - penalty * w
             self._end_epochs([self.problems[q] for q in active], sumloss, weight)
 
@@ -799,7 +805,7 @@ def _regression_targets(est, dask, y, sample_weight, mask_blocks, intercept_init
     intercept (see SGDRegressor._start_intercept); brings y (not X) to the client only for
     the losses that read it."""
     if not est._reads_targets():
-        return intercept_init
+        return est._start_intercept(intercept_init, None, None)
     y, w = dask.compute(y, sample_weight)
     y = np.asarray(y, dtype=np.float64)
     w = np.ones_like(y) if w is None else np.asarray(w, dtype=np.float64)
@@ -831,6 +837,7 @@ def _local_config(est):
         alpha=float(est.alpha),
         l1_ratio=float(est.l1_ratio) if est.l1_ratio is not None else 0.0,
         fit_intercept=bool(est.fit_intercept),
+        intercept_linear=float(est._intercept_linear()),
         max_iter=1,
         tol=-np.inf,
         n_iter_no_change=1,
@@ -851,6 +858,13 @@ def _apply(block, est, method, columns):
 
         block = pd.DataFrame(block, columns=columns, copy=False)
     return getattr(est, method)(block)
+
+
+def ones_for_rows(X):
+    """A dask array of ones with X's row chunks (the one-class SVM's targets)."""
+    _, da = _import_dask()
+    X = _as_rows(X, da, "X")
+    return da.ones(X.shape[0], chunks=(X.chunks[0],))
 
 
 def blockwise(est, method, X):
@@ -878,13 +892,16 @@ def blockwise(est, method, X):
         if est.coef_.ndim == 1 or est.coef_.shape[0] == 1
         else est.coef_.shape[0],
         "predict": 0,
+        "score_samples": 0,
         "predict_proba": len(getattr(est, "classes_", ())),
         "predict_log_proba": len(getattr(est, "classes_", ())),
     }[method]
-    if method == "predict":
+    if method == "predict" and is_outlier_detector(est):
+        dtype = np.dtype(np.int32)  # 1 for inliers, -1 for outliers
+    elif method == "predict":
         dtype = est.classes_.dtype if hasattr(est, "classes_") else est.coef_.dtype
     else:
-        dtype = est.coef_.dtype if method == "decision_function" else np.float64
+        dtype = est.coef_.dtype if method in ("decision_function", "score_samples") else np.float64
     fn = partial(_apply, est=est, method=method, columns=columns)
     if n_outputs == 0:
         return X.map_blocks(fn, drop_axis=1, dtype=dtype, meta=np.empty(0, dtype=dtype))

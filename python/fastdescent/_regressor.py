@@ -9,17 +9,13 @@ from sklearn.base import RegressorMixin, _fit_context
 from sklearn.linear_model._base import SparseCoefMixin
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
-from sklearn.utils.validation import check_is_fitted, check_random_state
+from sklearn.utils.validation import check_is_fitted
 
 from . import _dask
 from ._base import (
-    MAX_INT,
     REGRESSION_LOSSES,
     BaseSGD,
-    DataScales,
-    commit_fitted_state,
     keeps_state_on_error,
-    train,
 )
 from ._deviance import DEVIANCE_POWERS, deviance_score
 
@@ -117,8 +113,10 @@ class SGDRegressor(RegressorMixin, SparseCoefMixin, BaseSGD):
           below it), c the mean absolute residual at the start, narrowed tenfold each time
           the solver's test passes, down to 1e-4 of its first value; ``loss_curve_`` reports
           the surrogate's objective. It reaches QuantileRegressor's optimum (to 1e-6 relative
-          on the tests' problems). For a non-smooth loss (epsilon_insensitive, and
-          the classifier's hinge and perceptron), a subgradient step 1 / (L sqrt(k)) at
+          on the tests' problems). The classifier's (and the one-class SVM's) hinge is solved
+          the same way, as ``|y - p| / 2 + (1 - y p) / 2`` for labels y = +-1. For the other
+          non-smooth losses (epsilon_insensitive, and the classifier's perceptron), a
+          subgradient step 1 / (L sqrt(k)) at
           iteration k, stopped by ``tol`` as other fits (no solver-grade promise). The GPU and
           Dask run scikit-learn's default schedule there instead;
         - any other ``optimizer`` name: its default step (PyTorch's: 1e-3 for Adam, 1e-2 for
@@ -465,87 +463,9 @@ class SGDRegressor(RegressorMixin, SparseCoefMixin, BaseSGD):
     def _fit(
         self, X, y, sample_weight, coef_init, intercept_init, max_iter, reset, resume, partial
     ):
-        X, y = self._check_X_y(X, y, reset=reset, y_numeric=True)
-        gpu = self._gpu_data(X)
-        dtype = X.dtype if gpu is None else gpu.dtype
-        y = np.asarray(y, dtype=dtype)
-        self._check_targets(y)
-        n_samples, n_features = X.shape if gpu is None else gpu.X.shape
-        sample_weight = self._check_sample_weight(sample_weight, y, dtype)
-        validation_mask = self._validation_mask(y, sample_weight)
-        if not resume:
-            fit_rows = validation_mask == 0
-            intercept_init = self._start_intercept(
-                intercept_init, y[fit_rows], sample_weight[fit_rows]
-            )
-
-        coef, intercept, avg_coef, avg_intercept = self._parameters(
-            1, n_features, dtype, coef_init, intercept_init, resume
+        return self._fit_one_output(
+            X, y, sample_weight, coef_init, intercept_init, max_iter, reset, resume, partial
         )
-        coef = coef.reshape(-1)  # a regressor's coef_ is 1-D
-        average = avg_coef is not None
-        if average:
-            avg_coef = avg_coef.reshape(-1)
-
-        seed = check_random_state(self.random_state).randint(0, MAX_INT)
-        n_train = n_samples - int(validation_mask.sum())
-        optimizer_spec = self._optimizer_spec()
-        t0, states, schedule_rows = self._continuation(resume, 1, n_train, optimizer_spec)
-        cfg = self._config(
-            self._loss_kind(),
-            max_iter,
-            seed,
-            self._n_threads(),
-            n_train,
-            schedule_rows if resume else None,
-            scales=(
-                self._data_scales(X, y, sample_weight, validation_mask)
-                if gpu is None
-                else DataScales()
-            ),
-            in_memory=gpu is None,
-        )
-
-        def view(t):  # what coef_ / intercept_ are after t - 1 updates
-            if average and self.average <= t - 1:
-                return avg_coef, avg_intercept
-            return coef, intercept
-
-        def fitted(results, history):  # the fitted attributes after `results`
-            buffers = (coef, intercept, avg_coef, avg_intercept)
-            return self._fitted_state(
-                results, history, buffers, view, resume, optimizer_spec, schedule_rows
-            )
-
-        def snapshot(monitor):
-            return fitted([monitor.progress(0, t0, states[0])], monitor.history())
-
-        with self._monitored(max_iter, [None], [view], {}, snapshot) as monitor:
-            res = train(
-                X,
-                y,
-                coef.reshape(1, -1),
-                intercept,
-                cfg,
-                sample_weight=sample_weight,
-                validation_mask=validation_mask,
-                average_coef=None if avg_coef is None else avg_coef.reshape(1, -1),
-                average_intercept=avg_intercept,
-                t0=t0,
-                epoch_callback=monitor.epoch_callback(0),
-                optimizer=optimizer_spec,
-                optimizer_state=states[0],
-                gpu=gpu,
-            )
-
-        commit_fitted_state(self, fitted([res], monitor.history()))
-        if not partial:
-            self._warn_after_fit(
-                res.n_iter, res.stopped_by_callback, self.loss_curve_, self.history_
-            )
-            self._warn_dense_steps(X, [res])
-        monitor.end()
-        return self
 
     def _deviance_power(self):
         if self.loss == "tweedie":

@@ -1,8 +1,8 @@
 """ONNX export of the fitted estimators through skl2onnx (``pip install "fastdescent[onnx]"``).
 
 Importing this module registers converters with skl2onnx, so that ``skl2onnx.to_onnx`` (and
-``convert_sklearn``) converts SGDClassifier and SGDRegressor, alone or inside a scikit-learn
-pipeline::
+``convert_sklearn``) converts SGDClassifier, SGDRegressor and SGDOneClassSVM, alone or inside
+a scikit-learn pipeline::
 
     import fastdescent.onnx  # registers the converters
     from skl2onnx import to_onnx
@@ -32,6 +32,7 @@ from types import SimpleNamespace
 import scipy.sparse as sp
 
 from ._classifier import SGDClassifier
+from ._one_class import SGDOneClassSVM
 from ._regressor import SGDRegressor
 
 __all__ = ["register", "to_onnx"]
@@ -101,12 +102,22 @@ def _convert_regressor(scope, operator, container):
         operator.raw_operator = model
 
 
+def _convert_one_class(scope, operator, container):
+    from skl2onnx.operator_converters.sgd_oneclass_svm import convert_sklearn_sgd_oneclass_svm
+
+    _require_dense_coef(operator.raw_operator)
+    convert_sklearn_sgd_oneclass_svm(scope, operator, container)
+
+
 def register():
     """Registers the converters with skl2onnx (done on import; calling again is harmless)."""
     skl2onnx = _import_skl2onnx()
     from skl2onnx.common.shape_calculator import (
         calculate_linear_classifier_output_shapes,
         calculate_linear_regressor_output_shapes,
+    )
+    from skl2onnx.shape_calculators.sgd_oneclass_svm import (
+        calculate_sgd_oneclass_svm_output_shapes,
     )
 
     skl2onnx.update_registered_converter(
@@ -121,6 +132,12 @@ def register():
         "FastdescentSGDRegressor",
         calculate_linear_regressor_output_shapes,
         _convert_regressor,
+    )
+    skl2onnx.update_registered_converter(
+        SGDOneClassSVM,
+        "FastdescentSGDOneClassSVM",
+        calculate_sgd_oneclass_svm_output_shapes,
+        _convert_one_class,
     )
 
 

@@ -32,6 +32,9 @@ struct TrainConfig {
     bool classification = false;  // validation score: accuracy (true) or R^2 (false)
     bool fit_intercept = true;
     double intercept_decay = 1.0;
+    // c of a linear term c * sum_k b_k of the objective in the intercepts: the one-class SVM's
+    // nu * b (0: none).
+    double intercept_linear = 0.0;
     int max_iter = 1000;
     double tol = 1e-3;  // -inf disables the plateau test
     int n_iter_no_change = 5;
@@ -93,9 +96,11 @@ struct Penalty {
     double alpha = 0.0;
     double l1_ratio = 0.0;
     bool active = false;
+    double intercept_linear = 0.0;  // TrainConfig::intercept_linear, with fit_intercept
 
     static Penalty of(const TrainConfig& cfg) {
         Penalty p;
+        p.intercept_linear = cfg.fit_intercept ? cfg.intercept_linear : 0.0;
         p.alpha = cfg.alpha;
         p.l1_ratio = cfg.penalty == PenaltyKind::l1           ? 1.0
                      : cfg.penalty == PenaltyKind::elasticnet ? cfg.l1_ratio
@@ -116,6 +121,14 @@ struct Penalty {
         if (l1_ratio < 1) v += (1.0 - l1_ratio) * 0.5 * squared_norm(w, n);
         if (l1_ratio > 0) v += l1_ratio * abs_sum(w, n);
         return alpha * v;
+    }
+    // The objective's linear term in the intercepts b (K of them).
+    template <class T>
+    double intercept_value(const T* b, int K) const {
+        double v = 0.0;
+        if (intercept_linear != 0)
+            for (int k = 0; k < K; ++k) v += intercept_linear * double(b[k]);
+        return v;
     }
     // The same from sums computed elsewhere (the GPU reduces ||W||^2 and ||W||_1 on the device).
     double value_from_sums(double squared, double absolute) const {

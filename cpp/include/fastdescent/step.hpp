@@ -41,6 +41,7 @@ struct ParamArray {
     bool trained = true;     // false: kept as it is (an intercept that is not fitted)
     double grad_scale = 1.0; // factor on the mean gradient after clipping (intercept_decay)
     T* average = nullptr;    // running average (ASGD); null when averaging is off
+    double shift = 0.0;      // added to the mean gradient: a linear term of the objective
 };
 
 template <class T>
@@ -64,7 +65,11 @@ public:
                  bool want_norm) {
         // Weighted mean gradient: a row of weight zero counts as if it were absent.
         const T inv = T(1.0 / batch_weight);
-        for (int k = 0; k < count; ++k) scale(inv, arrays[k].grad, arrays[k].n);
+        for (int k = 0; k < count; ++k) {
+            scale(inv, arrays[k].grad, arrays[k].n);
+            if (arrays[k].shift != 0)
+                for (std::int64_t j = 0; j < arrays[k].n; ++j) arrays[k].grad[j] += T(arrays[k].shift);
+        }
         if (penalty_.has_l2())
             for (int k = 0; k < count; ++k)
                 if (arrays[k].penalized) axpy(T(penalty_.l2()), arrays[k].w, arrays[k].grad, arrays[k].n);
@@ -102,7 +107,8 @@ public:
                  bool want_norm) {
         ParamArray<T> arrays[2] = {
             {m.coef, grad, std::int64_t(m.K) * m.d, m.K, true, true, 1.0, m.average_coef},
-            {m.intercept, grad_b, m.K, 1, false, fit_intercept_, intercept_decay_, m.average_intercept}};
+            {m.intercept, grad_b, m.K, 1, false, fit_intercept_, intercept_decay_, m.average_intercept,
+             penalty_.intercept_linear}};
         return apply(arrays, 2, batch_weight, eta, t, want_norm);
     }
 

@@ -37,7 +37,8 @@ STAT_NORM = 9  # squared gradient norm of the current batch (clip_norm)
 STAT_BATCH_WEIGHT = 10  # total weight of the current batch
 STAT_VDEV = 11  # validation, log-link losses: sum w half-deviance
 STAT_VCONST = 12  # validation, log-link losses: sum w deviance constant
-N_STATS = 13
+STAT_BSUM = 13  # sum of the intercepts (their linear term in the objective)
+N_STATS = 14
 
 # Loss codes: the values of fastdescent._core.LossKind.
 SQUARED_ERROR, HUBER, EPS_INSENSITIVE, SQ_EPS_INSENSITIVE = 0, 1, 2, 3
@@ -232,8 +233,11 @@ def batch_gradient(X, y, weight, rows, coef, intercept, K, loss_kind, eps, group
 
 
 @cuda.jit
-def finalize_gradient(partial, coef, grad, l2, clip_value, clip_intercept, stats):
-    """grad = (sum of the groups' gradients) / (batch weight) + l2 coef, then clipped by value.
+def finalize_gradient(
+    partial, coef, grad, l2, intercept_linear, clip_value, clip_intercept, stats
+):
+    """grad = (sum of the groups' gradients) / (batch weight) + l2 coef (+ intercept_linear for
+    the intercepts: the objective's linear term in them), then clipped by value.
 
     Also adds the batch loss to stats[STAT_LOSS] and the squared norm of the result (for
     clip_norm) to stats[STAT_NORM]. `clip_intercept` is False when the intercept is not fitted
@@ -264,6 +268,8 @@ def finalize_gradient(partial, coef, grad, l2, clip_value, clip_intercept, stats
         k = c // coef.shape[1]
         j = c - k * coef.shape[1]
         v += l2 * float64(coef[k, j])
+    if not is_coef:
+        v += intercept_linear
     if clip_value > 0 and (is_coef or clip_intercept):
         v = min(clip_value, max(-clip_value, v))
     grad[c] = v
@@ -469,11 +475,14 @@ def epoch_stats(
         ww += v * v
         aa += abs(v)
     bb = 0.0
+    bsum = 0.0
     for k in range(start, K, stride):
         bb += float64(intercept[k]) * float64(intercept[k])
+        bsum += float64(intercept[k])
     cuda.atomic.add(stats, STAT_WW, ww)
     cuda.atomic.add(stats, STAT_ABS, aa)
     cuda.atomic.add(stats, STAT_B, bb)
+    cuda.atomic.add(stats, STAT_BSUM, bsum)
     vw = 0.0
     hit = 0.0
     vy = 0.0

@@ -491,6 +491,7 @@ def train(
                 coef_d,
                 grad_d,
                 l2,
+                penalty.intercept_linear,
                 float(cfg.clip_value),
                 bool(cfg.fit_intercept),
                 stats_d,
@@ -543,7 +544,7 @@ def train(
         finite = bool(np.isfinite(stats[[kn.STAT_WW, kn.STAT_B]]).all())
         penalty_value = penalty.value_from_sums(
             float(stats[kn.STAT_WW]), float(stats[kn.STAT_ABS])
-        )
+        ) + penalty.intercept_linear * float(stats[kn.STAT_BSUM])
         score = _validation_score(stats, cfg) if cfg.early_stopping else math.nan
         # The last batch's squared gradient norm, reduced for clip_norm; after clipping by value
         # it is no longer the norm before clipping that history_ reports: NaN then.

@@ -12,7 +12,11 @@
 //   momentum restarts when the objective rises or the step turns against the previous one;
 //   every momentum-free step is checked against the sufficient-decrease bound and retaken with
 //   L doubled if it fails.
-// - Non-smooth loss (hinge, perceptron, epsilon_insensitive): the proximal subgradient step
+// - Log-link losses (poisson, gamma, tweedie): as smooth ones, the curvature scale measured at
+//   the start (it is unbounded).
+// - absolute_error, quantile, hinge: the smooth solvers on a Huber-smoothed surrogate whose
+//   width shrinks tenfold each time they converge (see smoothed()).
+// - Other non-smooth losses (perceptron, epsilon_insensitive): the proximal subgradient step
 //   D^-1 / (L sqrt(k)) at iteration k (curvature bound 1 in D and L); the policy stops it.
 //
 // The smooth solvers stop when the gradient's norm in the metric D^-1 (the gradient mapping's,
@@ -24,6 +28,7 @@
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "fastdescent/rng.hpp"
@@ -69,11 +74,13 @@ public:
         g_.resize(std::size_t(N_));
         const double inv = 1.0 / weight;
         for (std::int64_t j = 0; j < P_; ++j) g_[j] = double(grad_[j]) * inv + pen_.l2() * y[j];
-        for (int k = 0; k < K_; ++k) g_[P_ + k] = cfg_.fit_intercept ? double(grad_b_[k]) * inv : 0.0;
+        for (int k = 0; k < K_; ++k)
+            g_[P_ + k] = cfg_.fit_intercept ? double(grad_b_[k]) * inv + pen_.intercept_linear : 0.0;
+        const double linear = linear_at(y);
         double sq = 0.0, l1 = 0.0;
         for (std::int64_t j = 0; j < P_; ++j) sq += y[j] * y[j], l1 += std::fabs(y[j]);
-        const double smooth = sumloss * inv + 0.5 * pen_.l2() * sq;
-        penalty_at_y_ = 0.5 * pen_.l2() * sq + pen_.l1() * l1;
+        const double smooth = sumloss * inv + 0.5 * pen_.l2() * sq + linear;
+        penalty_at_y_ = 0.5 * pen_.l2() * sq + pen_.l1() * l1 + linear;
         last_grad_norm_ = std::sqrt(dot(g_, g_));
         t += 1.0;
         if (!std::isfinite(smooth)) {
@@ -82,7 +89,7 @@ public:
             if (!started_ || curvature_ == 0) return sumloss;  // the policy reports the divergence
             const std::vector<double>& kept = retake_shorter();
             penalty_at_y_ = penalty_at(kept);
-            return (fa_ - 0.5 * pen_.l2() * squared(kept)) * weight;
+            return (fa_ - 0.5 * pen_.l2() * squared(kept) - linear_at(kept)) * weight;
         }
         if (curvature_ == 0) subgradient_step(y);
         else if (pen_.has_l1()) accelerated_step(y, smooth, smooth + pen_.l1() * l1);
@@ -99,35 +106,48 @@ public:
     double penalty_value() const override { return penalty_at_y_; }
 
 private:
-    // The absolute-error and quantile (pinball) losses are solved through a smooth surrogate:
-    // pinball_q(r) = |r| / 2 + (q - 1/2) r, r = y - p, with |r| replaced by huber_c(r) / c
-    // (the Huber loss of width c, at most c / 2 below |r|). The Huber part's sums come from the
-    // Huber kernel; the linear part's gradient is constant (the weighted column sums). The
-    // solver runs on the surrogate until its test passes, then narrows c tenfold and starts
-    // again from there, down to 1e-4 times the first width (the mean absolute residual at
-    // the start), where the surrogate is within c / 4 (quantile) or c / 2 (absolute error)
-    // per unit weight of the loss. The objective reported is the surrogate's.
+    // The absolute-error, quantile (pinball) and hinge losses are solved through a smooth
+    // surrogate. Each is h |y - p| + a(y) p + c(y), a kink at the target plus a linear part:
+    // absolute error (h 1), pinball_q = |y - p| / 2 + (q - 1/2) (y - p), and for labels
+    // y = +-1, hinge max(0, 1 - y p) = |y - p| / 2 + (1 - y p) / 2. The surrogate replaces
+    // |y - p| by huber_c(p - y) / c (at most c / 2 below it): the Huber kernel does the pass,
+    // and the linear part's gradient is constant (the weighted sums of a(y) x). The solver runs
+    // on the surrogate until its test passes, then narrows c tenfold and starts again from
+    // there, down to 1e-4 times the first width (the mean |y - p| at the start), where the
+    // surrogate is within h c / 2 per unit weight of the loss. The objective reported is the
+    // surrogate's.
     bool smoothed() const {
-        return cfg_.loss == LossKind::quantile || cfg_.loss == LossKind::absolute_error;
+        return cfg_.loss == LossKind::quantile || cfg_.loss == LossKind::absolute_error ||
+               cfg_.loss == LossKind::hinge;
+    }
+
+    // a(y) and c(y) of the surrogate's linear part (see smoothed()).
+    std::pair<double, double> linear_part(double y) const {
+        switch (cfg_.loss) {
+            case LossKind::quantile: return {0.5 - cfg_.loss_param, (cfg_.loss_param - 0.5) * y};
+            case LossKind::hinge: return {-0.5 * y, 0.5};
+            default: return {0.0, 0.0};
+        }
     }
 
     // The surrogate's constants from one pass over the training rows; returns its curvature
     // bound (half_ / c).
     double start_smoothing() {
-        half_ = cfg_.loss == LossKind::quantile ? 0.5 : 1.0;
-        tilt_ = cfg_.loss == LossKind::quantile ? cfg_.loss_param - 0.5 : 0.0;
-        column_sums_.assign(std::size_t(d_), T(0));
-        double residuals = 0.0;
+        half_ = cfg_.loss == LossKind::absolute_error ? 1.0 : 0.5;
+        linear_sums_.assign(std::size_t(d_), T(0));
+        double residuals = 0.0, weight = 0.0;
         for (std::int64_t i : order_) {
             const double sw = sample_weight(i);
             if (sw == 0) continue;
             const double y = double(this->tg_.y[i]);
-            X_.axpy(i, T(sw), column_sums_.data());
-            weight_ += sw;
-            weighted_y_ += sw * y;
+            const auto [a, c] = linear_part(y);
+            if (a != 0) X_.axpy(i, T(sw * a), linear_sums_.data());
+            linear_intercept_ += sw * a;
+            linear_constant_ += sw * c;
+            weight += sw;
             residuals += sw * std::fabs(y - double(X_.dot(i, m_.coef)) - double(m_.intercept[0]));
         }
-        width_ = weight_ > 0 && residuals > 0 ? residuals / weight_ : 1.0;
+        width_ = weight > 0 && residuals > 0 ? residuals / weight : 1.0;
         final_width_ = 1e-4 * width_;
         return half_ / width_;
     }
@@ -135,14 +155,16 @@ private:
     // The surrogate's weighted loss sum at the model, its gradient sums into grad_ / grad_b_.
     double smoothed_gradient(std::int64_t n, double& weight) {
         const double huber = batch_gradient(0, n, weight, LossKind::huber, width_);
-        const double a = half_ / width_;
-        double predicted = weight_ * double(m_.intercept[0]);  // sum of w p over the rows
+        const double h = half_ / width_;
+        // The linear part: sum of w a(y) p over the rows, and its gradient.
+        double linear = linear_constant_ + linear_intercept_ * double(m_.intercept[0]);
         for (std::int64_t j = 0; j < d_; ++j) {
-            predicted += double(m_.coef[j]) * double(column_sums_[std::size_t(j)]);
-            grad_[j] = T(a * double(grad_[j]) - tilt_ * double(column_sums_[std::size_t(j)]));
+            const double s = double(linear_sums_[std::size_t(j)]);
+            linear += double(m_.coef[j]) * s;
+            grad_[j] = T(h * double(grad_[j]) + s);
         }
-        grad_b_[0] = T(a * double(grad_b_[0]) - tilt_ * weight_);
-        return a * huber + tilt_ * (weighted_y_ - predicted);
+        grad_b_[0] = T(h * double(grad_b_[0]) + linear_intercept_);
+        return h * huber + linear;
     }
 
     // A tenfold narrower surrogate: the solver starts afresh from its last point.
@@ -191,10 +213,15 @@ private:
         for (std::int64_t j = 0; j < P_; ++j) sq += v[j] * v[j];
         return sq;
     }
+    double linear_at(const std::vector<double>& v) const {
+        double sum = 0.0;
+        for (int k = 0; k < K_; ++k) sum += pen_.intercept_linear * v[P_ + k];
+        return sum;
+    }
     double penalty_at(const std::vector<double>& v) const {
         double l1 = 0.0;
         for (std::int64_t j = 0; j < P_; ++j) l1 += std::fabs(v[j]);
-        return 0.5 * pen_.l2() * squared(v) + pen_.l1() * l1;
+        return 0.5 * pen_.l2() * squared(v) + pen_.l1() * l1 + linear_at(v);
     }
 
     // The curvature scale of a log-link loss (whose curvature is unbounded): its weighted mean
@@ -481,12 +508,12 @@ private:
     }
 
     double curvature_;          // the loss's curvature bound (scale, for log-link losses)
-    // The smooth surrogate of absolute_error / quantile: the Huber part's factor and width,
-    // the linear part's factor, the width to stop at, and the training rows' weighted column
-    // sums, total weight and weighted sum of y.
-    double half_ = 0.5, width_ = 1.0, tilt_ = 0.0, final_width_ = 0.0;
-    std::vector<T> column_sums_;
-    double weight_ = 0.0, weighted_y_ = 0.0;
+    // The smooth surrogate of absolute_error / quantile / hinge (see smoothed()): the Huber
+    // part's factor h and width, the width to stop at, the linear part's weighted sums of
+    // a(y) x, of a(y) and of c(y).
+    double half_ = 0.5, width_ = 1.0, final_width_ = 0.0;
+    std::vector<T> linear_sums_;
+    double linear_intercept_ = 0.0, linear_constant_ = 0.0;
     std::vector<double> diag_;  // D
     const std::int64_t P_, N_;  // weights; weights and intercepts
     double L_ = 1.0, L_bound_ = 1.0;  // the step's 1 / L; the global bound (raised by checks)

@@ -104,7 +104,7 @@ private:
             }
         if (cfg_.fit_intercept)
             for (int k = 0; k < K_; ++k) {
-                const double gb = double(grad_b_[std::size_t(k)]) * inv;
+                const double gb = double(grad_b_[std::size_t(k)]) * inv + pen_.intercept_linear;
                 sum += gb * gb;
             }
         return std::sqrt(std::fmax(sum, 0.0));
@@ -203,7 +203,8 @@ private:
                     lazy_compact_[std::size_t(k * m + c)] = lazy_grad_[idx] * inv + tl2 * m_.coef[idx];
                     lazy_grad_[idx] = T(0);
                 }
-            for (int k = 0; k < K_; ++k) grad_b_[std::size_t(k)] *= inv;
+            for (int k = 0; k < K_; ++k)
+                grad_b_[std::size_t(k)] = grad_b_[std::size_t(k)] * inv + T(pen_.intercept_linear);
             if (cfg_.clip_value > 0 || cfg_.clip_norm > 0) clip_lazy_gradient(K_ * m);
             opt->begin_step();
             opt->update_columns(0, m_.coef, lazy_compact_.data(), P, K_, touched_.data(), m, eta);

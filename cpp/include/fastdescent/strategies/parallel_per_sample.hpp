@@ -95,10 +95,10 @@ private:
                     for (int k = 0; k < K_; ++k) {
                         const double g = std::fmin(max_dloss, std::fmax(-max_dloss, dp[k]));
                         const double update = -eta * g * sw;
-                        if (update != 0.0) {
-                            X_.axpy(i, T(update / wscale), w + k * d_);
-                            if (cfg_.fit_intercept) b[k] += T(update * cfg_.intercept_decay);
-                        }
+                        if (update != 0.0) X_.axpy(i, T(update / wscale), w + k * d_);
+                        const double intercept_update = update - eta * pen_.intercept_linear;
+                        if (cfg_.fit_intercept && intercept_update != 0.0)
+                            b[k] += T(intercept_update * cfg_.intercept_decay);
                     }
                 }
                 if (wscale != 1.0) scale(T(wscale), w, P);

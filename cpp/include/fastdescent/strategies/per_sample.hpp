@@ -73,8 +73,12 @@ private:
                     const T step = T(update / wscale);
                     if (averaging) avg_.record_axpy(X_, i, step, coef_row(k) - m_.coef);
                     X_.axpy(i, step, coef_row(k));
-                    if (cfg_.fit_intercept) m_.intercept[k] += T(update * cfg_.intercept_decay);
                 }
+                // The intercept's linear term steps it whatever the row's loss (scikit-learn's
+                // one-class rule: not weighted by the row).
+                const double intercept_update = update - eta * pen_.intercept_linear;
+                if (cfg_.fit_intercept && intercept_update != 0.0)
+                    m_.intercept[k] += T(intercept_update * cfg_.intercept_decay);
             }
             if (averaging && double(cfg_.average) <= t) {
                 double mu = 1.0 / (t - double(cfg_.average) + 1.0);

@@ -76,7 +76,9 @@ public:
 
     virtual double epoch(double& t) = 0;
     // The penalty at the weights the epoch's loss was measured at, as the objective takes it.
-    virtual double penalty_value() const { return pen_.value(m_.coef, K_ * d_); }
+    virtual double penalty_value() const {
+        return pen_.value(m_.coef, K_ * d_) + pen_.intercept_value(m_.intercept, K_);
+    }
 
     T* coef_row(int k) const { return m_.coef + k * d_; }
 
