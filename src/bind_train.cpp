@@ -107,12 +107,14 @@ py::object run(const Rows& X, std::vector<Span> reads, py::handle y, py::handle 
                 std::function<void()> after_callback = {}) {
     check_config(cfg, t0);
     const std::int64_t n = X.n_rows;
-    auto y_a = vector_of<T>(y, n, "y");
     auto coef_a = typed<T>(coef, "coef");
     if (coef_a.ndim() != 2 || coef_a.shape(1) != X.n_cols ||
         !(coef_a.flags() & py::array::c_style))
         throw py::value_error("coef must be a C-contiguous (n_outputs, n_features) array");
     const int K = int(coef_a.shape(0));
+    if (K < 1) throw py::value_error("the model needs at least one output (coef has no rows)");
+    // A scalar loss with K outputs reads K targets per row (multi-output regression, y row-major).
+    auto y_a = vector_of<T>(y, n * target_width(cfg.loss, K), "y");
     auto intercept_a = vector_of<T>(intercept, K, "intercept");
 
     Targets<T> tg;

@@ -153,6 +153,9 @@ def test_wrong_y_length_3d_and_1d_X(est_cls):
         quick(est_cls).fit(X[:, :, None], y)
     with pytest.raises(ValueError, match="Expected 2D array, got 1D array"):
         quick(est_cls).fit(X[:, 0], y)
+    if est_cls is fd.SGDRegressor:  # multi-output regression: a model per column
+        assert quick(est_cls).fit(X, np.column_stack([y, y])).coef_.shape == (2, X.shape[1])
+        return
     with pytest.raises(ValueError, match=r"y should be a 1d array, got an array of shape \(40, 2\)"):
         quick(est_cls).fit(X, np.column_stack([y, y]))
 
@@ -456,7 +459,11 @@ def _bad_dense_calls():
     add("coef_strided", ValueError, r"coef must be a C-contiguous", coef=np.zeros((1, 6))[:, ::2])
     add("coef_float32", TypeError, "coef must be a NumPy array of dtype float64", coef=np.zeros((1, 3), np.float32))
     add("coef_no_outputs", ValueError, "at least one output", coef=np.zeros((0, 3)), intercept=np.zeros(0))
-    add("coef_two_outputs", ValueError, "one output at a time", coef=np.zeros((2, 3)), intercept=np.zeros(2))
+    # Two outputs of a scalar loss are multi-output regression: two targets per row.
+    add("coef_two_outputs_short_y", ValueError, "y must be a contiguous 1-D array of length 24",
+        coef=np.zeros((2, 3)), intercept=np.zeros(2))
+    add("classifier_two_outputs", ValueError, "one output at a time", coef=np.zeros((2, 3)),
+        intercept=np.zeros(2), y=lambda a: np.repeat(a["y"], 2), config=config(classification=True))
     add("intercept_read_only", ValueError, "intercept is read-only", intercept=lambda a: _read_only_copy(a["intercept"]))
     add("intercept_length", ValueError, "intercept must be a contiguous 1-D array of length 1", intercept=np.zeros(2))
     add("coef_aliases_X", ValueError, "coef shares memory with X", coef=lambda a: a["X"][:1])

@@ -177,6 +177,14 @@ def test_one_class_svm_matches_cpu(case, dtype):
     np.testing.assert_array_equal(gpu.predict(X.astype(dtype)), cpu.predict(X.astype(dtype)))
 
 
+def test_multi_output_is_refused_with_a_clear_error():
+    X, score, _, _ = make_data()
+    est = SGDRegressor(device="cuda", batch_size="full")
+    with pytest.raises(ValueError, match="trains one output; y has 2 columns"):
+        est.fit(X, np.column_stack([score, score]))
+    assert not hasattr(est, "coef_")
+
+
 CLASSIFIER_CASES = [
     ("binary", dict(loss="log_loss", optimizer="rmsprop", class_weight={0: 2.0, 1: 1.0})),
     ("binary", dict(loss="modified_huber", learning_rate="optimal", alpha=0.01)),

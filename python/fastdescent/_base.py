@@ -20,6 +20,7 @@ from sklearn.utils.validation import (
     _assert_all_finite,
     _check_sample_weight,
     check_random_state,
+    column_or_1d,
     validate_data,
 )
 
@@ -207,6 +208,7 @@ class BaseSGD(BaseEstimator):
         _reject_strings(X, "X")
         if y_numeric:
             _reject_strings(y, "y")
+        multi_output = self.__sklearn_tags__().target_tags.multi_output
         X, y = validate_data(
             self,
             X,
@@ -216,9 +218,11 @@ class BaseSGD(BaseEstimator):
             dtype=[np.float64, np.float32],
             accept_large_sparse=True,
             y_numeric=y_numeric,
-            multi_output=False,
+            multi_output=multi_output,
             ensure_all_finite=False,
         )
+        if multi_output and y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)  # scikit-learn's DataConversionWarning
         return self._check_finite(_rows_readable(X)), y
 
     def _check_finite(self, X):
@@ -389,29 +393,44 @@ class BaseSGD(BaseEstimator):
     def _fit_one_output(
         self, X, y, sample_weight, coef_init, intercept_init, max_iter, reset, resume, partial
     ):
-        """Trains one output (the regressor, the one-class SVM) on (X, y) in memory or on the
-        GPU and commits the fitted state; `reset` checks X afresh, `resume` continues from the
-        fitted state (partial_fit), `partial` skips the warnings of a fit."""
+        """Trains the regressor (one output, or one per column of a 2-D y) or the one-class
+        SVM on (X, y) in memory or on the GPU and commits the fitted state; `reset` checks X
+        afresh, `resume` continues from the fitted state (partial_fit), `partial` skips the
+        warnings of a fit."""
         X, y = self._check_X_y(X, y, reset=reset, y_numeric=True)
         gpu = self._gpu_data(X)
         dtype = X.dtype if gpu is None else gpu.dtype
-        y = np.asarray(y, dtype=dtype)
+        y = np.ascontiguousarray(y, dtype=dtype)
+        K = 1 if y.ndim == 1 else y.shape[1]  # outputs
+        if K > 1 and gpu is not None:
+            raise ValueError(
+                f"device='cuda' trains one output; y has {K} columns. Use device='cpu' for "
+                "multi-output regression."
+            )
+        if resume and self.intercept_.shape[0] != K:
+            raise ValueError(
+                f"y has {K} output(s) but the model was fitted with {self.intercept_.shape[0]}."
+            )
         self._check_targets(y)
         n_samples, n_features = X.shape if gpu is None else gpu.X.shape
         sample_weight = self._check_sample_weight(sample_weight, y, dtype)
         validation_mask = self._validation_mask(y, sample_weight)
         if not resume:
             fit_rows = validation_mask == 0
-            intercept_init = self._start_intercept(
-                intercept_init, y[fit_rows], sample_weight[fit_rows]
-            )
+            w = sample_weight[fit_rows]
+            if K == 1:
+                intercept_init = self._start_intercept(intercept_init, y[fit_rows], w)
+            elif intercept_init is None and self._reads_targets():
+                starts = [self._start_intercept(None, y[fit_rows, k], w) for k in range(K)]
+                intercept_init = [0.0 if s is None else s[0] for s in starts]
 
         coef, intercept, avg_coef, avg_intercept = self._parameters(
-            1, n_features, dtype, coef_init, intercept_init, resume
+            K, n_features, dtype, coef_init, intercept_init, resume
         )
-        coef = coef.reshape(-1)  # coef_ is 1-D
+        if K == 1:  # coef_ is 1-D for one output, (n_outputs, n_features) for several
+            coef = coef.reshape(-1)
         average = avg_coef is not None
-        if average:
+        if average and K == 1:
             avg_coef = avg_coef.reshape(-1)
 
         seed = check_random_state(self.random_state).randint(0, MAX_INT)
@@ -450,13 +469,13 @@ class BaseSGD(BaseEstimator):
         with self._monitored(max_iter, [None], [view], {}, snapshot) as monitor:
             res = train(
                 X,
-                y,
-                coef.reshape(1, -1),
+                y.reshape(-1),  # row-major: the core reads K targets per row
+                coef.reshape(K, -1),
                 intercept,
                 cfg,
                 sample_weight=sample_weight,
                 validation_mask=validation_mask,
-                average_coef=None if avg_coef is None else avg_coef.reshape(1, -1),
+                average_coef=None if avg_coef is None else avg_coef.reshape(K, -1),
                 average_intercept=avg_intercept,
                 t0=t0,
                 epoch_callback=monitor.epoch_callback(0),
@@ -963,23 +982,25 @@ class DataScales(NamedTuple):
 
 
 def _target_mean(y, sample_weight, validation_mask):
-    """Weighted mean of the training targets (NaN where the weights sum to 0)."""
+    """Weighted mean of the training targets, over every output (NaN where the weights sum to
+    0)."""
     train = validation_mask == 0
     w = sample_weight[train].astype(np.float64)
     if not w.sum() > 0:
         return float("nan")
-    return float(np.average(y[train].astype(np.float64), weights=w))
+    return float(np.mean(np.average(y[train].astype(np.float64), weights=w, axis=0)))
 
 
 def _target_scale(y, sample_weight, validation_mask):
-    """Weighted standard deviation of the training targets (1 where it is 0 or undefined)."""
+    """Weighted standard deviation of the training targets, the mean over the outputs of a 2-D
+    y (1 where it is 0 or undefined)."""
     train = validation_mask == 0
     w = sample_weight[train].astype(np.float64)
     if not w.sum() > 0:
         return 1.0
     yt = y[train].astype(np.float64)
-    mean = np.average(yt, weights=w)
-    std = float(np.sqrt(np.average((yt - mean) ** 2, weights=w)))
+    mean = np.average(yt, weights=w, axis=0)
+    std = float(np.mean(np.sqrt(np.average((yt - mean) ** 2, weights=w, axis=0))))
     return std if np.isfinite(std) and std > 0 else 1.0
 
 

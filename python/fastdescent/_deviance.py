@@ -35,10 +35,14 @@ def deviance_constant(y, power):
 
 def deviance_score(y, mu, w, power):
     """D^2: one minus the weighted deviance of `mu` over that of the weighted mean of y (1 or 0
-    for a constant y, as r2_score)."""
-    mean = (w * y).sum() / w.sum()
-    deviance = (w * half_deviance(y, mu, power)).sum()
-    null = (w * half_deviance(y, mean, power)).sum()
-    return np.where(
+    for a constant y, as r2_score); for a 2-D y (a column per output) the mean over the
+    outputs, as r2_score's 'uniform_average'."""
+    if y.ndim == 2:
+        w = w[:, None]
+    mean = (w * y).sum(axis=0) / w.sum(axis=0)
+    deviance = (w * half_deviance(y, mu, power)).sum(axis=0)
+    null = (w * half_deviance(y, mean, power)).sum(axis=0)
+    score = np.where(
         null > 0, 1.0 - deviance / np.where(null > 0, null, 1.0), 1.0 * (deviance == 0)
     )
+    return score.mean()

@@ -218,8 +218,9 @@ class SGDRegressor(RegressorMixin, SparseCoefMixin, BaseSGD):
 
     Attributes
     ----------
-    coef_ : ndarray of shape (n_features,)
-    intercept_ : ndarray of shape (1,)
+    coef_ : ndarray of shape (n_features,) or (n_outputs, n_features)
+        Two-dimensional for a 2-D y (multi-output regression).
+    intercept_ : ndarray of shape (1,) or (n_outputs,)
     n_iter_ : int
         Epochs run.
     t_ : float
@@ -305,6 +306,15 @@ class SGDRegressor(RegressorMixin, SparseCoefMixin, BaseSGD):
 
     With ``device='cuda'``, ``coef_`` has the GPU dtype (``gpu_dtype``) and a NumPy X is
     copied to the GPU once.
+
+    Multi-output regression: with a 2-D y of k columns, one linear model per column trains in
+    the same pass over X per update (the scores of k outputs per row, then their gradients,
+    from rows still in cache), with the same rows, order and step sizes as k separate fits:
+    with plain SGD, Adam and the other per-weight rules the result is those k fits (tested);
+    clipping by norm and the full-batch solver's line search see the outputs together.
+    ``loss_curve_`` is the sum of the outputs' objectives, ``score`` the mean R^2 (or D^2) over
+    the outputs, as scikit-learn's ``'uniform_average'``; early stopping uses that mean. It
+    runs on the CPU in memory (the GPU and dask collections take a 1-D y).
 
     Divergence: when a step size makes the loss or a weight non-finite, ``fit`` and
     ``partial_fit`` raise ValueError ("Floating-point under-/overflow occurred at epoch #...",
@@ -396,9 +406,12 @@ class SGDRegressor(RegressorMixin, SparseCoefMixin, BaseSGD):
 (n_samples, n_features)
             A dask collection trains data-parallel on its chunks (see ``Notes``); y and
             sample_weight may then be dask collections too.
-        y : array-like of shape (n_samples,)
-        coef_init : array-like of shape (n_features,), optional
-        intercept_init : array-like of shape (1,), optional
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            A 2-D y trains one model per column (multi-output regression, see Notes); a
+            column vector (n_samples, 1) is one output, with scikit-learn's
+            DataConversionWarning.
+        coef_init : array-like of shape (n_features,) or (n_outputs, n_features), optional
+        intercept_init : array-like of shape (1,) or (n_outputs,), optional
         sample_weight : array-like of shape (n_samples,), optional
 
         Returns
@@ -411,6 +424,11 @@ class SGDRegressor(RegressorMixin, SparseCoefMixin, BaseSGD):
             intercept_init = self.intercept_ if intercept_init is None else intercept_init
         if _dask.is_dask_collection(X):
             self._refuse_gpu_for_dask()
+            if getattr(y, "ndim", 1) == 2 and y.shape[1] != 1:
+                raise ValueError(
+                    "Multi-output regression (a 2-D y) trains in memory; on dask collections y "
+                    "must be 1-D."
+                )
             return _dask.fit(
                 self,
                 self._fit_plan(),
@@ -466,6 +484,11 @@ class SGDRegressor(RegressorMixin, SparseCoefMixin, BaseSGD):
         return self._fit_one_output(
             X, y, sample_weight, coef_init, intercept_init, max_iter, reset, resume, partial
         )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
 
     def _deviance_power(self):
         if self.loss == "tweedie":
@@ -535,7 +558,10 @@ class SGDRegressor(RegressorMixin, SparseCoefMixin, BaseSGD):
             return _dask.blockwise(self, "predict", X)
         X = self._check_X(X, reset=False)
         # ravel: a sparsified coef_ (see sparsify) is a (1, n_features) matrix
-        raw = np.ravel(safe_sparse_dot(X, self.coef_.T, dense_output=True)) + self.intercept_
+        raw = safe_sparse_dot(X, self.coef_.T, dense_output=True)
+        if self.intercept_.shape[0] == 1:  # one output (or a sparsified (1, n_features) coef_)
+            raw = np.ravel(raw)
+        raw = raw + self.intercept_
         return np.exp(raw) if self._log_link() else raw
 
     def score(self, X, y, sample_weight=None):
@@ -555,6 +581,6 @@ class SGDRegressor(RegressorMixin, SparseCoefMixin, BaseSGD):
             return super().score(X, y, sample_weight)
         pred = self.predict(X)
         y = np.asarray(y, dtype=np.float64)
-        w = np.ones_like(pred, dtype=np.float64) if sample_weight is None else sample_weight
+        w = np.ones(pred.shape[0]) if sample_weight is None else sample_weight
         w = np.asarray(w, dtype=np.float64)
         return float(deviance_score(y, pred, w, self._deviance_power()))

@@ -1,5 +1,5 @@
 // Weighted loss and gradient sums over dense rows, for one output (a scalar loss) or K
-// (multinomial), through the fused block kernels of the active instruction set. Shared by the batched trainer and by the
+// (multinomial, or a scalar loss per output), through the fused block kernels of the active instruction set. Shared by the batched trainer and by the
 // loss-and-gradient sums that data-parallel callers combine (gradient.hpp).
 #pragma once
 #include <algorithm>
@@ -35,13 +35,18 @@ double dense_block_sums(const DenseRows<T>& X, const std::int64_t* rows, std::in
     // iteration against the floor in benchmarks/bench_training.py measures this). A multiple
     // of 8 rows, so that the vectorized loss terms have no scalar remainder.
     const std::int64_t fit = (8 << 10) / std::max<std::int64_t>(row_bytes, 1);
-    const std::int64_t block = std::max<std::int64_t>(8, std::min<std::int64_t>(max_block, fit) / 8 * 8);
+    // Several outputs of a scalar loss: the kernel transposes the weights per block, so blocks
+    // are as long as they can be (the rows' second read then comes from L2).
+    const bool outputs = K > 1 && loss != LossKind::multinomial;
+    const std::int64_t block =
+        outputs ? max_block : std::max<std::int64_t>(8, std::min<std::int64_t>(max_block, fit) / 8 * 8);
     scratch.values.resize(std::size_t((2 * K + 1) * max_block));
     double* weights = scratch.values.data() + 2 * K * max_block;
     if (!rows) {
         // Ids for this block and the next one (the kernel fetches the next block's rows).
         scratch.ids.resize(std::size_t(2 * max_block));
     }
+    const int width = target_width(loss, K);  // targets per row
     double total = 0.0;
     for (std::int64_t r = lo; r < hi; r += block) {
         const std::int64_t m = std::min(block, hi - r);
@@ -52,7 +57,7 @@ double dense_block_sums(const DenseRows<T>& X, const std::int64_t* rows, std::in
         }
         // The kernel fetches the next block's rows; their targets and weights are fetched here.
         for (std::int64_t q = m; q < m + m_next; ++q) {
-            prefetch_read(y + ids[q]);
+            prefetch_read(y + ids[q] * width);
             if (sample_weight) prefetch_read(sample_weight + ids[q]);
         }
         for (std::int64_t q = 0; q < m; ++q) {
@@ -62,6 +67,7 @@ double dense_block_sums(const DenseRows<T>& X, const std::int64_t* rows, std::in
         const DenseBlock<T> blk{X.data, X.row_stride, X.n_cols, ids, m, m_next, y, weights,
                                 loss, loss_param, K, w, b, scratch.values.data()};
         total += loss == LossKind::multinomial ? X.kernels->block_gradient_softmax(blk, grad, grad_b)
+                 : K > 1                       ? X.kernels->block_gradient_outputs(blk, grad, grad_b)
                                                : X.kernels->block_gradient(blk, grad, grad_b);
     }
     return total;

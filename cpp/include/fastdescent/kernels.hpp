@@ -57,6 +57,8 @@ struct DenseKernels {
     double (*block_gradient)(const DenseBlock<T>& block, T* grad, T* grad_b);
     // The same for softmax cross-entropy over K outputs: grad is K x d, grad_b K.
     double (*block_gradient_softmax)(const DenseBlock<T>& block, T* grad, T* grad_b);
+    // The same for a scalar loss on each of K outputs (targets y[row K + k]).
+    double (*block_gradient_outputs)(const DenseBlock<T>& block, T* grad, T* grad_b);
     // Element-wise exp and log1p as the log_loss kernel evaluates them, in the precision of T
     // (exposed for tests).
     void (*exp)(const T* x, T* out, std::int64_t n);

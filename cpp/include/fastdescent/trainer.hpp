@@ -107,30 +107,39 @@ private:
 
     T* coef_row(int k) { return m_.coef + k * d_; }
 
-    // Weighted accuracy (classification), weighted R^2 or D^2 (regression, see ValidationSums)
-    // on the validation rows, scikit-learn's default score of the estimator.
+    // Weighted accuracy (classification), weighted R^2 or D^2 (regression, see ValidationSums;
+    // the mean over the outputs of a multi-output model) on the validation rows, scikit-learn's
+    // default score of the estimator.
     double validation_score() {
-        ValidationSums v;
+        const int outputs = cfg_.classification ? 1 : K_;
+        std::vector<ValidationSums> v(static_cast<std::size_t>(outputs));
         for (std::int64_t i : val_rows_) {
             const double sw = tg_.sample_weight ? double(tg_.sample_weight[i]) : 1.0;
-            const double y = double(tg_.y[i]);
             int best = 0;
             for (int k = 0; k < K_; ++k) {
                 p_[k] = double(X_.dot(i, coef_row(k))) + double(m_.intercept[k]);
                 if (p_[k] > p_[best]) best = k;
             }
-            v.weight += sw;
             if (cfg_.classification) {
+                const double y = double(tg_.y[i]);
                 const double predicted = K_ > 1 ? double(best) : (p_[0] > 0 ? 1.0 : -1.0);
-                v.hit += predicted == y ? sw : 0.0;
-            } else {
-                v.wy += sw * y;
-                v.wyy += sw * y * y;
-                v.sse += sw * (y - p_[0]) * (y - p_[0]);
-                if (log_link(cfg_.loss)) v.add_deviance(cfg_.loss, cfg_.loss_param, p_[0], y, sw);
+                v[0].weight += sw;
+                v[0].hit += predicted == y ? sw : 0.0;
+                continue;
+            }
+            for (int k = 0; k < K_; ++k) {
+                const double y = double(tg_.y[i * K_ + k]);
+                ValidationSums& s = v[std::size_t(k)];
+                s.weight += sw;
+                s.wy += sw * y;
+                s.wyy += sw * y * y;
+                s.sse += sw * (y - p_[k]) * (y - p_[k]);
+                if (log_link(cfg_.loss)) s.add_deviance(cfg_.loss, cfg_.loss_param, p_[k], y, sw);
             }
         }
-        return v.score(cfg_.classification, cfg_.loss, cfg_.loss_param);
+        double score = 0.0;
+        for (const ValidationSums& s : v) score += s.score(cfg_.classification, cfg_.loss, cfg_.loss_param);
+        return score / outputs;
     }
 
     void validate() const {
@@ -138,11 +147,12 @@ private:
         if (m_.d != X_.n_cols) throw std::invalid_argument("coef has the wrong number of features");
         if (cfg_.loss == LossKind::multinomial && m_.K < 2)
             throw std::invalid_argument("multinomial loss needs at least two outputs");
-        if (cfg_.loss != LossKind::multinomial && m_.K != 1)
-            throw std::invalid_argument("scalar losses train one output at a time");
+        if (cfg_.loss != LossKind::multinomial && m_.K != 1 && cfg_.classification)
+            throw std::invalid_argument("a classifier's scalar loss trains one output at a time");
         check_loss_param(cfg_.loss, cfg_.loss_param);
+        const std::int64_t n_targets = X_.n_rows * target_width(cfg_.loss, m_.K);
         if (log_link(cfg_.loss))
-            for (std::int64_t i = 0; i < X_.n_rows; ++i)
+            for (std::int64_t i = 0; i < n_targets; ++i)
                 if (!valid_target(cfg_.loss, cfg_.loss_param, double(tg_.y[i])))
                     throw std::invalid_argument(
                         "y holds a value outside the loss's range (poisson: y >= 0; gamma: y > 0; "

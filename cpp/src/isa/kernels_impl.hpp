@@ -3,9 +3,11 @@
 // instructions. Everything here is plain loops that the compiler vectorizes; nothing uses the
 // standard containers, so no library template is compiled with the wider instructions.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "fastdescent/isa_namespace.hpp"
 #include "fastdescent/kernels.hpp"
@@ -297,9 +299,102 @@ double block_gradient_softmax(const DenseBlock<T>& b, T* grad, T* grad_b) {
     return loss;
 }
 
+// A scalar loss on each of K outputs (multi-output regression, targets y[row K + k]). The
+// weights are transposed (d x Kp, the outputs padded with zeros to chunks of C) so that the
+// inner loops run over a chunk of outputs in one vector: four rows at a time, each feature j
+// updates four rows' C scores with one load of the weights, and the gradient (kept transposed
+// for the block) takes four rows' terms per store. Every row is read once for the scores and
+// once, from cache, for the gradient, whatever K.
+template <class T>
+double block_gradient_outputs(const DenseBlock<T>& b, T* grad, T* grad_b) {
+    constexpr int C = 8;
+    const int K = b.K;
+    const int Kp = (K + C - 1) / C * C;
+    const std::int64_t d = b.d;
+    thread_local std::vector<T> room;  // Wt and Gt; grows once, then reused
+    room.resize(std::size_t(2 * d * Kp));
+    T* __restrict Wt = room.data();
+    T* __restrict Gt = Wt + d * Kp;
+    std::fill(Wt, Wt + 2 * d * Kp, T(0));
+    for (int k = 0; k < K; ++k)
+        for (std::int64_t j = 0; j < d; ++j) Wt[j * Kp + k] = b.w[k * d + j];
+    double* S = b.scratch;      // m x K scores, then weight_r * d loss_r / d p_k
+    auto row = [&](std::int64_t q) { return b.X + b.rows[q] * b.row_stride; };
+    // Scores of rows q .. q + R - 1 (R <= 4) for outputs of chunk c.
+    auto scores = [&](std::int64_t q, int R, int c) {
+        T a[4][C];
+        const T* x[4];
+        for (int r = 0; r < 4; ++r) {
+            x[r] = row(q + std::min(r, R - 1));
+            for (int l = 0; l < C; ++l) a[r][l] = c * C + l < K ? b.intercept[c * C + l] : T(0);
+        }
+        for (std::int64_t j = 0; j < d; ++j) {
+            const T* w = Wt + j * Kp + c * C;
+            const T x0 = x[0][j], x1 = x[1][j], x2 = x[2][j], x3 = x[3][j];
+#pragma omp simd
+            for (int l = 0; l < C; ++l) {
+                a[0][l] += x0 * w[l];
+                a[1][l] += x1 * w[l];
+                a[2][l] += x2 * w[l];
+                a[3][l] += x3 * w[l];
+            }
+        }
+        for (int r = 0; r < R; ++r)
+            for (int l = 0; l < C && c * C + l < K; ++l) S[(q + r) * K + c * C + l] = double(a[r][l]);
+    };
+    // The next block's rows are fetched (into L2) four per group of this block's rows.
+    const std::int64_t row_bytes = d * std::int64_t(sizeof(T));
+    std::int64_t next = b.m;
+    const std::int64_t next_end = b.m + b.m_next;
+    for (std::int64_t q = 0; q < b.m; q += 4) {
+        for (int f = 0; f < 4 && next < next_end; ++f, ++next) {
+            const char* p = reinterpret_cast<const char*>(row(next));
+            for (std::int64_t off = 0; off < row_bytes; off += 64) prefetch_read<2>(p + off);
+        }
+        for (int c = 0; c < Kp / C; ++c) scores(q, int(std::min<std::int64_t>(4, b.m - q)), c);
+    }
+    const double loss = visit_scalar_loss(b.loss, b.loss_param, [&](auto L) {
+        double sum = 0.0;
+        for (std::int64_t q = 0; q < b.m; ++q) {
+            const T* y = b.y + b.rows[q] * K;
+            const double weight = b.weight[q];
+            for (int k = 0; k < K; ++k) {
+                double dl;
+                sum += weight * value_and_deriv(L, S[q * K + k], double(y[k]), dl);
+                S[q * K + k] = double(T(weight * dl));
+            }
+        }
+        return sum;
+    });
+    // Gradient: Gt[j] += sum over four rows of x_r[j] * D_r, per chunk of outputs.
+    for (std::int64_t q = 0; q < b.m; q += 4) {
+        const int R = int(std::min<std::int64_t>(4, b.m - q));
+        for (int c = 0; c < Kp / C; ++c) {
+            T g[4][C];
+            const T* x[4];
+            for (int r = 0; r < 4; ++r) {
+                x[r] = row(q + std::min(r, R - 1));
+                for (int l = 0; l < C; ++l)
+                    g[r][l] = r < R && c * C + l < K ? T(S[(q + r) * K + c * C + l]) : T(0);
+            }
+            for (int r = 0; r < R; ++r)
+                for (int l = 0; l < C && c * C + l < K; ++l) grad_b[c * C + l] += g[r][l];
+            for (std::int64_t j = 0; j < d; ++j) {
+                T* out = Gt + j * Kp + c * C;
+                const T x0 = x[0][j], x1 = x[1][j], x2 = x[2][j], x3 = x[3][j];
+#pragma omp simd
+                for (int l = 0; l < C; ++l) out[l] += (x0 * g[0][l] + x1 * g[1][l]) + (x2 * g[2][l] + x3 * g[3][l]);
+            }
+        }
+    }
+    for (int k = 0; k < K; ++k)
+        for (std::int64_t j = 0; j < d; ++j) grad[k * d + j] += Gt[j * Kp + k];
+    return loss;
+}
+
 template <class T>
 DenseKernels<T> table() {
-    return DenseKernels<T>{&dot_kernel<T>, &axpy_kernel<T>, &block_gradient<T>, &block_gradient_softmax<T>,
+    return DenseKernels<T>{&dot_kernel<T>, &axpy_kernel<T>, &block_gradient<T>, &block_gradient_softmax<T>, &block_gradient_outputs<T>,
                            &exp_array<T>, &log1p_array<T>};
 }
 

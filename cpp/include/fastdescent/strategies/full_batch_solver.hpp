@@ -134,20 +134,24 @@ private:
     // bound (half_ / c).
     double start_smoothing() {
         half_ = cfg_.loss == LossKind::absolute_error ? 1.0 : 0.5;
-        linear_sums_.assign(std::size_t(d_), T(0));
+        linear_sums_.assign(std::size_t(P_), T(0));
+        linear_intercept_.assign(std::size_t(K_), 0.0);
         double residuals = 0.0, weight = 0.0;
         for (std::int64_t i : order_) {
             const double sw = sample_weight(i);
             if (sw == 0) continue;
-            const double y = double(this->tg_.y[i]);
-            const auto [a, c] = linear_part(y);
-            if (a != 0) X_.axpy(i, T(sw * a), linear_sums_.data());
-            linear_intercept_ += sw * a;
-            linear_constant_ += sw * c;
+            for (int k = 0; k < K_; ++k) {
+                const double y = double(this->tg_.y[i * K_ + k]);
+                const auto [a, c] = linear_part(y);
+                if (a != 0) X_.axpy(i, T(sw * a), linear_sums_.data() + k * d_);
+                linear_intercept_[std::size_t(k)] += sw * a;
+                linear_constant_ += sw * c;
+                const double p = double(X_.dot(i, m_.coef + k * d_)) + double(m_.intercept[k]);
+                residuals += sw * std::fabs(y - p);
+            }
             weight += sw;
-            residuals += sw * std::fabs(y - double(X_.dot(i, m_.coef)) - double(m_.intercept[0]));
         }
-        width_ = weight > 0 && residuals > 0 ? residuals / weight : 1.0;
+        width_ = weight > 0 && residuals > 0 ? residuals / (weight * K_) : 1.0;
         final_width_ = 1e-4 * width_;
         return half_ / width_;
     }
@@ -156,14 +160,17 @@ private:
     double smoothed_gradient(std::int64_t n, double& weight) {
         const double huber = batch_gradient(0, n, weight, LossKind::huber, width_);
         const double h = half_ / width_;
-        // The linear part: sum of w a(y) p over the rows, and its gradient.
-        double linear = linear_constant_ + linear_intercept_ * double(m_.intercept[0]);
-        for (std::int64_t j = 0; j < d_; ++j) {
+        // The linear part: sum of w a(y) p over the rows and outputs, and its gradient.
+        double linear = linear_constant_;
+        for (std::int64_t j = 0; j < P_; ++j) {
             const double s = double(linear_sums_[std::size_t(j)]);
             linear += double(m_.coef[j]) * s;
             grad_[j] = T(h * double(grad_[j]) + s);
         }
-        grad_b_[0] = T(h * double(grad_b_[0]) + linear_intercept_);
+        for (int k = 0; k < K_; ++k) {
+            linear += linear_intercept_[std::size_t(k)] * double(m_.intercept[k]);
+            grad_b_[k] = T(h * double(grad_b_[k]) + linear_intercept_[std::size_t(k)]);
+        }
         return h * huber + linear;
     }
 
@@ -230,12 +237,14 @@ private:
     double curvature_at_start() const {
         double sum = 0.0;
         const double w_sum = over_sample([&](std::int64_t i, double sw) {
-            const double p = double(X_.dot(i, m_.coef)) + double(m_.intercept[0]);
-            sum += sw * visit_log_link_loss(cfg_.loss, cfg_.loss_param, [&](auto L) {
-                return L.curvature(p, double(this->tg_.y[i]));
-            });
+            for (int k = 0; k < K_; ++k) {
+                const double p = double(X_.dot(i, m_.coef + k * d_)) + double(m_.intercept[k]);
+                sum += sw * visit_log_link_loss(cfg_.loss, cfg_.loss_param, [&](auto L) {
+                    return L.curvature(p, double(this->tg_.y[i * K_ + k]));
+                });
+            }
         });
-        const double c = w_sum > 0 ? sum / w_sum : 0.0;
+        const double c = w_sum > 0 ? sum / (w_sum * K_) : 0.0;
         return std::isfinite(c) && c > 1e-12 ? c : 1.0;
     }
 
@@ -513,7 +522,8 @@ private:
     // a(y) x, of a(y) and of c(y).
     double half_ = 0.5, width_ = 1.0, final_width_ = 0.0;
     std::vector<T> linear_sums_;
-    double linear_intercept_ = 0.0, linear_constant_ = 0.0;
+    std::vector<double> linear_intercept_;  // per output
+    double linear_constant_ = 0.0;
     std::vector<double> diag_;  // D
     const std::int64_t P_, N_;  // weights; weights and intercepts
     double L_ = 1.0, L_bound_ = 1.0;  // the step's 1 / L; the global bound (raised by checks)

@@ -69,7 +69,7 @@ public:
                   Optimizer<T>* opt, const EpochPolicy& policy,
                   const std::vector<std::int64_t>& order, const StopCheck& stop)
         : X_(X), tg_(tg), m_(m), cfg_(cfg), opt_(opt), policy_(policy), pen_(policy.penalty()),
-          order_(order), stop_(stop), K_(m.K), d_(m.d) {}
+          order_(order), stop_(stop), K_(m.K), d_(m.d), y_width_(target_width(cfg.loss, m.K)) {}
     virtual ~EpochStrategy() = default;
     EpochStrategy(const EpochStrategy&) = delete;
     EpochStrategy& operator=(const EpochStrategy&) = delete;
@@ -86,7 +86,7 @@ public:
     // each of them would otherwise cost a full memory latency.
     FASTDESCENT_ALWAYS_INLINE void prefetch_row(std::int64_t i) const {
         X_.prefetch(i);
-        prefetch_read(tg_.y + i);
+        prefetch_read(tg_.y + i * y_width_);
         if (tg_.sample_weight) prefetch_read(tg_.sample_weight + i);
     }
 
@@ -118,14 +118,18 @@ public:
     double loss_and_deriv(std::int64_t i, const Real* p, Real* dp) const {
         return loss_and_deriv(i, p, dp, cfg_.loss, cfg_.loss_param);
     }
+    // With K outputs of a scalar loss (multi-output), the sum over the outputs.
     template <class Real>
     double loss_and_deriv(std::int64_t i, const Real* p, Real* dp, LossKind loss, double param) const {
-        double y = double(tg_.y[i]);
-        if (loss == LossKind::multinomial) return softmax_cross_entropy(p, K_, int(y), dp);
+        if (loss == LossKind::multinomial) return softmax_cross_entropy(p, K_, int(tg_.y[i]), dp);
+        const T* y = tg_.y + i * K_;
         return visit_scalar_loss(loss, param, [&](auto L) {
-            double d;
-            double v = value_and_deriv(L, double(p[0]), y, d);
-            dp[0] = Real(d);
+            double v = 0.0;
+            for (int k = 0; k < K_; ++k) {
+                double d;
+                v += value_and_deriv(L, double(p[k]), double(y[k]), d);
+                dp[k] = Real(d);
+            }
             return v;
         });
     }
@@ -158,6 +162,7 @@ protected:
     const StopCheck& stop_;
     const int K_;
     const std::int64_t d_;
+    const int y_width_;  // targets per row
     std::int64_t work_since_poll_ = 0;
 };
 
