@@ -28,16 +28,16 @@ double dense_block_sums(const DenseRows<T>& X, const std::int64_t* rows, std::in
                         const T* y, const T* sample_weight, RowWeight&& row_weight, LossKind loss,
                         double loss_param, int K, const T* w, const T* b, T* grad, T* grad_b,
                         BlockScratch& scratch, double& weight_sum) {
-    constexpr std::int64_t max_block = 64;
+    // Several outputs of a scalar loss: the kernel transposes the weights per block, so blocks
+    // are longer (the rows' second read then comes from L2).
+    const bool outputs = K > 1 && loss != LossKind::multinomial;
+    const std::int64_t max_block = outputs ? 256 : 64;
     const std::int64_t row_bytes = X.n_cols * std::int64_t(sizeof(T));
     // About 8 KiB of rows: the block (read twice) and the next one (being fetched) stay in L1
     // together; with 24 KiB the fetches evicted rows before their second read (the full-batch
     // iteration against the floor in benchmarks/bench_training.py measures this). A multiple
     // of 8 rows, so that the vectorized loss terms have no scalar remainder.
     const std::int64_t fit = (8 << 10) / std::max<std::int64_t>(row_bytes, 1);
-    // Several outputs of a scalar loss: the kernel transposes the weights per block, so blocks
-    // are as long as they can be (the rows' second read then comes from L2).
-    const bool outputs = K > 1 && loss != LossKind::multinomial;
     const std::int64_t block =
         outputs ? max_block : std::max<std::int64_t>(8, std::min<std::int64_t>(max_block, fit) / 8 * 8);
     scratch.values.resize(std::size_t((2 * K + 1) * max_block));

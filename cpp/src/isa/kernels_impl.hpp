@@ -315,7 +315,8 @@ double block_gradient_outputs(const DenseBlock<T>& b, T* grad, T* grad_b) {
     room.resize(std::size_t(2 * d * Kp));
     T* __restrict Wt = room.data();
     T* __restrict Gt = Wt + d * Kp;
-    std::fill(Wt, Wt + 2 * d * Kp, T(0));
+    if (Kp != K) std::fill(Wt, Wt + d * Kp, T(0));  // the padding outputs
+    std::fill(Gt, Gt + d * Kp, T(0));
     for (int k = 0; k < K; ++k)
         for (std::int64_t j = 0; j < d; ++j) Wt[j * Kp + k] = b.w[k * d + j];
     double* S = b.scratch;      // m x K scores, then weight_r * d loss_r / d p_k
@@ -366,13 +367,14 @@ double block_gradient_outputs(const DenseBlock<T>& b, T* grad, T* grad_b) {
         }
         return sum;
     });
-    // Gradient: Gt[j] += sum over four rows of x_r[j] * D_r, per chunk of outputs.
-    for (std::int64_t q = 0; q < b.m; q += 4) {
-        const int R = int(std::min<std::int64_t>(4, b.m - q));
+    // Gradient: Gt[j] += sum over eight rows of x_r[j] * D_r, per chunk of outputs (one load
+    // and store of Gt[j] for the eight).
+    for (std::int64_t q = 0; q < b.m; q += 8) {
+        const int R = int(std::min<std::int64_t>(8, b.m - q));
         for (int c = 0; c < Kp / C; ++c) {
-            T g[4][C];
-            const T* x[4];
-            for (int r = 0; r < 4; ++r) {
+            T g[8][C];
+            const T* x[8];
+            for (int r = 0; r < 8; ++r) {
                 x[r] = row(q + std::min(r, R - 1));
                 for (int l = 0; l < C; ++l)
                     g[r][l] = r < R && c * C + l < K ? T(S[(q + r) * K + c * C + l]) : T(0);
@@ -382,8 +384,11 @@ double block_gradient_outputs(const DenseBlock<T>& b, T* grad, T* grad_b) {
             for (std::int64_t j = 0; j < d; ++j) {
                 T* out = Gt + j * Kp + c * C;
                 const T x0 = x[0][j], x1 = x[1][j], x2 = x[2][j], x3 = x[3][j];
+                const T x4 = x[4][j], x5 = x[5][j], x6 = x[6][j], x7 = x[7][j];
 #pragma omp simd
-                for (int l = 0; l < C; ++l) out[l] += (x0 * g[0][l] + x1 * g[1][l]) + (x2 * g[2][l] + x3 * g[3][l]);
+                for (int l = 0; l < C; ++l)
+                    out[l] += ((x0 * g[0][l] + x1 * g[1][l]) + (x2 * g[2][l] + x3 * g[3][l])) +
+                              ((x4 * g[4][l] + x5 * g[5][l]) + (x6 * g[6][l] + x7 * g[7][l]));
             }
         }
     }
