@@ -776,7 +776,7 @@ def fit(est, plan, X, y, *, sample_weight=None, coef_init=None, intercept_init=N
             plan.seed,
         )
         if plan.per_sample:
-            local = _local_config(est)
+            local = _local_config(config)
             if one_vs_rest:
                 specs = [
                     (slice(k, k + 1), y_fns[k], np.array([1.0, class_weight[k]]), loss)
@@ -823,28 +823,32 @@ def _set_feature_names(est, X):
         del est.feature_names_in_
 
 
-def _local_config(est):
-    """TrainConfig fields (picklable) for one local per-sample epoch on a worker."""
+# The fit's TrainConfig fields that a worker's local epoch keeps.
+_LOCAL_FIELDS = (
+    "loss_param",
+    "penalty",
+    "alpha",
+    "l1_ratio",
+    "fit_intercept",
+    "intercept_decay",
+    "intercept_linear",
+    "shuffle",
+    "average",
+)
+
+
+def _local_config(config):
+    """TrainConfig fields (picklable) for one local per-sample epoch on a worker: the fit's
+    configuration `config`, for one epoch of single rows on one thread; the client decides
+    when to stop."""
+    fields = {name: getattr(config, name) for name in _LOCAL_FIELDS}
     return dict(
-        loss_param=est._loss_param(),
-        penalty=_core.PenaltyKind.none
-        if est.penalty is None
-        else {
-            "l2": _core.PenaltyKind.l2,
-            "l1": _core.PenaltyKind.l1,
-            "elasticnet": _core.PenaltyKind.elasticnet,
-        }[est.penalty],
-        alpha=float(est.alpha),
-        l1_ratio=float(est.l1_ratio) if est.l1_ratio is not None else 0.0,
-        fit_intercept=bool(est.fit_intercept),
-        intercept_linear=float(est._intercept_linear()),
+        fields,
         max_iter=1,
         tol=-np.inf,
         n_iter_no_change=1,
         early_stopping=False,
-        shuffle=bool(est.shuffle),
         batch_size=1,
-        average=int(est.average),
         n_threads=1,
     )
 

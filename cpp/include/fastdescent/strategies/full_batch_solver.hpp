@@ -76,11 +76,8 @@ public:
         for (std::int64_t j = 0; j < P_; ++j) g_[j] = double(grad_[j]) * inv + pen_.l2() * y[j];
         for (int k = 0; k < K_; ++k)
             g_[P_ + k] = cfg_.fit_intercept ? double(grad_b_[k]) * inv + pen_.intercept_linear : 0.0;
-        const double linear = linear_at(y);
-        double sq = 0.0, l1 = 0.0;
-        for (std::int64_t j = 0; j < P_; ++j) sq += y[j] * y[j], l1 += std::fabs(y[j]);
-        const double smooth = sumloss * inv + 0.5 * pen_.l2() * sq + linear;
-        penalty_at_y_ = 0.5 * pen_.l2() * sq + pen_.l1() * l1 + linear;
+        const double smooth = sumloss * inv + smooth_penalty(y);
+        penalty_at_y_ = penalty_at(y);
         last_grad_norm_ = std::sqrt(dot(g_, g_));
         t += 1.0;
         if (!std::isfinite(smooth)) {
@@ -89,10 +86,10 @@ public:
             if (!started_ || curvature_ == 0) return sumloss;  // the policy reports the divergence
             const std::vector<double>& kept = retake_shorter();
             penalty_at_y_ = penalty_at(kept);
-            return (fa_ - 0.5 * pen_.l2() * squared(kept) - linear_at(kept)) * weight;
+            return (fa_ - smooth_penalty(kept)) * weight;
         }
         if (curvature_ == 0) subgradient_step(y);
-        else if (pen_.has_l1()) accelerated_step(y, smooth, smooth + pen_.l1() * l1);
+        else if (pen_.has_l1()) accelerated_step(y, smooth, sumloss * inv + penalty_at_y_);
         else quasi_newton_step(y, smooth);
         // The model between passes (and at the end): the last step's result, or the first
         // quasi-Newton step (D^-1 g / L, a descent step by the smoothness bound) before any is
@@ -198,37 +195,45 @@ private:
     // smooth objective is fa_.
     const std::vector<double>& retake_shorter() {
         if (pen_.has_l1()) {
-            L_ *= 2.0;
-            L_bound_ = std::max(L_bound_, L_);
-            prox_step(a_, ga_, 1.0 / L_, x_);
-            y_next_ = x_;
-            theta_ = 1.0;
-            last_eta_ = 1.0 / L_;
+            retake_proximal_step();
             check_pending_ = true;
         } else {
-            alpha_ *= 0.5;
-            last_eta_ = alpha_;
-            for (std::int64_t j = 0; j < N_; ++j) y_next_[j] = x_[j] + alpha_ * dir_[j];
+            halve_quasi_newton_step();
         }
         const std::vector<double>& kept = pen_.has_l1() ? a_ : x_;
         store(kept);
         return kept;
     }
 
-    double squared(const std::vector<double>& v) const {
-        double sq = 0.0;
-        for (std::int64_t j = 0; j < P_; ++j) sq += v[j] * v[j];
-        return sq;
+    // The proximal step from the last evaluated point a_ retaken with L doubled (the global
+    // bound raised with it); the momentum restarts.
+    void retake_proximal_step() {
+        L_ *= 2.0;
+        L_bound_ = std::max(L_bound_, L_);
+        prox_step(a_, ga_, 1.0 / L_, x_);
+        y_next_ = x_;
+        theta_ = 1.0;
+        last_eta_ = 1.0 / L_;
     }
-    double linear_at(const std::vector<double>& v) const {
-        double sum = 0.0;
-        for (int k = 0; k < K_; ++k) sum += pen_.intercept_linear * v[P_ + k];
-        return sum;
+
+    // The next trial point half as far along the quasi-Newton direction from x_.
+    void halve_quasi_newton_step() {
+        alpha_ *= 0.5;
+        last_eta_ = alpha_;
+        for (std::int64_t j = 0; j < N_; ++j) y_next_[j] = x_[j] + alpha_ * dir_[j];
+    }
+
+    // The penalty's smooth part at v (L2 and the intercepts' linear term), and all of it.
+    double smooth_penalty(const std::vector<double>& v) const {
+        double sq = 0.0, linear = 0.0;
+        for (std::int64_t j = 0; j < P_; ++j) sq += v[j] * v[j];
+        for (int k = 0; k < K_; ++k) linear += pen_.intercept_linear * v[P_ + k];
+        return 0.5 * pen_.l2() * sq + linear;
     }
     double penalty_at(const std::vector<double>& v) const {
         double l1 = 0.0;
         for (std::int64_t j = 0; j < P_; ++j) l1 += std::fabs(v[j]);
-        return 0.5 * pen_.l2() * squared(v) + pen_.l1() * l1 + linear_at(v);
+        return smooth_penalty(v) + pen_.l1() * l1;
     }
 
     // The curvature scale of a log-link loss (whose curvature is unbounded): its weighted mean
@@ -258,13 +263,8 @@ private:
             }
             const double bound = fa_ + lin + 0.5 * L_ * sq;
             if (smooth > bound + 1e-12 * std::fabs(fa_)) {
-                L_ *= 2.0;
                 margin_ *= 2.0;
-                L_bound_ = std::max(L_bound_, L_);
-                prox_step(a_, ga_, 1.0 / L_, x_);
-                y_next_ = x_;
-                theta_ = 1.0;
-                last_eta_ = 1.0 / L_;
+                retake_proximal_step();
                 return;
             }
         }
@@ -308,10 +308,8 @@ private:
             double slope = 0.0;
             for (std::int64_t j = 0; j < N_; ++j) slope += ga_[j] * dir_[j];
             if (!(smooth <= fa_ + 1e-4 * alpha_ * slope)) {  // Armijo failed: a shorter step
-                alpha_ *= 0.5;
-                last_eta_ = alpha_;
+                halve_quasi_newton_step();
                 this->converged_ = alpha_ < 1e-10;  // no decrease left at this precision
-                for (std::int64_t j = 0; j < N_; ++j) y_next_[j] = x_[j] + alpha_ * dir_[j];
                 return;
             }
             remember(y);
