@@ -198,7 +198,7 @@ private:
     X(initial_accumulator_value) X(alpha) X(centered) X(beta1) X(beta2) X(eps) X(amsgrad) \
     X(momentum_decay) X(decoupled_weight_decay) X(decay_rate) X(clipping_threshold)       \
     X(multiply_by_parameter_scale) X(eps_scale) X(min_dim_size_to_factor) X(factored)     \
-    X(relative_step)
+    X(relative_step) X(scaled_velocity) X(eps_before_bias_correction)
 
 py::dict spec_to_dict(const OptimizerSpec& s) {
     py::dict d;

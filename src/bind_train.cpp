@@ -5,20 +5,10 @@
 
 #include "fastdescent/trainer.hpp"
 #include "optimizer_state.hpp"
+#include "training.hpp"
 
 namespace fastdescent::bindings {
 namespace {
-
-// Polls for Ctrl-C from inside the GIL-free loop; the pending exception stays set on this thread.
-// Signals reach only the main thread, so a fit on a worker thread also watches `cancel` (an
-// object with is_set(), e.g. threading.Event) that the main thread sets when it is interrupted.
-StopCheck stop_check(py::handle cancel) {
-    return [cancel]() {
-        py::gil_scoped_acquire gil;
-        if (PyErr_CheckSignals() != 0) return true;
-        return !cancel.is_none() && py::bool_(cancel.attr("is_set")()).cast<bool>();
-    };
-}
 
 // Whether all entries are finite: one read of the array, rows split across threads (the
 // single-threaded NumPy check is the slowest step of validating a large X).
@@ -40,62 +30,6 @@ bool rows_finite(const py::array& obj, int n_threads) {
 #pragma omp parallel for num_threads(n_threads) reduction(&& : finite) schedule(static) if (n_threads > 1)
     for (std::int64_t i = 0; i < n_rows; ++i) finite = finite && all_finite(data + i * stride, n_cols);
     return finite;
-}
-
-// Settings the trainer would otherwise turn into NaN weights or an endless loop; the estimators
-// check them too, this keeps direct callers of the bindings safe.
-void check_config(const TrainConfig& cfg, double t0) {
-    auto fail = [](const std::string& what) { throw py::value_error(what); };
-    if (!(std::isfinite(cfg.alpha) && cfg.alpha >= 0)) fail("config.alpha must be a finite number >= 0");
-    if (!(cfg.l1_ratio >= 0 && cfg.l1_ratio <= 1)) fail("config.l1_ratio must be in [0, 1]");
-    try {
-        check_loss_param(cfg.loss, cfg.loss_param);
-    } catch (const std::invalid_argument& e) {
-        fail(std::string("config.loss_param: ") + e.what());
-    }
-    if (!std::isfinite(cfg.intercept_decay)) fail("config.intercept_decay must be finite");
-    if (!std::isfinite(cfg.intercept_linear)) fail("config.intercept_linear must be finite");
-    if (std::isnan(cfg.tol)) fail("config.tol must not be NaN (-inf disables the test)");
-    if (!(std::isfinite(cfg.clip_value) && std::isfinite(cfg.clip_norm)))
-        fail("config.clip_value and config.clip_norm must be finite (0 disables)");
-    if (!(std::isfinite(t0) && t0 >= 1)) fail("t0 must be a finite number >= 1 (the update count plus one)");
-}
-
-// Byte range an array spans (strides may be negative or zero).
-struct Span {
-    const char* lo;
-    const char* hi;
-    const char* what;
-};
-Span span_of(const py::array& a, const char* what) {
-    const char* p = static_cast<const char*>(a.data());
-    const char* lo = p;
-    const char* hi = p + a.itemsize();
-    if (a.size() == 0) return {p, p, what};
-    for (py::ssize_t k = 0; k < a.ndim(); ++k) {
-        const py::ssize_t extent = (a.shape(k) - 1) * a.strides(k);
-        if (extent < 0) lo += extent;
-        else hi += extent;
-    }
-    return {lo, hi, what};
-}
-
-// The buffers the trainer writes must not overlap each other or anything it reads: the result
-// would silently depend on the order of reads and writes.
-void check_no_overlap(const std::vector<Span>& written, const std::vector<Span>& read) {
-    for (std::size_t i = 0; i < written.size(); ++i) {
-        const Span& w = written[i];
-        if (w.lo == w.hi) continue;
-        auto clash = [&](const Span& o) { return o.lo != o.hi && w.lo < o.hi && o.lo < w.hi; };
-        for (std::size_t j = i + 1; j < written.size(); ++j)
-            if (clash(written[j]))
-                throw py::value_error(std::string(w.what) + " shares memory with " + written[j].what +
-                                      "; pass separate arrays");
-        for (const Span& o : read)
-            if (clash(o))
-                throw py::value_error(std::string(w.what) + " shares memory with " + o.what +
-                                      ", which training reads; pass separate arrays");
-    }
 }
 
 template <class T, class Rows>
@@ -178,46 +112,13 @@ py::object run(const Rows& X, std::vector<Span> reads, py::handle y, py::handle 
     } else if (!optimizer_state.is_none() && py::len(optimizer_state) > 0) {
         throw py::value_error("optimizer_state needs an optimizer (plain SGD keeps no state)");
     }
-    EpochCallback on_epoch;
-    if (!epoch_callback.is_none()) {
-        // A borrowed handle: the std::function is copied with the GIL released, which must not
-        // touch reference counts. The caller keeps the callable alive for the call.
-        py::handle fn = epoch_callback;
-        const Optimizer<T>* o = opt.get();
-        on_epoch = [fn, after_callback, o](const EpochStats& s) {
-            py::gil_scoped_acquire gil;
-            // The optimizer's state at this epoch's end (for a checkpoint taken in a callback),
-            // readable while the trainer waits for the callback and not after.
-            auto open = std::make_shared<bool>(true);
-            py::cpp_function state([o, open]() -> py::object {
-                if (!*open)
-                    throw std::runtime_error("the optimizer state can be read only during its epoch callback");
-                return o ? py::object(state_to_python(o->state())) : py::object(py::list());
-            });
-            bool stop;
-            try {
-                stop = py::bool_(fn(s.epoch, s.objective, s.validation_score, s.eta, s.t, s.grad_norm, state))
-                           .cast<bool>();
-            } catch (...) {
-                *open = false;
-                throw;
-            }
-            *open = false;
-            if (after_callback) after_callback();
-            return stop;
-        };
-    }
+    EpochCallback on_epoch = epoch_hook(epoch_callback, opt.get(), after_callback);
     TrainResult res;
     {
         py::gil_scoped_release release;
         res = train(X, tg, model, cfg, opt.get(), t0, stop_check(cancel), on_epoch);
     }
-    if (res.interrupted) {
-        if (PyErr_Occurred()) throw py::error_already_set();
-        // Stopped through `cancel`: the main thread is raising its KeyboardInterrupt already.
-        PyErr_SetNone(PyExc_KeyboardInterrupt);
-        throw py::error_already_set();
-    }
+    if (res.interrupted) raise_interrupt();
     py::object out = py::cast(std::move(res));
     // The optimizer's state after training, as plain arrays (optimizer_state of the next call).
     out.attr("optimizer_state") = opt ? py::object(state_to_python(opt->state())) : py::object(py::list());

@@ -100,7 +100,49 @@ def _named_optimizers():
 OPTIMIZERS = tuple(_named_optimizers())
 
 
-class BaseSGD(BaseEstimator):
+class InputChecks:
+    """The input checks every estimator shares: X as the C++ core reads it, and NaN or
+    infinity refused with scikit-learn's error."""
+
+    def _check_X(self, X, reset):
+        """Validated X, float32 kept as float32, anything else as float64.
+
+        A C-contiguous (or row-strided) dense array, read-only or memory-mapped included, and a
+        CSR matrix are used as they are. Copies are made only where the C++ core cannot read the
+        input directly: integer, boolean, float16 or object X holding numbers (converted to
+        float64), Fortran-ordered, column-strided, reversed or misaligned X (made C-contiguous),
+        and CSC/COO matrices (converted to CSR once). String and complex X are refused.
+        """
+        _reject_strings(X, "X")
+        X = validate_data(
+            self,
+            host_array(X),
+            reset=reset,
+            accept_sparse="csr",
+            dtype=[np.float64, np.float32],
+            accept_large_sparse=True,
+            ensure_all_finite=False,
+        )
+        return self._check_finite(_rows_readable(X))
+
+    def _check_finite(self, X):
+        """X, after scikit-learn's error if it holds NaN or infinity.
+
+        The scan runs in C++ on as many threads as the OpenMP limit allows (threadpoolctl and
+        OMP_NUM_THREADS set it; NumPy's check reads X on one thread), as a NumPy operation
+        would; only when it finds a bad value does scikit-learn's own check run, to word the
+        error.
+        """
+        # Dense X comes from _rows_readable, in a layout the scan reads; CSR data is usually
+        # contiguous, and scikit-learn's check reads it otherwise.
+        values = X.data if sp.issparse(X) else X
+        readable = not sp.issparse(X) or (values.flags.c_contiguous and values.flags.aligned)
+        if not (readable and _core.all_finite(values, _core.openmp_max_threads())):
+            _assert_all_finite(values, input_name="X", estimator_name=type(self).__name__)
+        return X
+
+
+class BaseSGD(InputChecks, BaseEstimator):
     """Hyperparameters and training machinery shared by SGDRegressor and SGDClassifier."""
 
     _parameter_constraints: dict = {
@@ -180,27 +222,6 @@ class BaseSGD(BaseEstimator):
                     f"an object of type {type(cb).__name__}."
                 )
 
-    def _check_X(self, X, reset):
-        """Validated X, float32 kept as float32, anything else as float64.
-
-        A C-contiguous (or row-strided) dense array, read-only or memory-mapped included, and a
-        CSR matrix are used as they are. Copies are made only where the C++ core cannot read the
-        input directly: integer, boolean, float16 or object X holding numbers (converted to
-        float64), Fortran-ordered, column-strided, reversed or misaligned X (made C-contiguous),
-        and CSC/COO matrices (converted to CSR once). String and complex X are refused.
-        """
-        _reject_strings(X, "X")
-        X = validate_data(
-            self,
-            host_array(X),
-            reset=reset,
-            accept_sparse="csr",
-            dtype=[np.float64, np.float32],
-            accept_large_sparse=True,
-            ensure_all_finite=False,
-        )
-        return self._check_finite(_rows_readable(X))
-
     def _check_X_y(self, X, y, reset, y_numeric):
         """Validated X (as in _check_X) and a 1-D y; a regressor's y must be numbers."""
         if _cuda.is_device_array(X):
@@ -224,22 +245,6 @@ class BaseSGD(BaseEstimator):
         if multi_output and y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)  # scikit-learn's DataConversionWarning
         return self._check_finite(_rows_readable(X)), y
-
-    def _check_finite(self, X):
-        """X, after scikit-learn's error if it holds NaN or infinity.
-
-        The scan runs in C++ on as many threads as the OpenMP limit allows (threadpoolctl and
-        OMP_NUM_THREADS set it; NumPy's check reads X on one thread), as a NumPy operation
-        would; only when it finds a bad value does scikit-learn's own check run, to word the
-        error.
-        """
-        # Dense X comes from _rows_readable, in a layout the scan reads; CSR data is usually
-        # contiguous, and scikit-learn's check reads it otherwise.
-        values = X.data if sp.issparse(X) else X
-        readable = not sp.issparse(X) or (values.flags.c_contiguous and values.flags.aligned)
-        if not (readable and _core.all_finite(values, _core.openmp_max_threads())):
-            _assert_all_finite(values, input_name="X", estimator_name=type(self).__name__)
-        return X
 
     # ---- device ---------------------------------------------------------------------------
 

@@ -213,6 +213,8 @@ class OptimizerSpec(metaclass=_pybind11_type):
     min_dim_size_to_factor: int
     factored: bool
     relative_step: bool
+    scaled_velocity: bool
+    eps_before_bias_correction: bool
     def __init__(self, kind: OptimizerKind = ...) -> None: ...
     def validate(self) -> None: ...
     def to_dict(self) -> dict[str, object]: ...
@@ -551,3 +553,70 @@ class Penalty(metaclass=_pybind11_type):
     @property
     def intercept_linear(self) -> float: ...
     def value_from_sums(self, squared: float, absolute: float) -> float: ...
+
+# ---- multi-layer perceptrons (bind_mlp.cpp) ------------------------------------------------
+
+class Activation(_Enum):
+    identity: Activation
+    logistic: Activation
+    tanh: Activation
+    relu: Activation
+    softmax: Activation
+    exp: Activation
+
+class MlpLoss(_Enum):
+    squared_error: MlpLoss
+    poisson: MlpLoss
+    log_loss: MlpLoss
+    binary_log_loss: MlpLoss
+
+class MlpTrainConfig(metaclass=_pybind11_type):
+    train: TrainConfig
+    schedule_in_samples: bool
+    samples_seen: float
+    fresh_schedule: bool
+    def __init__(self) -> None: ...
+
+# A dense array, or a CSR matrix as (data, indices, indptr, n_cols).
+_MlpX = (
+    NDArray[np.floating]
+    | tuple[NDArray[np.floating], NDArray[np.integer], NDArray[np.integer], int]
+)
+
+def train_mlp(
+    X: _MlpX,
+    Y: NDArray[np.floating],
+    coefs: list[NDArray[np.floating]],
+    intercepts: list[NDArray[np.floating]],
+    hidden: Activation,
+    loss: MlpLoss,
+    config: MlpTrainConfig,
+    train_rows: NDArray[np.int64],
+    val_rows: NDArray[np.int64] | None = None,
+    sample_weight: NDArray[np.floating] | None = None,
+    t0: float = 1.0,
+    epoch_callback: _EpochCallback | None = None,
+    optimizer: object = None,
+    optimizer_state: _OptimizerState | None = None,
+    cancel: object = None,
+) -> TrainResult: ...
+def mlp_forward(
+    X: _MlpX,
+    coefs: list[NDArray[np.floating]],
+    intercepts: list[NDArray[np.floating]],
+    hidden: Activation,
+    loss: MlpLoss,
+    out: NDArray[np.floating],
+) -> None: ...
+def mlp_loss_gradient(
+    X: _MlpX,
+    Y: NDArray[np.floating],
+    sample_weight: NDArray[np.floating] | None,
+    coefs: list[NDArray[np.floating]],
+    intercepts: list[NDArray[np.floating]],
+    grad_coefs: list[NDArray[np.floating]],
+    grad_intercepts: list[NDArray[np.floating]],
+    hidden: Activation,
+    loss: MlpLoss,
+    alpha: float,
+) -> float: ...

@@ -34,15 +34,18 @@ class FitMonitor:
         Per problem, the parameters that ``coef_`` and ``intercept_`` show after ``t`` updates
         (the averaged ones once averaging has started). They are views of the buffers the
         trainer updates in place: between epochs they hold the current weights.
+    attributes : tuple of two str
+        The estimator's names for those two (an MLP's are ``coefs_`` and ``intercepts_``).
     """
 
-    def __init__(self, estimator, max_iter, labels, views):
+    def __init__(self, estimator, max_iter, labels, views, attributes=("coef_", "intercept_")):
         self.estimator = estimator
         self.callbacks = list(estimator.callbacks or [])
         self.verbose = int(estimator.verbose or 0)
         self.max_iter = int(max_iter)
         self.labels = labels
         self.views = views
+        self.attributes = attributes
         self.early_stopping = bool(estimator.early_stopping)
         self.records = [[] for _ in labels]  # per problem, one dict per epoch
         self._lock = threading.Lock()
@@ -83,8 +86,8 @@ class FitMonitor:
                 stop = False
                 if self.callbacks:
                     self._live[problem] = (t, optimizer_state)
-                    coef, intercept = self.views[problem](t)
-                    self.estimator.coef_, self.estimator.intercept_ = coef, intercept
+                    for name, value in zip(self.attributes, self.views[problem](t)):
+                        setattr(self.estimator, name, value)
                     for cb in self.callbacks:
                         # Every callback sees the epoch, even after one asked to stop.
                         stop = (

@@ -128,6 +128,7 @@ struct OptimizerSpec {
     double momentum = 0.0;    // sgd, rmsprop; adafactor: EMA of updates (0: off)
     double dampening = 0.0;   // sgd
     bool nesterov = false;    // sgd
+    bool scaled_velocity = false;  // sgd: scikit-learn's MLP form (see sgd_update)
     double lr_decay = 0.0;    // adagrad
     double initial_accumulator_value = 0.0;  // adagrad
     double alpha = 0.99;      // rmsprop smoothing constant
@@ -136,6 +137,7 @@ struct OptimizerSpec {
     double beta2 = 0.999;
     double eps = 1e-8;        // adagrad 1e-10, lamb 1e-6, adafactor 1e-30 (added to g^2)
     bool amsgrad = false;     // adam, adamw
+    bool eps_before_bias_correction = false;  // adam: scikit-learn's MLP form (see adam_update)
     double momentum_decay = 4e-3;         // nadam
     bool decoupled_weight_decay = false;  // nadam
     double decay_rate = 0.8;              // adafactor
@@ -534,7 +536,7 @@ public:
     void apply(State& s, T* w, const T* g, std::int64_t n, double lr) {
         const auto& p = this->spec_;
         sgd_update(w, g, detail::data_or_null(s.momentum_buffer), n, s.step, lr, p.momentum,
-                   p.dampening, p.nesterov, p.weight_decay, this->n_threads_);
+                   p.dampening, p.nesterov, p.weight_decay, this->n_threads_, p.scaled_velocity);
     }
 };
 
@@ -600,7 +602,7 @@ public:
         adam_update(w, g, s.exp_avg.data(), s.exp_avg_sq.data(),
                     detail::data_or_null(s.max_exp_avg_sq), n, s.step, lr, p.beta1, p.beta2,
                     p.eps, p.weight_decay, p.amsgrad, p.kind == OptimizerKind::adamw,
-                    this->n_threads_);
+                    this->n_threads_, p.eps_before_bias_correction);
     }
 };
 

@@ -27,16 +27,26 @@ namespace fastdescent {
 
 // SGD with momentum (PyTorch): d = g + wd w; b = d on the first step, else
 // b = momentum b + (1 - dampening) d; d = nesterov ? d + momentum b : b; w -= lr d.
-// `momentum_buffer` may be null when momentum == 0.
+// `momentum_buffer` may be null when momentum == 0. scaled_velocity is scikit-learn's MLP form,
+// whose buffer holds steps rather than gradients: v = momentum v - lr d; w += nesterov ?
+// momentum v - lr d : v (the same as PyTorch's while lr stays constant).
 template <class T>
 void sgd_update(T* w, const T* g, T* momentum_buffer, std::int64_t n, std::int64_t step,
                 double lr, double momentum, double dampening, bool nesterov, double weight_decay,
-                int n_threads = 1) {
+                int n_threads = 1, bool scaled_velocity = false) {
     const T wd = T(weight_decay), mom = T(momentum), keep = T(1.0 - dampening), a = T(lr);
     T* buf = momentum_buffer;
     const bool first = step <= 1;
     for_ranges(n, n_threads, [&](std::int64_t b, std::int64_t e) {
-        if (momentum == 0) {
+        if (momentum != 0 && scaled_velocity) {
+#pragma omp simd
+            for (std::int64_t i = b; i < e; ++i) {
+                T d = g[i] + wd * w[i];
+                T v = (first ? T(0) : mom * buf[i]) - a * keep * d;
+                buf[i] = v;
+                w[i] += nesterov ? mom * v - a * d : v;
+            }
+        } else if (momentum == 0) {
 #pragma omp simd
             for (std::int64_t i = b; i < e; ++i) w[i] -= a * (g[i] + wd * w[i]);
         } else if (first) {
@@ -127,10 +137,14 @@ void rmsprop_update(T* w, const T* g, T* square_avg, T* grad_avg, T* momentum_bu
 template <class T>
 void adam_update(T* w, const T* g, T* exp_avg, T* exp_avg_sq, T* max_exp_avg_sq, std::int64_t n,
                  std::int64_t step, double lr, double beta1, double beta2, double eps,
-                 double weight_decay, bool amsgrad, bool decoupled, int n_threads = 1) {
+                 double weight_decay, bool amsgrad, bool decoupled, int n_threads = 1,
+                 bool eps_before_bias_correction = false) {
     const double t = double(step);
     const T step_size = T(lr / (1.0 - std::pow(beta1, t)));
     const T inv_bc2_sqrt = T(1.0 / std::sqrt(1.0 - std::pow(beta2, t)));
+    // Kingma and Ba's efficient form (scikit-learn's MLP): w -= lr sqrt(1 - beta2^t) /
+    // (1 - beta1^t) m / (sqrt(v) + eps), i.e. eps scaled by the same correction as sqrt(v).
+    if (eps_before_bias_correction) eps /= std::sqrt(1.0 - std::pow(beta2, t));
     const T keep_w = T(decoupled ? 1.0 - lr * weight_decay : 1.0);
     const T wd = T(decoupled ? 0.0 : weight_decay);
     const T c1 = T(1.0 - beta1), b2 = T(beta2), c2 = T(1.0 - beta2), ep = T(eps);
