@@ -66,19 +66,19 @@ def row_losses(loss, a, y):
 def reference_loss_grad(X, Y, sw, W, b, hidden, loss, alpha):
     """scikit-learn's MLP objective and gradient, written from the equations."""
     A = [X]
-    for l in range(len(W)):
-        z = A[-1] @ W[l] + b[l]
-        A.append(act(OUTPUT[loss] if l == len(W) - 1 else hidden, z))
+    for layer in range(len(W)):
+        z = A[-1] @ W[layer] + b[layer]
+        A.append(act(OUTPUT[loss] if layer == len(W) - 1 else hidden, z))
     w = np.ones(X.shape[0]) if sw is None else sw
     s = w.sum()
     value = (w * row_losses(loss, A[-1], Y)).sum() / s + 0.5 * alpha * sum((c**2).sum() for c in W) / s
     delta = (A[-1] - Y) * w[:, None]
     gW, gb = [None] * len(W), [None] * len(W)
-    for l in range(len(W) - 1, -1, -1):
-        gW[l] = (A[l].T @ delta + alpha * W[l]) / s
-        gb[l] = delta.sum(0) / s
-        if l:
-            delta = (delta @ W[l].T) * act_derivative(hidden, A[l])
+    for layer in range(len(W) - 1, -1, -1):
+        gW[layer] = (A[layer].T @ delta + alpha * W[layer]) / s
+        gb[layer] = delta.sum(0) / s
+        if layer:
+            delta = (delta @ W[layer].T) * act_derivative(hidden, A[layer])
     return value, gW, gb
 
 
@@ -202,8 +202,8 @@ def test_forward_matches_the_reference_dense_and_csr(dtype):
     out = np.empty((X.shape[0], 3), dtype=dtype)
     _core.mlp_forward(X, W, b, _core.Activation.tanh, _core.MlpLoss.log_loss, out)
     A = X.astype(np.float64)
-    for l, (w, v) in enumerate(zip(W, b)):
-        A = act("softmax" if l == len(W) - 1 else "tanh", A @ w + v)
+    for layer, (w, v) in enumerate(zip(W, b)):
+        A = act("softmax" if layer == len(W) - 1 else "tanh", A @ w + v)
     np.testing.assert_allclose(out, A, rtol=1e-5 if dtype == np.float32 else 1e-12)
     S = sp.csr_matrix(X)
     out_csr = np.empty_like(out)

@@ -99,3 +99,26 @@ def test_sparsified_model_asks_for_densify():
     est = fd.SGDClassifier(random_state=0).fit(X, y).sparsify()
     with pytest.raises(ValueError, match="call densify"):
         fo.to_onnx(est, X[:1])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_mlp_classifier_matches_onnxruntime(dtype, n_classes):
+    X, y = _data(dtype, n_classes)
+    X = StandardScaler().fit_transform(X).astype(dtype)
+    est = fd.MLPClassifier(hidden_layer_sizes=(7, 5), activation="tanh", max_iter=30, random_state=0)
+    est.fit(X, y)
+    labels, proba = _run(fo.to_onnx(est, X[:1], options={"zipmap": False}), X)
+    assert_array_equal(labels, est.predict(X))
+    assert_allclose(proba, est.predict_proba(X), **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_mlp_regressor_matches_onnxruntime_and_refuses_what_it_cannot_export(dtype):
+    X, y = _data(dtype, 0)
+    est = fd.MLPRegressor(hidden_layer_sizes=(6,), max_iter=30, random_state=0).fit(X, y)
+    (pred,) = _run(fo.to_onnx(est, X[:1]), X)
+    assert_allclose(pred.ravel(), est.predict(X), **TOL[dtype])
+    poisson = fd.MLPRegressor(loss="poisson", hidden_layer_sizes=(3,), max_iter=3).fit(X, np.abs(y))
+    with pytest.raises(NotImplementedError, match="poisson"):
+        fo.to_onnx(poisson, X[:1])

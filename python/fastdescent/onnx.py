@@ -1,8 +1,8 @@
 """ONNX export of the fitted estimators through skl2onnx (``pip install "fastdescent[onnx]"``).
 
 Importing this module registers converters with skl2onnx, so that ``skl2onnx.to_onnx`` (and
-``convert_sklearn``) converts SGDClassifier, SGDRegressor and SGDOneClassSVM, alone or inside
-a scikit-learn pipeline::
+``convert_sklearn``) converts SGDClassifier, SGDRegressor, SGDOneClassSVM, MLPClassifier and
+MLPRegressor, alone or inside a scikit-learn pipeline::
 
     import fastdescent.onnx  # registers the converters
     from skl2onnx import to_onnx
@@ -22,7 +22,9 @@ options are skl2onnx's: ``zipmap`` (probabilities as a list of dicts, the defaul
 scikit-learn's own SGDClassifier, skl2onnx labels a modified_huber model by its largest
 probability: where clipping makes several classes' probabilities equal, it takes the first of
 them, while ``predict`` takes the largest score. A sparsified model (``sparsify()``) must be
-densified first.
+densified first. The MLPs use skl2onnx's graph for scikit-learn's MLPs (the same attributes),
+which has no exponential output and one regression output: ``loss="poisson"`` and
+multi-output MLPRegressor models are refused with an error.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from types import SimpleNamespace
 import scipy.sparse as sp
 
 from ._classifier import SGDClassifier
+from ._mlp import MLPClassifier, MLPRegressor
 from ._one_class import SGDOneClassSVM
 from ._regressor import SGDRegressor
 
@@ -109,6 +112,26 @@ def _convert_one_class(scope, operator, container):
     convert_sklearn_sgd_oneclass_svm(scope, operator, container)
 
 
+def _convert_mlp_classifier(scope, operator, container):
+    from skl2onnx.operator_converters.multilayer_perceptron import (
+        convert_sklearn_mlp_classifier,
+    )
+
+    convert_sklearn_mlp_classifier(scope, operator, container)
+
+
+def _convert_mlp_regressor(scope, operator, container):
+    from skl2onnx.operator_converters.multilayer_perceptron import convert_sklearn_mlp_regressor
+
+    model = operator.raw_operator
+    if model.out_activation_ != "identity" or model.n_outputs_ != 1:
+        raise NotImplementedError(
+            "skl2onnx's MLP graph has an identity output for one target: an MLPRegressor "
+            f"with loss={model.loss!r} and {model.n_outputs_} outputs cannot be exported."
+        )
+    convert_sklearn_mlp_regressor(scope, operator, container)
+
+
 def register():
     """Registers the converters with skl2onnx (done on import; calling again is harmless)."""
     skl2onnx = _import_skl2onnx()
@@ -134,6 +157,19 @@ def register():
         _convert_regressor,
     )
     skl2onnx.update_registered_converter(
+        MLPClassifier,
+        "FastdescentMLPClassifier",
+        calculate_linear_classifier_output_shapes,
+        _convert_mlp_classifier,
+        options={k: v for k, v in _CLASSIFIER_OPTIONS.items() if k != "raw_scores"},
+    )
+    skl2onnx.update_registered_converter(
+        MLPRegressor,
+        "FastdescentMLPRegressor",
+        calculate_linear_regressor_output_shapes,
+        _convert_mlp_regressor,
+    )
+    skl2onnx.update_registered_converter(
         SGDOneClassSVM,
         "FastdescentSGDOneClassSVM",
         calculate_sgd_oneclass_svm_output_shapes,
@@ -146,7 +182,7 @@ def to_onnx(model, X, **kwargs):
 
     Parameters
     ----------
-    model : a fitted SGDClassifier, SGDRegressor or a pipeline holding one
+    model : a fitted estimator of fastdescent's, or a pipeline holding one
     X : array-like
         A few rows of input: their dtype (float32 or float64) and width set the graph's input.
     **kwargs

@@ -6,6 +6,16 @@
 #include <xmmintrin.h>
 #endif
 
+// Compiles a function for AVX-512, AVX2 and the baseline, the copy picked once at load time
+// from the CPU (GCC's function multiversioning; other compilers build the baseline only). For
+// compute-bound loops outside the dispatched kernels: an optimizer's update of parameters that
+// stay in cache (a network's) is bound by its square roots and divisions, not by memory.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__ELF__)
+#define FASTDESCENT_ISA_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define FASTDESCENT_ISA_CLONES
+#endif
+
 namespace fastdescent {
 
 // Hint that the cache line holding p is read soon: into every cache level (Locality 3) or into

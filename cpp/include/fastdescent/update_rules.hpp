@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "fastdescent/parallel.hpp"
+#include "fastdescent/portable.hpp"
 
 namespace fastdescent {
 
@@ -130,6 +131,28 @@ void rmsprop_update(T* w, const T* g, T* square_avg, T* grad_avg, T* momentum_bu
     });
 }
 
+// Adam's update of entries [b, e) (see adam_update), in one copy per instruction set.
+template <class T, bool amsgrad>
+FASTDESCENT_ISA_CLONES void adam_range(T* w, const T* g, T* exp_avg, T* exp_avg_sq,
+                                       T* max_exp_avg_sq, std::int64_t b, std::int64_t e,
+                                       T keep_w, T wd, T c1, T b2, T c2, T step_size,
+                                       T inv_bc2_sqrt, T ep) {
+#pragma omp simd
+    for (std::int64_t i = b; i < e; ++i) {
+        T wi = w[i] * keep_w;
+        T d = g[i] + wd * wi;
+        T m = exp_avg[i] + c1 * (d - exp_avg[i]);
+        T v = b2 * exp_avg_sq[i] + c2 * d * d;
+        exp_avg[i] = m;
+        exp_avg_sq[i] = v;
+        if constexpr (amsgrad) {
+            v = std::max(max_exp_avg_sq[i], v);
+            max_exp_avg_sq[i] = v;
+        }
+        w[i] = wi - step_size * m / (std::sqrt(v) * inv_bc2_sqrt + ep);
+    }
+}
+
 // Adam / AdamW (PyTorch). Coupled (Adam): d = g + wd w. Decoupled (AdamW): w *= 1 - lr wd,
 // d = g. Then m = lerp(m, d, 1 - beta1); v = beta2 v + (1 - beta2) d^2; with amsgrad
 // vmax = max(vmax, v) replaces v below; w -= lr / (1 - beta1^t) * m / (sqrt(v) /
@@ -149,24 +172,9 @@ void adam_update(T* w, const T* g, T* exp_avg, T* exp_avg_sq, T* max_exp_avg_sq,
     const T wd = T(decoupled ? 0.0 : weight_decay);
     const T c1 = T(1.0 - beta1), b2 = T(beta2), c2 = T(1.0 - beta2), ep = T(eps);
     for_ranges(n, n_threads, [&](std::int64_t b, std::int64_t e) {
-        auto run = [&](auto amsgrad_c) {
-#pragma omp simd
-            for (std::int64_t i = b; i < e; ++i) {
-                T wi = w[i] * keep_w;
-                T d = g[i] + wd * wi;
-                T m = exp_avg[i] + c1 * (d - exp_avg[i]);
-                T v = b2 * exp_avg_sq[i] + c2 * d * d;
-                exp_avg[i] = m;
-                exp_avg_sq[i] = v;
-                if constexpr (decltype(amsgrad_c)::value) {
-                    v = std::max(max_exp_avg_sq[i], v);
-                    max_exp_avg_sq[i] = v;
-                }
-                w[i] = wi - step_size * m / (std::sqrt(v) * inv_bc2_sqrt + ep);
-            }
-        };
-        if (amsgrad) run(std::true_type{});
-        else run(std::false_type{});
+        auto range = amsgrad ? &adam_range<T, true> : &adam_range<T, false>;
+        range(w, g, exp_avg, exp_avg_sq, max_exp_avg_sq, b, e, keep_w, wd, c1, b2, c2, step_size,
+              inv_bc2_sqrt, ep);
     });
 }
 
