@@ -75,3 +75,32 @@ def test_fit_in_forked_child_after_threaded_parent(case):
         pytest.fail(f"{case}: the forked child hung")
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "ok", out.stdout + out.stderr[-2000:]
+
+
+def test_mlp_fit_in_forked_child_after_threaded_parent():
+    """The MLP's BLAS (SciPy's OpenBLAS, its threads started by a fit in the parent) trains
+    in a forked child too."""
+    script = textwrap.dedent(
+        """
+        import os
+        import numpy as np
+        import fastdescent as fd
+
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((4000, 64))
+        y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int)
+        fd.MLPClassifier(hidden_layer_sizes=(128,), max_iter=2, n_jobs=2, random_state=0).fit(X, y)
+        pid = os.fork()
+        if pid == 0:
+            est = fd.MLPClassifier(hidden_layer_sizes=(128,), max_iter=5, random_state=0)
+            os._exit(0 if est.fit(X, y).score(X, y) > 0.9 else 5)
+        _, status = os.waitpid(pid, 0)
+        print("ok" if os.waitstatus_to_exitcode(status) == 0 else "child failed")
+        """
+    )
+    try:
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the forked child's MLP fit hung")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "ok", out.stdout + out.stderr[-2000:]

@@ -494,3 +494,11 @@ def test_sklearn_compatible(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         check(estimator)
+
+
+def test_verbose_reports_every_epoch(capsys):
+    X, y = digits()
+    fd.MLPClassifier(hidden_layer_sizes=(8,), max_iter=3, verbose=2, tol=0.5, random_state=0).fit(X, y)
+    out = capsys.readouterr()
+    assert out.out.count("-- Epoch") == 3
+    assert "MLPClassifier" in out.err  # the progress bar
