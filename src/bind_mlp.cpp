@@ -104,6 +104,27 @@ py::object with_rows(py::handle X, F&& f) {
     return f(DenseRows<T>{Xa.data(), n, d, stride}, std::vector<Span>{span_of(Xa, "X")});
 }
 
+// The rows' order for a shuffled epoch from permutation(n), a Python callable returning a
+// permutation p of range(n): rows become rows[p], as scikit-learn's utils.shuffle reorders.
+RowOrder python_order(py::handle permutation) {
+    if (permutation.is_none()) return {};
+    return [permutation](std::vector<std::int64_t>& rows) {
+        py::gil_scoped_acquire gil;
+        const std::int64_t n = std::int64_t(rows.size());
+        auto p = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(
+            permutation(n));
+        if (!p || p.ndim() != 1 || p.shape(0) != n)
+            throw py::value_error("the row permutation must be a 1-D array of the rows' count");
+        std::vector<std::int64_t> next(rows.size());
+        for (std::int64_t i = 0; i < n; ++i) {
+            const std::int64_t k = p.data()[i];
+            if (k < 0 || k >= n) throw py::value_error("the row permutation holds an index out of range");
+            next[std::size_t(i)] = rows[std::size_t(k)];
+        }
+        rows.swap(next);
+    };
+}
+
 std::vector<std::int64_t> index_list(py::handle a, std::int64_t n_rows, const char* what) {
     auto v = vector_of<std::int64_t>(a, typed<std::int64_t>(a, what).size(), what);
     for (py::ssize_t k = 0; k < v.size(); ++k)
@@ -117,7 +138,7 @@ py::object train_t(py::handle X, py::handle Y, py::handle coefs, py::handle inte
                    Activation hidden, MlpLoss loss, const MlpTrainConfig& cfg,
                    py::handle sample_weight, py::handle train_rows, py::handle val_rows, double t0,
                    py::handle epoch_callback, py::handle optimizer, py::handle optimizer_state,
-                   py::handle cancel) {
+                   py::handle cancel, py::handle permutation) {
     check_config(cfg.train, t0);
     auto layers = layers_of<T>(coefs, intercepts, hidden, loss, true, "train_mlp");
     return with_rows<T>(X, [&](const auto& rows, std::vector<Span> reads) -> py::object {
@@ -156,7 +177,7 @@ py::object train_t(py::handle X, py::handle Y, py::handle coefs, py::handle inte
             MlpTrainer<std::decay_t<decltype(rows)>> trainer(
                 rows, Ya.data(), sw, std::move(train), std::move(val), net,
                 layers.params, cfg, opt.get(), stop_check(cancel),
-                epoch_hook<T>(epoch_callback, opt.get(), {}));
+                epoch_hook<T>(epoch_callback, opt.get(), {}), python_order(permutation));
             res = trainer.run(t0);
         }
         if (res.interrupted) raise_interrupt();
@@ -270,19 +291,21 @@ void bind_mlp(py::module_& m) {
           [](py::handle X, py::handle Y, py::handle coefs, py::handle intercepts, Activation hidden,
              MlpLoss loss, const MlpTrainConfig& cfg, py::handle train_rows, py::handle val_rows,
              py::handle sw, double t0, py::handle cb, py::handle opt, py::handle opt_state,
-             py::handle cancel) {
+             py::handle cancel, py::handle permutation) {
               auto f = is_float32(coefs) ? &train_t<float> : &train_t<double>;
               return f(X, Y, coefs, intercepts, hidden, loss, cfg, sw, train_rows, val_rows, t0, cb,
-                       opt, opt_state, cancel);
+                       opt, opt_state, cancel, permutation);
           },
           "Trains an MLP in place: mini-batch epochs over train_rows (early stopping scores "
           "val_rows). X is a dense array or (data, indices, indptr, n_cols); Y holds n_outputs "
-          "targets per row. Returns a TrainResult with optimizer_state.",
+          "targets per row; permutation(n), when given, shuffles the rows each epoch (rows "
+          "become rows[permutation(n)]). Returns a TrainResult with optimizer_state.",
           py::arg("X"), py::arg("Y"), py::arg("coefs"), py::arg("intercepts"), py::arg("hidden"),
           py::arg("loss"), py::arg("config"), py::arg("train_rows"),
           py::arg("val_rows") = py::none(), py::arg("sample_weight") = py::none(), py::arg("t0") = 1.0,
           py::arg("epoch_callback") = py::none(), py::arg("optimizer") = py::none(),
-          py::arg("optimizer_state") = py::none(), py::arg("cancel") = py::none());
+          py::arg("optimizer_state") = py::none(), py::arg("cancel") = py::none(),
+          py::arg("permutation") = py::none());
     m.def("mlp_forward",
           [](py::handle X, py::handle coefs, py::handle intercepts, Activation hidden, MlpLoss loss,
              py::handle out) {

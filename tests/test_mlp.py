@@ -1,7 +1,7 @@
 """MLPClassifier and MLPRegressor: the C++ network against a NumPy reference written from the
 equations (gradients, trajectories), against finite differences, against scikit-learn's own
-MLP (same initial weights, same trajectory with shuffle=False), its estimator checks, and the
-bad inputs every estimator refuses."""
+MLP (same random_state: same initial weights and batches, same trajectory), its estimator
+checks, and the bad inputs every estimator refuses."""
 
 import pickle
 import warnings
@@ -284,6 +284,18 @@ def test_classifier_follows_sklearn(kw):
     assert_same_model(ours, sk, tol=1e-9)
     np.testing.assert_allclose(ours.predict_proba(X), sk.predict_proba(X), rtol=1e-8, atol=1e-12)
     np.testing.assert_array_equal(ours.predict(X), sk.predict(X))
+
+
+@pytest.mark.parametrize("kw", [dict(solver="adam"), dict(solver="sgd", early_stopping=True, n_iter_no_change=2)])
+def test_shuffled_fits_follow_sklearn(kw):
+    """The same random_state gives the same initial weights, split and batch order."""
+    X, y = digits()
+    ours, sk = fit_both(fd.MLPClassifier, SkMLPClassifier, X, y, hidden_layer_sizes=(16,), random_state=7,
+                        max_iter=6, **kw)
+    assert_same_model(ours, sk, tol=1e-9)
+    reg, sk_reg = fit_both(fd.MLPRegressor, SkMLPRegressor, X, y / 10.0, hidden_layer_sizes=(8,), random_state=2,
+                           max_iter=4, batch_size=100)
+    assert_same_model(reg, sk_reg, tol=1e-9)
 
 
 def test_binary_weighted_early_stopping_follows_sklearn():

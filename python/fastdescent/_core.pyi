@@ -599,6 +599,7 @@ def train_mlp(
     optimizer: object = None,
     optimizer_state: _OptimizerState | None = None,
     cancel: object = None,
+    permutation: Callable[[int], NDArray[np.int64]] | None = None,
 ) -> TrainResult: ...
 def mlp_forward(
     X: _MlpX,

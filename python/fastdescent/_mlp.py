@@ -360,7 +360,6 @@ class BaseMLP(InputChecks, BaseEstimator):
         )
         train.early_stopping = bool(self.early_stopping)
         train.shuffle = bool(self.shuffle)
-        train.seed = int(rs.randint(np.iinfo(np.int32).max))
         train.batch_size = batch
         train.clip_value = float(self.clip_value or 0.0)
         train.clip_norm = float(self.clip_norm or 0.0)
@@ -411,6 +410,8 @@ class BaseMLP(InputChecks, BaseEstimator):
                     monitor.epoch_callback(0),
                     spec,
                     previous["states"] if resume else None,
+                    None,
+                    _permutation(rs) if self.shuffle else None,
                 )
         except BaseException as error:
             monitor.fail(error)
@@ -570,6 +571,19 @@ class BaseMLP(InputChecks, BaseEstimator):
 _MISSING = object()
 
 
+def _permutation(rs):
+    """An epoch's row permutation as scikit-learn's MLP draws it (``utils.shuffle`` of the
+    sample indices with the estimator's generator), so that shuffled fits follow its
+    batches."""
+
+    def draw(n):
+        p = np.arange(n)
+        rs.shuffle(p)
+        return p
+
+    return draw
+
+
 def _spec_dict(spec):
     return None if spec is None else spec.to_dict()
 
@@ -585,10 +599,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     """Multi-layer perceptron classifier trained by fastdescent's C++ engine.
 
     Accepts every parameter of :class:`sklearn.neural_network.MLPClassifier` with the same
-    default and meaning, and trains with the same equations: with ``shuffle=False`` and the
-    same ``random_state`` (hence bit-identical initial weights) the weights follow
-    scikit-learn's to floating-point rounding. The shuffled row order comes from fastdescent's
-    own generator, so shuffled fits differ from scikit-learn's in the order of the batches.
+    default and meaning, and trains with the same equations: with the same ``random_state``
+    (bit-identical initial weights, the same validation split and the same shuffled row
+    order each epoch, drawn from the estimator's generator as scikit-learn draws them) the
+    weights follow scikit-learn's to floating-point rounding.
 
     The forward and backward passes run in C++ without the GIL: matrix products through the
     BLAS that SciPy ships (``scipy.linalg.cython_blas``), bias and activation fused into one
@@ -627,8 +641,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     shuffle : bool, default=True
         Shuffle the rows each epoch.
     random_state : int, RandomState instance or None, default=None
-        Initial weights (drawn as scikit-learn draws them), the validation split and the
-        seed of the row shuffles.
+        Initial weights, the validation split and the rows' order in each shuffled epoch,
+        all drawn as scikit-learn draws them.
     tol : float, default=1e-4
         Improvement of the training loss (or validation score) below which an epoch counts
         as no improvement; lbfgs's gradient tolerance.
@@ -868,8 +882,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     Accepts every parameter of :class:`sklearn.neural_network.MLPRegressor` with the same
     default and meaning (see :class:`MLPClassifier` for the shared ones and what fastdescent
-    adds); with ``shuffle=False`` and the same ``random_state`` the weights follow
-    scikit-learn's to floating-point rounding.
+    adds); with the same ``random_state`` the weights follow scikit-learn's to floating-point
+    rounding.
 
     Parameters
     ----------

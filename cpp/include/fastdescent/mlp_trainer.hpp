@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <stdexcept>
 #include <vector>
@@ -33,21 +34,26 @@ struct MlpTrainConfig {
     bool fresh_schedule = true;
 };
 
+// Reorders the training rows in place at an epoch's start (shuffle on): the caller's own
+// generator, e.g. scikit-learn's, so that shuffled epochs visit rows in its order.
+using RowOrder = std::function<void(std::vector<std::int64_t>& rows)>;
+
 template <class Rows>
 class MlpTrainer {
     using T = typename Rows::value_type;
 
 public:
     // Y: outputs() targets per row; sw: null or one weight per row; train_rows in training
-    // order (shuffled each epoch when cfg.shuffle); val_rows scored for early stopping.
+    // order (shuffled each epoch when cfg.shuffle, by `reorder` when given, else by the
+    // seeded generator); val_rows scored for early stopping.
     MlpTrainer(const Rows& X, const T* Y, const T* sw, std::vector<std::int64_t> train_rows,
                std::vector<std::int64_t> val_rows, MlpNetwork<T>& net, MlpParams<T> params,
                const MlpTrainConfig& cfg, Optimizer<T>* optimizer, StopCheck stop,
-               EpochCallback on_epoch)
+               EpochCallback on_epoch, RowOrder reorder = {})
         : X_(X), Y_(Y), sw_(sw), order_(std::move(train_rows)), val_(std::move(val_rows)),
           net_(net), p_(std::move(params)), cfg_(cfg), stop_(std::move(stop)),
-          rng_(cfg.train.seed), policy_(cfg.train, 1.0, std::move(on_epoch)),
-          step_(without_penalty(cfg.train), optimizer) {
+          reorder_(std::move(reorder)), rng_(cfg.train.seed),
+          policy_(cfg.train, 1.0, std::move(on_epoch)), step_(without_penalty(cfg.train), optimizer) {
         if (order_.empty()) throw std::invalid_argument("no training rows");
         if (cfg_.train.early_stopping && val_.empty())
             throw std::invalid_argument("early stopping needs at least one validation row");
@@ -82,7 +88,10 @@ public:
         if (B > net_.max_rows()) throw std::invalid_argument("batch larger than the network's scratch");
         double samples_seen = cfg_.samples_seen;
         for (int epoch = 0; epoch < cfg_.train.max_iter; ++epoch) {
-            if (cfg_.train.shuffle) rng_.shuffle(order_);
+            if (cfg_.train.shuffle) {
+                if (reorder_) reorder_(order_);
+                else rng_.shuffle(order_);
+            }
             const bool initial = epoch == 0 && cfg_.fresh_schedule;
             const double epoch_eta = policy_.eta(initial ? 1.0 : samples_seen + 1.0);
             double sumloss = 0.0, eta = epoch_eta, norm = std::numeric_limits<double>::quiet_NaN();
@@ -212,6 +221,7 @@ private:
     MlpParams<T> p_, g_;
     MlpTrainConfig cfg_;
     StopCheck stop_;
+    RowOrder reorder_;
     Rng rng_;
     EpochPolicy policy_;
     GradientStep<T> step_;
