@@ -148,7 +148,7 @@ py::object train_csr_t(py::array data, py::array indices, py::array indptr, std:
                         py::handle y, py::handle coef, py::handle intercept,
                         const TrainConfig& cfg, py::handle sw, py::handle cw, py::handle mask,
                         py::handle avg_coef, py::handle avg_int, double t0, py::handle cb, py::handle opt,
-                        py::handle opt_state, py::handle cancel) {
+                        py::handle opt_state, py::handle cancel, bool recheck_indices) {
     auto ip = typed<I>(indptr, "indptr");
     if (ip.ndim() != 1 || ip.size() < 1) throw py::value_error("indptr must be 1-D and non-empty");
     ip = vector_of<I>(indptr, ip.size(), "indptr");  // read as a plain C array below
@@ -159,11 +159,15 @@ py::object train_csr_t(py::array data, py::array indices, py::array indptr, std:
     const I* idx = ind.data();
     const std::int64_t nnz = ind.size();
     checked_csr(p, idx, n, nnz, n_cols, "");
-    // A callback runs Python code between epochs, which could rewrite the index arrays in place:
-    // they are checked again after each call, before the next epoch reads them.
-    auto recheck = [p, idx, n, nnz, n_cols] {
-        checked_csr(p, idx, n, nnz, n_cols, " (its index arrays were changed during the fit)");
-    };
+    // A callback that runs user code between epochs could rewrite the index arrays in place:
+    // they are checked again after each call, before the next epoch reads them (a read of the
+    // indices per epoch, as long as the epoch itself on small data: skipped when the callback
+    // only records).
+    std::function<void()> recheck;
+    if (recheck_indices)
+        recheck = [p, idx, n, nnz, n_cols] {
+            checked_csr(p, idx, n, nnz, n_cols, " (its index arrays were changed during the fit)");
+        };
     CsrRows<T, I> rows{dat.data(), idx, p, n, n_cols};
     return run<T>(rows, {span_of(dat, "data"), span_of(ind, "indices"), span_of(ip, "indptr")}, y,
                   coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, opt_state, cancel,
@@ -306,16 +310,17 @@ void bind_train(py::module_& m) {
           [](py::array data, py::array indices, py::array indptr, std::int64_t n_cols,
              py::handle y, py::handle coef, py::handle intercept, const TrainConfig& cfg,
              py::handle sw, py::handle cw, py::handle mask, py::handle avg_coef,
-             py::handle avg_int, double t0, py::handle cb, py::handle opt, py::handle opt_state, py::handle cancel) {
+             py::handle avg_int, double t0, py::handle cb, py::handle opt, py::handle opt_state,
+             py::handle cancel, bool recheck) {
               const bool f32 = data.dtype().equal(py::dtype::of<float>());
               const bool i32 = indices.dtype().equal(py::dtype::of<std::int32_t>());
               if (f32 && i32)
-                  return train_csr_t<float, std::int32_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, opt_state, cancel);
+                  return train_csr_t<float, std::int32_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, opt_state, cancel, recheck);
               if (f32)
-                  return train_csr_t<float, std::int64_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, opt_state, cancel);
+                  return train_csr_t<float, std::int64_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, opt_state, cancel, recheck);
               if (i32)
-                  return train_csr_t<double, std::int32_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, opt_state, cancel);
-              return train_csr_t<double, std::int64_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, opt_state, cancel);
+                  return train_csr_t<double, std::int32_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, opt_state, cancel, recheck);
+              return train_csr_t<double, std::int64_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, opt_state, cancel, recheck);
           },
           py::arg("data"), py::arg("indices"), py::arg("indptr"), py::arg("n_cols"), py::arg("y"),
           py::arg("coef"), py::arg("intercept"), py::arg("config"),
@@ -323,7 +328,8 @@ void bind_train(py::module_& m) {
           py::arg("validation_mask") = py::none(), py::arg("average_coef") = py::none(),
           py::arg("average_intercept") = py::none(), py::arg("t0") = 1.0,
           py::arg("epoch_callback") = py::none(), py::arg("optimizer") = py::none(),
-          py::arg("optimizer_state") = py::none(), py::arg("cancel") = py::none(), doc);
+          py::arg("optimizer_state") = py::none(), py::arg("cancel") = py::none(),
+          py::arg("recheck_indices") = true, doc);
     m.def("shuffled_order", &shuffled_order, py::arg("rows"), py::arg("seed"), py::arg("epochs"),
           "Row order after `epochs` shuffles with `seed`, as the trainer visits them.");
 }

@@ -514,3 +514,10 @@ def test_verbose_reports_every_epoch(capsys):
     out = capsys.readouterr()
     assert out.out.count("-- Epoch") == 3
     assert "MLPClassifier" in out.err  # the progress bar
+
+
+@pytest.mark.parametrize("ours, theirs", [(fd.MLPClassifier, SkMLPClassifier), (fd.MLPRegressor, SkMLPRegressor)])
+def test_every_sklearn_parameter_with_its_default(ours, theirs):
+    mine, sk = ours().get_params(), theirs().get_params()
+    assert {k: mine[k] for k in sk} == sk
+    assert set(mine) - set(sk) == {"optimizer", "clip_value", "clip_norm", "callbacks", "n_jobs", "device"}

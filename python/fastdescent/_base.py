@@ -1208,8 +1208,19 @@ def train(
         t0=float(t0),
     )
     if sp.issparse(X):
+        # The index arrays are checked again after an epoch callback that may run user code.
+        recheck = getattr(epoch_callback, "runs_user_code", epoch_callback is not None)
         res = _core.train_csr(
-            X.data, X.indices, X.indptr, X.shape[1], y, coef, intercept, config, **kwargs
+            X.data,
+            X.indices,
+            X.indptr,
+            X.shape[1],
+            y,
+            coef,
+            intercept,
+            config,
+            recheck_indices=recheck,
+            **kwargs,
         )
     else:
         res = _core.train_dense(X, y, coef, intercept, config, **kwargs)

@@ -96,6 +96,8 @@ class FitMonitor:
                         )
                 return stop
 
+        # Whether a call can run user code (callbacks), which could rewrite the training data.
+        on_epoch.runs_user_code = bool(self.callbacks)
         return on_epoch
 
     def finished(self, problem, result):
