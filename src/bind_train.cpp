@@ -253,7 +253,8 @@ void bind_train(py::module_& m) {
         .def_readwrite("sparse_lazy", &TrainConfig::sparse_lazy)
         .def_readwrite("solver", &TrainConfig::solver)
         .def_readwrite("solver_tol", &TrainConfig::solver_tol)
-        .def_readwrite("explosion_diverges", &TrainConfig::explosion_diverges);
+        .def_readwrite("explosion_diverges", &TrainConfig::explosion_diverges)
+        .def_readwrite("check_input", &TrainConfig::check_input);
 
     py::class_<TrainResult>(m, "TrainResult", py::dynamic_attr())
         .def_readonly("n_iter", &TrainResult::n_iter)
@@ -263,7 +264,8 @@ void bind_train(py::module_& m) {
         .def_readonly("validation_scores", &TrainResult::validation_scores)
         .def_readonly("last_eta", &TrainResult::last_eta)
         .def_readonly("diverged", &TrainResult::diverged)
-        .def_readonly("stopped_by_callback", &TrainResult::stopped_by_callback);
+        .def_readonly("stopped_by_callback", &TrainResult::stopped_by_callback)
+        .def_readonly("non_finite_input", &TrainResult::non_finite_input);
 
     m.def("all_finite",
           [](py::array a, int n_threads) {

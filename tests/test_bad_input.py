@@ -34,13 +34,15 @@ def quick(est_cls, **params):
 
 @pytest.fixture
 def core_calls(monkeypatch):
-    """Records the X each call into the C++ trainer receives."""
+    """Records the X each call into the C++ trainer receives, and whether that call trained
+    (ran an epoch) or refused its input first (TrainConfig.check_input)."""
     seen = []
 
     def spy(real):
         def call(*args, **kwargs):
-            seen.append(args[0])
-            return real(*args, **kwargs)
+            res = real(*args, **kwargs)
+            seen.append((args[0], "refused" if res.non_finite_input else "trained"))
+            return res
         return call
 
     monkeypatch.setattr(_core, "train_dense", spy(_core.train_dense))
@@ -62,7 +64,9 @@ def test_non_finite_input_is_refused_before_training(est_cls, value, word, where
         y = np.where(np.isfinite(y), y, 1e400)  # still inf: a label that is not a number
     with pytest.raises(ValueError, match=f"Input {where} contains {word}"):
         quick(est_cls).fit(X, y, sample_weight=sw)
-    assert core_calls == []
+    # A dense X is checked by the trainer as its first epoch reads the rows: the call refuses
+    # it before any update; y and the weights are checked before any call.
+    assert [outcome for _, outcome in core_calls] == (["refused"] if where == "X" else [])
 
 
 @pytest.mark.parametrize("est_cls", ESTIMATORS)
@@ -291,7 +295,7 @@ def test_layouts_read_in_place(est_cls, dtype, layout, tmp_path, core_calls):
     X_in = IN_PLACE_LAYOUTS[layout](X.astype(dtype), tmp_path)
     est = quick(est_cls).fit(X_in, y)
     assert len(core_calls) == 1
-    assert np.shares_memory(core_calls[0], X_in), "X was copied"
+    assert np.shares_memory(core_calls[0][0], X_in), "X was copied"
     assert est.coef_.dtype == dtype
     expected = quick(est_cls).fit(np.ascontiguousarray(X_in), y)
     np.testing.assert_array_equal(est.coef_, expected.coef_)
@@ -305,7 +309,7 @@ def test_layouts_the_core_cannot_read_are_copied_once(est_cls, layout, tmp_path,
     X_in = COPIED_LAYOUTS[layout](X, tmp_path)
     np.testing.assert_array_equal(X_in, X if layout != "reversed_rows" else X[::-1])
     est = quick(est_cls).fit(X_in, y)
-    passed = core_calls[0]
+    passed = core_calls[0][0]
     assert passed.flags.c_contiguous and passed.flags.aligned
     expected = quick(est_cls).fit(np.ascontiguousarray(X_in), y)
     np.testing.assert_array_equal(est.coef_, expected.coef_)
@@ -317,7 +321,7 @@ def test_csr_is_read_in_place(est_cls, core_calls):
     X[X < 0.3] = 0
     S = sp.csr_matrix(X)
     quick(est_cls).fit(S, y)
-    assert np.shares_memory(core_calls[0], S.data)
+    assert np.shares_memory(core_calls[0][0], S.data)
 
 
 # ---- partial_fit --------------------------------------------------------------------------
@@ -636,3 +640,39 @@ def test_bindings_refuse_misaligned_arrays():
         _core.sgd_step(_misaligned_copy(np.ones(4)), np.ones(4), None, 1, 0.1)
     with pytest.raises(ValueError, match=r"grads\[0\] is not aligned"):
         _core.clip_grad_value(_misaligned_copy(np.ones(4)), 0.5)
+
+
+STRATEGIES = [
+    dict(),  # scikit-learn's per-sample SGD
+    dict(n_jobs=2),  # thread-local per-sample models
+    dict(batch_size=16, optimizer="adam"),
+    dict(batch_size="full", learning_rate="constant"),
+    dict(batch_size="full"),  # the full-batch solver (scans X first)
+    dict(early_stopping=True),  # the validation rows are scanned, the others checked
+]
+
+
+@pytest.mark.parametrize("params", STRATEGIES, ids=lambda p: ",".join(f"{k}={v}" for k, v in p.items()) or "default")
+@pytest.mark.parametrize("est_cls", ESTIMATORS)
+def test_dense_nan_is_found_by_the_first_epoch_without_a_scan(est_cls, params, monkeypatch):
+    """A dense X is checked as the first epoch reads it (no separate pass over X): any row,
+    whatever the strategy, gets scikit-learn's error and a fitted estimator keeps its model."""
+    X, y = targets(est_cls, n=400)
+    est = quick(est_cls, **params).fit(X, y)
+    before = est.coef_.copy()
+    scans = []
+    monkeypatch.setattr(_core, "all_finite", lambda *a, **k: scans.append(a) or True)
+    rows = [0, 217, 399]
+    for row in rows:
+        bad = X.copy()
+        bad[row, 1] = np.nan
+        with pytest.raises(ValueError, match="Input X contains NaN"):
+            est.fit(bad, y)
+        np.testing.assert_array_equal(est.coef_, before)
+    assert scans == []  # the estimators' own scan of X did not run
+
+
+def test_finite_rows_whose_scores_overflow_are_divergence_not_nan():
+    X, y = targets(fd.SGDRegressor, n=200)
+    with pytest.raises(ValueError, match="overflow"):
+        fd.SGDRegressor(learning_rate="constant", eta0=1.0, batch_size=4).fit(X * 1e300, y)

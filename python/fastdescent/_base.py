@@ -125,14 +125,17 @@ class InputChecks:
         )
         return self._check_finite(_rows_readable(X))
 
-    def _check_finite(self, X):
+    def _check_finite(self, X, defer=False):
         """X, after scikit-learn's error if it holds NaN or infinity.
 
         The scan runs in C++ on as many threads as the OpenMP limit allows (threadpoolctl and
         OMP_NUM_THREADS set it; NumPy's check reads X on one thread), as a NumPy operation
         would; only when it finds a bad value does scikit-learn's own check run, to word the
-        error.
+        error. ``defer=True`` leaves a dense X to the trainer's first epoch, which checks the
+        rows as it reads them (see `train`): no pass of its own.
         """
+        if defer and not sp.issparse(X):
+            return X
         # Dense X comes from _rows_readable, in a layout the scan reads; CSR data is usually
         # contiguous, and scikit-learn's check reads it otherwise.
         values = X.data if sp.issparse(X) else X
@@ -222,8 +225,10 @@ class BaseSGD(InputChecks, BaseEstimator):
                     f"an object of type {type(cb).__name__}."
                 )
 
-    def _check_X_y(self, X, y, reset, y_numeric):
-        """Validated X (as in _check_X) and a 1-D y; a regressor's y must be numbers."""
+    def _check_X_y(self, X, y, reset, y_numeric, defer_finite=False):
+        """Validated X (as in _check_X) and a 1-D y; a regressor's y must be numbers. With
+        defer_finite, a dense X is checked for NaN and infinity by the trainer (see `train`)
+        or by `_gpu_data`, not here."""
         if _cuda.is_device_array(X):
             return self._check_device_X_y(X, y, reset)
         _reject_strings(X, "X")
@@ -244,7 +249,7 @@ class BaseSGD(InputChecks, BaseEstimator):
         )
         if multi_output and y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)  # scikit-learn's DataConversionWarning
-        return self._check_finite(_rows_readable(X)), y
+        return self._check_finite(_rows_readable(X), defer=defer_finite), y
 
     # ---- device ---------------------------------------------------------------------------
 
@@ -317,6 +322,9 @@ class BaseSGD(InputChecks, BaseEstimator):
         if not self._use_gpu(X):
             return None
         from .cuda import _trainer
+
+        if not _cuda.is_device_array(X):
+            self._check_finite(X)  # the GPU trainer does not check the rows it reads
 
         if self.gpu_dtype is not None:
             dtype = np.dtype(self.gpu_dtype)
@@ -402,7 +410,7 @@ class BaseSGD(InputChecks, BaseEstimator):
         SVM on (X, y) in memory or on the GPU and commits the fitted state; `reset` checks X
         afresh, `resume` continues from the fitted state (partial_fit), `partial` skips the
         warnings of a fit."""
-        X, y = self._check_X_y(X, y, reset=reset, y_numeric=True)
+        X, y = self._check_X_y(X, y, reset=reset, y_numeric=True, defer_finite=True)
         gpu = self._gpu_data(X)
         dtype = X.dtype if gpu is None else gpu.dtype
         y = np.ascontiguousarray(y, dtype=dtype)
@@ -487,6 +495,7 @@ class BaseSGD(InputChecks, BaseEstimator):
                 optimizer=optimizer_spec,
                 optimizer_state=states[0],
                 gpu=gpu,
+                estimator_name=type(self).__name__,
             )
 
         commit_fitted_state(self, fitted([res], monitor.history()))
@@ -587,6 +596,8 @@ class BaseSGD(InputChecks, BaseEstimator):
             else:
                 norms = np.einsum("ij,ij->i", X, X)
             top = float(norms.max()) if norms.size else 0.0
+            if not np.isfinite(top):
+                self._check_finite(X)  # a NaN or infinity in X (else the norms overflowed)
             curvature = 0.0
             if power is not None and power >= 1:
                 # A log-link loss's curvature at the starting intercept log(mean y).
@@ -1151,10 +1162,15 @@ def train(
     optimizer_state=None,
     gpu=None,
     cancel=None,
+    estimator_name="the estimator",
 ):
     """Runs the C++ trainer on dense or CSR X, or the GPU trainer on `gpu` (X on the device,
     from BaseSGD._gpu_data); coef and intercept are updated in place. ``optimizer_state``
     (a previous result's ``optimizer_state``) continues the optimizer from there.
+
+    A dense X is checked for NaN and infinity by the trainer as it reads the rows
+    (``config.check_input``): a non-finite value gets scikit-learn's error (naming
+    `estimator_name`) before any epoch counts, as the upfront scan it replaces would.
 
     Divergence has one rule: a non-finite loss or weight raises ValueError (as scikit-learn
     does), so that no estimator ever stores NaN or infinite coefficients. ``cancel`` (a
@@ -1223,7 +1239,11 @@ def train(
             **kwargs,
         )
     else:
+        config.check_input = True
         res = _core.train_dense(X, y, coef, intercept, config, **kwargs)
+        if res.non_finite_input:
+            _assert_all_finite(X, input_name="X", estimator_name=estimator_name)
+            raise ValueError(diverged_message(1, config.schedule.eta0))  # finite: an overflow
     _raise_if_diverged(res, coef, intercept, average_coef, average_intercept)
     return res
 

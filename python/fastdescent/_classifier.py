@@ -238,7 +238,7 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
                 coef_init=coef_init,
                 intercept_init=intercept_init,
             )
-        X, y = self._check_X_y(X, y, reset=True, y_numeric=False)
+        X, y = self._check_X_y(X, y, reset=True, y_numeric=False, defer_finite=True)
         classes = _classes_of(y)
         return self._fit(
             X,
@@ -290,7 +290,9 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
         X, y, classes, sample_weight = _dask.computed(X, y, classes, sample_weight)
         # Validate before _check_partial_fit_first_call sets classes_, and resume only from a
         # trained state, so that a failed call never leaves a half-initialized estimator.
-        X, y = self._check_X_y(X, y, reset=not hasattr(self, "classes_"), y_numeric=False)
+        X, y = self._check_X_y(
+            X, y, reset=not hasattr(self, "classes_"), y_numeric=False, defer_finite=True
+        )
         check_classification_targets(y)
         _check_partial_fit_first_call(self, classes)
         unseen = np.setdiff1d(np.unique(y), self.classes_)
@@ -392,6 +394,7 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
                 optimizer_state=states[problem],
                 gpu=gpu,
                 cancel=cancel,
+                estimator_name=type(self).__name__,
             )
             return monitor.finished(problem, res)
 

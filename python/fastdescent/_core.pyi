@@ -92,6 +92,7 @@ class TrainConfig(metaclass=_pybind11_type):
     solver: bool
     solver_tol: float
     explosion_diverges: bool
+    check_input: bool
     def __init__(self) -> None: ...
 
 class TrainResult(metaclass=_pybind11_type):
@@ -111,6 +112,8 @@ class TrainResult(metaclass=_pybind11_type):
     def diverged(self) -> bool: ...
     @property
     def stopped_by_callback(self) -> bool: ...
+    @property
+    def non_finite_input(self) -> bool: ...
     # Set on the results of train_dense / train_csr: the optimizer's state after training.
     optimizer_state: _OptimizerState
 

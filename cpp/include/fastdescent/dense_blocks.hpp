@@ -17,17 +17,19 @@ namespace fastdescent {
 struct BlockScratch {
     std::vector<double> values;
     std::vector<std::int64_t> ids;
+    bool non_finite = false;  // a checked block had a non-finite score (see check_scores)
 };
 
 // Rows rows[lo:hi] (or lo..hi-1 when rows is null), in blocks that fit in the L1 cache, with
 // K outputs of weights w (K x d) and intercepts b (K). Adds sum_i w_i dloss_i/dp_k x_i to
 // grad[k d : (k + 1) d] and sum_i w_i dloss_i/dp_k to grad_b[k], w_i = row_weight(i), adds
-// sum_i w_i to weight_sum and returns sum_i w_i loss_i.
+// sum_i w_i to weight_sum and returns sum_i w_i loss_i. With check_scores, a non-finite score
+// sets scratch.non_finite (TrainConfig::check_input).
 template <class T, class RowWeight>
 double dense_block_sums(const DenseRows<T>& X, const std::int64_t* rows, std::int64_t lo, std::int64_t hi,
                         const T* y, const T* sample_weight, RowWeight&& row_weight, LossKind loss,
                         double loss_param, int K, const T* w, const T* b, T* grad, T* grad_b,
-                        BlockScratch& scratch, double& weight_sum) {
+                        BlockScratch& scratch, double& weight_sum, bool check_scores = false) {
     // Several outputs of a scalar loss: the kernel transposes the weights per block, so blocks
     // are longer (the rows' second read then comes from L2).
     const bool outputs = K > 1 && loss != LossKind::multinomial;
@@ -65,7 +67,8 @@ double dense_block_sums(const DenseRows<T>& X, const std::int64_t* rows, std::in
             weight_sum += weights[q];
         }
         const DenseBlock<T> blk{X.data, X.row_stride, X.n_cols, ids, m, m_next, y, weights,
-                                loss, loss_param, K, w, b, scratch.values.data()};
+                                loss, loss_param, K, w, b, scratch.values.data(),
+                                check_scores ? &scratch.non_finite : nullptr};
         total += loss == LossKind::multinomial ? X.kernels->block_gradient_softmax(blk, grad, grad_b)
                  : K > 1                       ? X.kernels->block_gradient_outputs(blk, grad, grad_b)
                                                : X.kernels->block_gradient(blk, grad, grad_b);

@@ -46,6 +46,7 @@ struct DenseBlock {
     const T* w;            // K x d, row-major
     const T* intercept;    // K
     double* scratch;  // room for 2 * m * K doubles
+    bool* non_finite = nullptr;  // when set: becomes true if a score of the block is not finite
 };
 
 template <class T>

@@ -56,6 +56,12 @@ struct TrainConfig {
     // An objective 1e6 times the first epoch's counts as diverged (the estimators turn it on
     // outside scikit-learn's own mode, whose 'optimal' first steps may overshoot that far).
     bool explosion_diverges = false;
+    // X has not been scanned for NaN or infinity: the first epoch checks the scores of the rows
+    // it reads instead (with finite weights, a non-finite value in a row makes its score
+    // non-finite), so that the scan costs no pass of its own; the validation rows, and X for
+    // a strategy that cannot check its scores, are scanned first. A non-finite score stops
+    // training with TrainResult::non_finite_input (or an overflow: the caller tells them apart).
+    bool check_input = false;
 };
 
 struct TrainResult {
@@ -67,6 +73,7 @@ struct TrainResult {
     bool diverged = false;
     bool stopped_by_callback = false;
     bool interrupted = false;
+    bool non_finite_input = false;  // check_input found a non-finite score (no epoch counted)
     // The epoch strategy that trained: "per_sample", "parallel_per_sample", "solver",
     // "lazy_sparse" or "batched" (dense steps, also on sparse rows).
     std::string strategy;

@@ -7,6 +7,7 @@
 #include <limits>
 #include <memory>
 #include <stdexcept>
+#include <type_traits>
 #include <vector>
 
 #include "fastdescent/policy.hpp"
@@ -49,10 +50,18 @@ public:
         double t = t0;
         policy_.result().t = t0;
         EpochStrategy<Rows>& s = *strategy_;
+        if (cfg_.check_input) {
+            // The rows the first epoch does not score are scanned now (see check_input).
+            const bool finite = rows_finite(val_rows_) && (s.checks_scores() || rows_finite(order_));
+            if (!finite) return non_finite_input();
+            s.check_scores_ = s.checks_scores();
+        }
         for (int epoch = 0; epoch < cfg_.max_iter; ++epoch) {
             // A full batch sums over all rows, so its order does not matter: keep memory order.
             if (cfg_.shuffle && cfg_.batch_size != 0) rng_.shuffle(order_);
             const double sumloss = s.epoch(t);
+            if (s.non_finite_scores_) return non_finite_input();
+            s.check_scores_ = false;
             if (s.interrupted_) {
                 policy_.result().n_iter = epoch + 1;
                 policy_.result().interrupted = true;
@@ -71,6 +80,31 @@ public:
     }
 
 private:
+    TrainResult non_finite_input() {
+        policy_.result().non_finite_input = true;
+        return policy_.result();
+    }
+
+    // Whether the rows hold only finite values (the scan of TrainConfig::check_input), split
+    // over the fit's threads.
+    bool rows_finite(const std::vector<std::int64_t>& rows) const {
+        const std::int64_t n = std::int64_t(rows.size());
+        const int threads = n * d_ >= (std::int64_t(1) << 22) ? cfg_.n_threads : 1;
+        bool finite = true;
+#pragma omp parallel for num_threads(threads) reduction(&& : finite) schedule(static) if (threads > 1)
+        for (std::int64_t r = 0; r < n; ++r) {
+            const std::int64_t i = rows[std::size_t(r)];
+            if constexpr (std::is_same_v<Rows, DenseRows<T>>) {
+                finite = finite && all_finite(X_.row(i), d_);
+            } else {
+                bool row_finite = true;
+                X_.for_each(i, [&](std::int64_t, T v) { row_finite = row_finite && std::isfinite(double(v)); });
+                finite = finite && row_finite;
+            }
+        }
+        return finite;
+    }
+
     // scikit-learn's per-sample algorithm (one or several threads) for plain SGD one row at a
     // time; the full-batch solver where asked for; lazy sparse steps where the rows are CSR and
     // a lazy rule applies; else batched.

@@ -200,6 +200,13 @@ T add_rows(const DenseBlock<T>& b, Coef&& coef, T* grad, BeforeRow&& before_row)
     return sum;
 }
 
+// Raises the block's flag when one of its n scores is not finite (a NaN or infinity in a row,
+// the weights being finite; see TrainConfig::check_input).
+template <class T>
+void flag_non_finite(const DenseBlock<T>& b, const double* scores, std::int64_t n) {
+    if (b.non_finite && !all_finite(scores, n)) *b.non_finite = true;
+}
+
 template <class T>
 double block_gradient(const DenseBlock<T>& b, T* grad, T* grad_b) {
     double* p = b.scratch;
@@ -231,6 +238,7 @@ double block_gradient(const DenseBlock<T>& b, T* grad, T* grad_b) {
         for (int q = 0; q < 4; ++q) p[r + q] = double(T(s[q] + b.intercept[0]));
     }
     for (; r < b.m; ++r) p[r] = double(T(fastdescent::dot(row(r), b.w, b.d) + b.intercept[0]));
+    flag_non_finite(b, p, b.m);
     for (r = 0; r < b.m; ++r) dl[r] = double(b.y[b.rows[r]]);
     double loss = 0.0;
     switch (b.loss) {
@@ -286,6 +294,7 @@ double block_gradient_softmax(const DenseBlock<T>& b, T* grad, T* grad_b) {
         for (int k = 0; k < K; ++k)
             S[r * K + k] = double(T(fastdescent::dot(row(r), b.w + k * b.d, b.d) + b.intercept[k]));
     }
+    flag_non_finite(b, S, b.m * K);
     double* D = S + b.m * K;  // m x K: weight_r * d loss_r / d p_k
     double loss = 0.0;
     for (r = 0; r < b.m; ++r) {
@@ -354,6 +363,7 @@ double block_gradient_outputs(const DenseBlock<T>& b, T* grad, T* grad_b) {
         }
         for (int c = 0; c < Kp / C; ++c) scores(q, int(std::min<std::int64_t>(4, b.m - q)), c);
     }
+    flag_non_finite(b, S, b.m * K);
     const double loss = visit_scalar_loss(b.loss, b.loss_param, [&](auto L) {
         double sum = 0.0;
         for (std::int64_t q = 0; q < b.m; ++q) {

@@ -22,6 +22,7 @@ public:
     template <class... Args>
     BatchedEpochs(Args&&... args) : Base(std::forward<Args>(args)...), step_(cfg_, opt_) {}
     double epoch(double& t) override { return epoch_batched(t); }
+    bool checks_scores() const override { return dense; }
 
 private:
     // Mini-batch or full-batch epoch: per batch, one fused pass for the gradient sums, then the
@@ -37,6 +38,7 @@ private:
             const std::int64_t stop = std::min(n, start + B);
             double batch_weight = 0.0;
             sumloss += batch_gradient(start, stop, batch_weight);
+            if (non_finite_scores_) return sumloss;
             if (batch_weight == 0.0) continue;  // nothing to learn from rows of weight zero
             const double eta = policy_.eta(t);
             last_eta_ = eta;
@@ -86,7 +88,7 @@ protected:
                 loss = dense_block_sums(X_, order_.data(), lo, hi, tg_.y, tg_.sample_weight,
                                         [this](std::int64_t i) { return sample_weight(i); }, loss_kind,
                                         param, K_, m_.coef, m_.intercept, g, g + P,
-                                        block_scratch_[std::size_t(tid)], weight);
+                                        block_scratch_[std::size_t(tid)], weight, check_scores_);
             } else {
                 for (std::int64_t r = lo; r < hi; ++r) {
                     const std::int64_t i = order_[std::size_t(r)];
@@ -108,6 +110,8 @@ protected:
             thread_sums_[std::size_t(2 * tid + 1)] = weight;
         }
         pacer_.stop();
+        for (int tid = 0; tid < n_threads; ++tid)
+            non_finite_scores_ = non_finite_scores_ || block_scratch_[std::size_t(tid)].non_finite;
         const T* g0 = room_of(thread_grads_[0]);
         std::copy(g0, g0 + P, grad_.begin());
         std::copy(g0 + P, g0 + P + K_, grad_b_.begin());

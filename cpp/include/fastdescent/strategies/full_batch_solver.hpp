@@ -60,6 +60,9 @@ public:
         y_next_ = x_prev_;
     }
 
+    // The solver reads X before its first gradient (curvature, step bounds): the trainer scans
+    // X first instead.
+    bool checks_scores() const override { return false; }
     double epoch(double& t) override {
         store(y_next_);  // the point this pass evaluates
         const std::int64_t n = std::int64_t(order_.size());

@@ -26,6 +26,7 @@ public:
     ParallelPerSampleEpochs(int n_threads, Args&&... args)
         : Base(std::forward<Args>(args)...), n_threads_(n_threads) {}
     double epoch(double& t) override { return epoch_per_sample_parallel(t, n_threads_); }
+    bool checks_scores() const override { return true; }
 
     // Threads for this configuration and number of training rows: plain SGD with no penalty or
     // L2 only, no averaging, and enough work per epoch to pay for the synchronization; else 1.
@@ -54,6 +55,7 @@ private:
         local_models_.resize(std::size_t(n_threads));
         local_scratch_.resize(std::size_t(n_threads));
         std::vector<double> thread_loss(std::size_t(n_threads), 0.0);
+        std::vector<char> thread_non_finite(std::size_t(n_threads), 0);  // a thread's flag
         const double shrink_l2 = pen_.active ? pen_.alpha : 0.0;
         // A round is at least sync_rows rows per thread and at most a quarter epoch: every
         // round ends in a barrier, and on a busy machine a barrier costs a time slice.
@@ -81,6 +83,10 @@ private:
                     if (r + prefetch_distance < hi) prefetch_row(order_[std::size_t(r + prefetch_distance)]);
                     for (int k = 0; k < K_; ++k)
                         p[k] = wscale * double(X_.dot(i, w + k * d_)) + double(b[k]);
+                    if (check_scores_ && !all_finite(p, K_)) {
+                        thread_non_finite[std::size_t(tid)] = 1;
+                        break;
+                    }
                     // Step count as if the threads took turns over the round's rows.
                     const double eta = policy_.eta(t + double(start + (r - lo) * n_threads + tid - start));
                     const double sw = sample_weight(i);
@@ -104,6 +110,8 @@ private:
                 if (wscale != 1.0) scale(T(wscale), w, P);
                 thread_loss[std::size_t(tid)] += loss + log1p_sum.total();
             }
+            for (char f : thread_non_finite) non_finite_scores_ = non_finite_scores_ || f;
+            if (non_finite_scores_) return 0.0;
             const T inv = T(1.0 / n_threads);
             for (std::int64_t j = 0; j < P + K_; ++j) {
                 T sum = 0;

@@ -17,6 +17,7 @@ class PerSampleEpochs final : public EpochStrategy<Rows> {
 public:
     using Base::Base;
     double epoch(double& t) override { return epoch_per_sample(t); }
+    bool checks_scores() const override { return true; }
 
 private:
     // scikit-learn's plain SGD, one sample per update: w = wscale * v so that the L2 shrinkage
@@ -38,6 +39,10 @@ private:
             if (r + prefetch_distance < n) prefetch_row(order_[std::size_t(r + prefetch_distance)]);
             for (int k = 0; k < K_; ++k)
                 p_[k] = wscale * double(X_.dot(i, coef_row(k))) + double(m_.intercept[k]);
+            if (check_scores_ && !all_finite(p_.data(), K_)) {
+                non_finite_scores_ = true;
+                return sumloss;
+            }
             double eta = policy_.eta(t);
             last_eta_ = eta;
             double sw = sample_weight(i);

@@ -75,6 +75,9 @@ public:
     EpochStrategy& operator=(const EpochStrategy&) = delete;
 
     virtual double epoch(double& t) = 0;
+    // Whether epoch() checks the scores it computes when check_scores_ is set (see
+    // TrainConfig::check_input): every row's score, before any use of it.
+    virtual bool checks_scores() const { return false; }
     // The penalty at the weights the epoch's loss was measured at, as the objective takes it.
     virtual double penalty_value() const {
         return pen_.value(m_.coef, K_ * d_) + pen_.intercept_value(m_.intercept, K_);
@@ -148,6 +151,8 @@ public:
     double last_grad_norm_ = 0.0;  // gradient norm of that update (EpochStats::grad_norm)
     bool interrupted_ = false;     // the stop check asked to stop
     bool converged_ = false;       // the strategy's own convergence test passed (the solver)
+    bool check_scores_ = false;    // check every score of this epoch (TrainConfig::check_input)
+    bool non_finite_scores_ = false;  // a checked score was not finite: the epoch stopped there
 
 protected:
     static constexpr std::int64_t prefetch_distance = 4;  // rows requested ahead of use
@@ -173,6 +178,7 @@ protected:
     using Base::X_, Base::tg_, Base::m_, Base::cfg_, Base::opt_, Base::policy_, Base::pen_;        \
     using Base::order_, Base::K_, Base::d_, Base::last_eta_, Base::last_grad_norm_;                 \
     using Base::prefetch_distance, Base::coef_row, Base::prefetch_row, Base::sample_weight;         \
-    using Base::per_sample_loss, Base::loss_and_deriv, Base::poll_stop
+    using Base::per_sample_loss, Base::loss_and_deriv, Base::poll_stop;                            \
+    using Base::check_scores_, Base::non_finite_scores_
 
 }  // namespace fastdescent

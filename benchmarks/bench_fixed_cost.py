@@ -1,0 +1,59 @@
+"""The fixed cost of a fit: a 1-epoch fit less one epoch, on 1,000,000 x 100 dense rows (binary
+log_loss, full batch and shuffled mini-batches of 256, both cores), in milliseconds and in
+epochs. An epoch is (3-epoch fit - 1-epoch fit) / 2; each time is the best of 3.
+
+Beside it, the scan that the fit no longer makes: one read of X for NaN and infinity
+(``_core.all_finite`` on both cores, what the estimators ran before training until the first
+epoch checked the rows it reads).
+
+Run:
+
+    python benchmarks/bench_fixed_cost.py
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+import warnings
+
+import numpy as np
+
+import fastdescent as fd
+from fastdescent import _core
+
+ROWS, COLS = 1_000_000, 100
+
+
+def best(fn, repeats=3):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def fit(X, y, batch_size, epochs):
+    fd.SGDClassifier(loss="log_loss", learning_rate="constant", eta0=0.1, max_iter=epochs, tol=None,
+                     n_jobs=2, random_state=0, batch_size=batch_size).fit(X, y)
+
+
+def main():
+    warnings.simplefilter("ignore")
+    rng = np.random.default_rng(0)
+    print(f"{'mode':<22} {'dtype':<8} {'epoch':>8} {'fixed cost':>11} {'in epochs':>10} {'scan saved':>11}")
+    for dtype in (np.float64, np.float32):
+        X = rng.normal(size=(ROWS, COLS)).astype(dtype)
+        y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int)
+        scan = best(functools.partial(_core.all_finite, X, 2))
+        for name, batch in (("full batch", "full"), ("mini-batch 256", 256)):
+            one = best(functools.partial(fit, X, y, batch, 1))
+            epoch = (best(functools.partial(fit, X, y, batch, 3)) - one) / 2
+            fixed = one - epoch
+            print(f"{name:<22} {np.dtype(dtype).name:<8} {epoch * 1e3:6.1f}ms {fixed * 1e3:9.1f}ms "
+                  f"{fixed / epoch:9.2f}x {scan * 1e3:9.1f}ms")
+
+
+if __name__ == "__main__":
+    main()
