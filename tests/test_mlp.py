@@ -521,3 +521,26 @@ def test_every_sklearn_parameter_with_its_default(ours, theirs):
     mine, sk = ours().get_params(), theirs().get_params()
     assert {k: mine[k] for k in sk} == sk
     assert set(mine) - set(sk) == {"optimizer", "clip_value", "clip_norm", "callbacks", "n_jobs", "device"}
+
+
+def test_checkpoint_and_early_stopping_callbacks_restore_a_network():
+    X, y = digits()
+    checkpoint = callbacks.ModelCheckpoint("loss", restore=True)
+    stopper = callbacks.EarlyStopping("loss", patience=0, restore_best_weights=True)
+    clf = fd.MLPClassifier(hidden_layer_sizes=(16,), learning_rate_init=0.5, solver="sgd", momentum=0.0,
+                           max_iter=8, tol=0, random_state=0, callbacks=[checkpoint])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    best = int(np.argmin(clf.loss_curve_))
+    assert checkpoint.best_epoch_ == best + 1
+    again = fd.MLPClassifier(hidden_layer_sizes=(16,), learning_rate_init=0.5, solver="sgd", momentum=0.0,
+                             max_iter=best + 1, tol=0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        again.fit(X, y)
+    for a, b in zip(clf.coefs_ + clf.intercepts_, again.coefs_ + again.intercepts_):
+        np.testing.assert_array_equal(a, b)  # the best epoch's weights, restored in place
+    clf.set_params(callbacks=[stopper], max_iter=50, learning_rate_init=0.001)
+    clf.fit(X, y)
+    assert stopper.stopped_epoch_ == clf.n_iter_ or clf.n_iter_ == 50

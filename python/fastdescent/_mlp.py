@@ -372,7 +372,7 @@ class BaseMLP(InputChecks, BaseEstimator):
         cfg.schedule_in_samples = per_epoch
         previous = None if first_pass else getattr(self, "_optimizer_state", None)
         resume = incremental and previous is not None and previous["spec"] == _spec_dict(spec)
-        cfg.samples_seen = float(0 if first_pass else self.t_)
+        cfg.samples_seen = float(0 if first_pass else getattr(self, "t_", 0))
         cfg.fresh_schedule = not resume
         t0 = float(getattr(self, "_updates", 0) + 1) if resume else 1.0
 
@@ -433,7 +433,9 @@ class BaseMLP(InputChecks, BaseEstimator):
             coefs_=coefs,
             intercepts_=intercepts,
             n_iter_=res.n_iter,
-            t_=int((0 if first_pass else self.t_) + res.n_iter * train_rows.shape[0]),
+            t_=int(
+                (0 if first_pass else getattr(self, "t_", 0)) + res.n_iter * train_rows.shape[0]
+            ),
             loss_=curve[-1] if curve else float("nan"),
             loss_curve_=loss_curve,
             _updates=int(res.t) - 1,

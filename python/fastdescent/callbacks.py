@@ -8,8 +8,9 @@ Pass them to an estimator, ``SGDClassifier(callbacks=[EarlyStopping("val_score")
   a dict of the epoch's metrics, the keys of ``history_``: ``"loss"`` (training objective),
   ``"val_score"`` (only with ``early_stopping=True``), ``"lr"`` (step size), ``"grad_norm"``
   and ``"time"`` (seconds since the call started). ``estimator.coef_`` and
-  ``estimator.intercept_`` hold the current weights (read them, copy them, or predict with
-  them; writing to them changes training). Returning True stops training after this epoch;
+  ``estimator.intercept_`` (an MLP's ``coefs_`` and ``intercepts_``) hold the current weights
+  (read them, copy them, or predict with them; writing to them changes training). Returning
+  True stops training after this epoch;
 - ``on_fit_end(estimator)`` once the fitted attributes are set;
 - ``on_fit_error(estimator, error)`` instead of ``on_fit_end`` when training raised `error`
   (a diverged fit, a KeyboardInterrupt, an exception of a callback); the estimator keeps its
@@ -113,8 +114,16 @@ class _Best:
         return self.sign * self.value
 
 
+def _is_network(estimator):
+    """An MLP: its weights are lists of layer arrays (coefs_, intercepts_)."""
+    return hasattr(estimator, "coefs_")
+
+
 def _weights(estimator, key):
-    """Copies of the weights a problem trains: a coef_ row (one-vs-rest) or all of them."""
+    """Copies of the weights a problem trains: a coef_ row (one-vs-rest) or all of them; an
+    MLP's layer arrays."""
+    if _is_network(estimator):
+        return [c.copy() for c in estimator.coefs_], [b.copy() for b in estimator.intercepts_]
     coef, intercept = np.asarray(estimator.coef_), np.asarray(estimator.intercept_)
     if key is None:
         return coef.copy(), intercept.copy()
@@ -124,7 +133,10 @@ def _weights(estimator, key):
 
 def _put_weights(estimator, key, weights):
     coef, intercept = weights
-    if key is None:
+    if _is_network(estimator):
+        for live, best in zip([*estimator.coefs_, *estimator.intercepts_], [*coef, *intercept]):
+            live[...] = best
+    elif key is None:
         estimator.coef_[...] = coef
         estimator.intercept_[...] = intercept
     else:
@@ -232,9 +244,9 @@ class ModelCheckpoint(Callback):
 
     Attributes
     ----------
-    best_coef_, best_intercept_ : ndarray
+    best_coef_, best_intercept_ : ndarray, or list of ndarray for an MLP
         Copies of ``coef_`` / ``intercept_`` at the best epoch (for one-vs-rest, the rows of
-        every class at that class's best epoch).
+        every class at that class's best epoch; for an MLP, of ``coefs_`` / ``intercepts_``).
     best_ : float or dict
         Best value of the metric (per class label for one-vs-rest).
     best_epoch_ : int or dict
@@ -248,10 +260,8 @@ class ModelCheckpoint(Callback):
 
     def on_fit_begin(self, estimator):
         self._state = {}
-        coef = np.asarray(estimator.coef_)
         # A fit that ends before any epoch (none here) keeps the starting weights.
-        self.best_coef_ = coef.copy()
-        self.best_intercept_ = np.asarray(estimator.intercept_).copy()
+        self.best_coef_, self.best_intercept_ = _weights(estimator, None)
 
     def on_epoch_end(self, estimator, epoch, metrics):
         key = metrics.get("class")
@@ -279,8 +289,7 @@ class ModelCheckpoint(Callback):
         """
         if not hasattr(self, "best_coef_"):
             raise RuntimeError("ModelCheckpoint has not watched a fit yet.")
-        estimator.coef_[...] = self.best_coef_
-        estimator.intercept_[...] = self.best_intercept_
+        _put_weights(estimator, None, (self.best_coef_, self.best_intercept_))
         return estimator
 
     @property
