@@ -125,6 +125,21 @@ RowOrder python_order(py::handle permutation) {
     };
 }
 
+// Rows per pass when a network reads all rows (prediction, L-BFGS): its scratch is sized to it.
+constexpr std::int64_t chunk_rows = 4096;
+
+// Calls f(start, rows, m) on consecutive chunks of the rows 0..n-1, at most `chunk` each.
+template <class F>
+void in_chunks(std::int64_t n, std::int64_t chunk, F&& f) {
+    std::vector<std::int64_t> idx;
+    for (std::int64_t start = 0; start < n; start += chunk) {
+        const std::int64_t m = std::min(chunk, n - start);
+        idx.resize(std::size_t(m));
+        for (std::int64_t r = 0; r < m; ++r) idx[std::size_t(r)] = start + r;
+        f(start, idx.data(), m);
+    }
+}
+
 std::vector<std::int64_t> index_list(py::handle a, std::int64_t n_rows, const char* what) {
     auto v = vector_of<std::int64_t>(a, typed<std::int64_t>(a, what).size(), what);
     for (py::ssize_t k = 0; k < v.size(); ++k)
@@ -200,15 +215,11 @@ py::object forward_t(py::handle X, py::handle coefs, py::handle intercepts, Acti
             throw py::value_error("out must be C-contiguous with n_samples x n_outputs entries");
         T* o = writable(oa, "out");
         py::gil_scoped_release release;
-        MlpNetwork<T> net(layers.spec, scipy_gemm<T>(), std::min<std::int64_t>(n, 4096));
-        std::vector<std::int64_t> idx;
-        for (std::int64_t start = 0; start < n; start += net.max_rows()) {
-            const std::int64_t m = std::min(net.max_rows(), n - start);
-            idx.resize(std::size_t(m));
-            for (std::int64_t r = 0; r < m; ++r) idx[std::size_t(r)] = start + r;
-            const T* a = net.forward(rows, idx.data(), m, layers.params);
+        MlpNetwork<T> net(layers.spec, scipy_gemm<T>(), std::min<std::int64_t>(n, chunk_rows));
+        in_chunks(n, net.max_rows(), [&](std::int64_t start, const std::int64_t* idx, std::int64_t m) {
+            const T* a = net.forward(rows, idx, m, layers.params);
             std::copy(a, a + m * K, o + start * K);
-        }
+        });
         return py::none();
     });
 }
@@ -232,16 +243,11 @@ py::object loss_gradient_t(py::handle X, py::handle Y, py::handle sample_weight,
         double total = 0.0, weight = 0.0;
         {
             py::gil_scoped_release release;
-            MlpNetwork<T> net(layers.spec, scipy_gemm<T>(), std::min<std::int64_t>(n, 4096));
-            std::vector<std::int64_t> idx;
-            for (std::int64_t start = 0; start < n; start += net.max_rows()) {
-                const std::int64_t m = std::min(net.max_rows(), n - start);
-                idx.resize(std::size_t(m));
-                for (std::int64_t r = 0; r < m; ++r) idx[std::size_t(r)] = start + r;
-                net.forward(rows, idx.data(), m, layers.params);
-                total += net.backward(rows, idx.data(), m, Ya.data(), sw,
-                                      layers.params, grads.params, start > 0);
-            }
+            MlpNetwork<T> net(layers.spec, scipy_gemm<T>(), std::min<std::int64_t>(n, chunk_rows));
+            in_chunks(n, net.max_rows(), [&](std::int64_t start, const std::int64_t* idx, std::int64_t m) {
+                net.forward(rows, idx, m, layers.params);
+                total += net.backward(rows, idx, m, Ya.data(), sw, layers.params, grads.params, start > 0);
+            });
             for (std::int64_t i = 0; i < n; ++i) weight += sw ? double(sw[i]) : 1.0;
             if (!(weight > 0)) throw std::invalid_argument("the rows have a total sample weight of zero");
             const auto& u = layers.spec.units;
