@@ -376,7 +376,6 @@ class BaseMLP(InputChecks, BaseEstimator):
         cfg.fresh_schedule = not resume
         t0 = float(getattr(self, "_updates", 0) + 1) if resume else 1.0
 
-        monitor_attrs = {"n_outputs_": state["n_outputs_"], "n_layers_": state["n_layers_"]}
         monitor = FitMonitor(
             self,
             train.max_iter,
@@ -384,17 +383,20 @@ class BaseMLP(InputChecks, BaseEstimator):
             [lambda t: (coefs, intercepts)],
             ("coefs_", "intercepts_"),
         )
-        saved = {}
-        if monitor.callbacks:  # a callback may predict with the live weights
-            exposed = dict(monitor_attrs, out_activation_=state["out_activation_"])
-            exposed.update(self._fitted_labels())
-            saved = {
-                k: self.__dict__.get(k, _MISSING) for k in (*exposed, "coefs_", "intercepts_")
-            }
-            vars(self).update(exposed, coefs_=coefs, intercepts_=intercepts)
+        if monitor.callbacks:
+            # A callback may predict with the live weights. On an error, fit's
+            # keeps_state_on_error puts the previous attributes back.
+            vars(self).update(
+                n_outputs_=state["n_outputs_"],
+                n_layers_=state["n_layers_"],
+                out_activation_=state["out_activation_"],
+                coefs_=coefs,
+                intercepts_=intercepts,
+                **self._fitted_labels(),
+            )
         try:
             monitor.begin()
-            with self._blas_limits(), warnings.catch_warnings():
+            with self._blas_limits():
                 res = _core.train_mlp(
                     _core_X(X),
                     Y.ravel(),
@@ -415,11 +417,6 @@ class BaseMLP(InputChecks, BaseEstimator):
                 )
         except BaseException as error:
             monitor.fail(error)
-            for k, v in saved.items():
-                if v is _MISSING:
-                    self.__dict__.pop(k, None)
-                else:
-                    setattr(self, k, v)
             raise
         monitor.finished(0, res)
         history = monitor.history()
@@ -568,9 +565,6 @@ class BaseMLP(InputChecks, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
-
-
-_MISSING = object()
 
 
 def _permutation(rs):
