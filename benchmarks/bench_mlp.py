@@ -7,7 +7,7 @@ California housing regression (../shared/data/california_housing: the 8 numeric 
 standardized, 16,000 training rows) with (100,); solver='adam', batch 200, shuffled epochs.
 
 Per task and dtype (float64, float32):
-- epoch time: (fit of E epochs - fit of 1 epoch) / (E - 1), so that the fixed cost of a fit
+- epoch time: (fit of E = 8 epochs - fit of 1 epoch) / (E - 1), so that the fixed cost of a fit
   is left out, for fastdescent and scikit-learn with the BLAS's default threads (n_jobs=None);
   the best of 5 rounds that interleave the floor, fastdescent and scikit-learn;
 - the floor: the same matrix products per batch (forward X W1, H W2, ...; backward H^T D,
@@ -118,7 +118,7 @@ def epoch_time(make, X, y, epochs):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--epochs", type=int, default=4, help="epochs per timed fit")
+    parser.add_argument("--epochs", type=int, default=8, help="epochs per timed fit")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds")
     parser.add_argument("--accuracy-epochs", type=int, default=20)
     parser.add_argument("--quick", action="store_true", help="one seed, fewer epochs")
