@@ -77,6 +77,7 @@ public:
             b.penalized = false;
             arrays_.push_back(b);
         }
+        for (const ParamArray<T>& a : arrays_) parameters_ += a.n;
         if (cfg_.train.early_stopping)
             for (const ParamArray<T>& a : arrays_) best_.emplace_back(a.w, a.w + a.n);
     }
@@ -111,7 +112,7 @@ public:
                 eta = cfg_.schedule_in_samples ? epoch_eta : policy_.eta(t);
                 const bool last = start + B >= n;
                 norm = step_.apply(arrays_.data(), int(arrays_.size()), weight, eta, t, last);
-                work_ += m * net_parameters();
+                work_ += m * parameters_;
                 if (work_ >= (1 << 24)) {
                     work_ = 0;
                     if (stop_ && stop_()) {
@@ -152,11 +153,6 @@ private:
         c.intercept_linear = 0.0;
         c.fit_intercept = true;
         return c;
-    }
-    std::int64_t net_parameters() const {
-        std::int64_t s = 0;
-        for (const ParamArray<T>& a : arrays_) s += a.n;
-        return s;
     }
 
     // Adds alpha W to the weights' gradient sums; returns the batch's penalty alpha / 2 ||W||^2
@@ -239,6 +235,7 @@ private:
     std::vector<ParamArray<T>> arrays_;
     std::vector<std::vector<T>> best_;
     double best_score_ = -std::numeric_limits<double>::infinity();
+    std::int64_t parameters_ = 0;  // entries of all arrays: the work of a row, for the stop check
     std::int64_t work_ = 0;
 };
 
