@@ -95,16 +95,9 @@ py::tuple sums(const Rows& X, py::handle y, py::handle coef, py::handle intercep
 template <class T>
 py::tuple dense_t(py::array X, py::handle y, py::handle coef, py::handle intercept, LossKind loss,
                   double loss_param, py::handle sw, py::handle cw, bool ovr, py::handle rows, int nt) {
-    auto Xa = typed<T>(X, "X");
-    if (Xa.ndim() != 2) throw py::value_error("X must be 2-D");
-    const std::int64_t n = Xa.shape(0), d = Xa.shape(1);
-    if (d > 1 && Xa.strides(1) != sizeof(T))
-        throw py::value_error("X rows must be contiguous (C order or row-strided)");
-    if (Xa.strides(0) % std::int64_t(sizeof(T)) != 0 || Xa.strides(0) < 0)
-        throw py::value_error("X has an unsupported row stride");
-    const std::int64_t row_stride = n > 1 ? Xa.strides(0) / std::int64_t(sizeof(T)) : d;
-    DenseRows<T> view{Xa.data(), n, d, row_stride};
-    return sums<T>(view, y, coef, intercept, loss, loss_param, sw, cw, ovr, rows, nt);
+    return with_dense_rows_as<T>(X, [&](const auto& view) {
+        return sums<T>(view, y, coef, intercept, loss, loss_param, sw, cw, ovr, rows, nt);
+    });
 }
 
 template <class T, class I>
@@ -135,9 +128,9 @@ void bind_gradient(py::module_& m) {
     m.def("loss_gradient_dense",
           [](py::array X, py::handle y, py::handle coef, py::handle intercept, LossKind loss,
              double loss_param, py::handle sw, py::handle cw, bool ovr, py::handle rows, int nt) {
-              if (X.dtype().equal(py::dtype::of<float>()))
-                  return dense_t<float>(X, y, coef, intercept, loss, loss_param, sw, cw, ovr, rows, nt);
-              return dense_t<double>(X, y, coef, intercept, loss, loss_param, sw, cw, ovr, rows, nt);
+              if (storage_of(X) == Storage::f64)
+                  return dense_t<double>(X, y, coef, intercept, loss, loss_param, sw, cw, ovr, rows, nt);
+              return dense_t<float>(X, y, coef, intercept, loss, loss_param, sw, cw, ovr, rows, nt);
           },
           py::arg("X"), py::arg("y"), py::arg("coef"), py::arg("intercept"), py::arg("loss"),
           py::arg("loss_param") = 0.1, py::arg("sample_weight") = py::none(),

@@ -94,14 +94,8 @@ py::object with_rows(py::handle X, F&& f) {
             return csr(std::int32_t{});
         return csr(std::int64_t{});
     }
-    auto Xa = typed<T>(X, "X");
-    if (Xa.ndim() != 2) throw py::value_error("X must be 2-D");
-    const std::int64_t n = Xa.shape(0), d = Xa.shape(1);
-    if ((d > 1 && Xa.strides(1) != sizeof(T)) || Xa.strides(0) < 0 ||
-        Xa.strides(0) % std::int64_t(sizeof(T)) != 0)
-        throw py::value_error("X rows must be contiguous (C order or row-strided)");
-    const std::int64_t stride = n > 1 ? Xa.strides(0) / std::int64_t(sizeof(T)) : d;
-    return f(DenseRows<T>{Xa.data(), n, d, stride}, std::vector<Span>{span_of(Xa, "X")});
+    const py::array Xa = py::reinterpret_borrow<py::array>(X);
+    return with_dense_rows_as<T>(Xa, [&](const auto& rows) { return f(rows, std::vector<Span>{span_of(Xa, "X")}); });
 }
 
 // The rows' order for a shuffled epoch from permutation(n), a Python callable returning a

@@ -10,26 +10,52 @@
 namespace fastdescent::bindings {
 namespace {
 
+// Threads for a pass over n x d entries: one per 4M entries at most (below
+// that, waking threads costs more than it saves).
+int pass_threads(int n_threads, std::int64_t n, std::int64_t d) {
+    return int(std::max<std::int64_t>(1, std::min<std::int64_t>(resolve_threads(n_threads), (n * d) >> 22)));
+}
+
 // Whether all entries are finite: one read of the array, rows split across threads (the
-// single-threaded NumPy check is the slowest step of validating a large X).
-template <class T>
-bool rows_finite(const py::array& obj, int n_threads) {
-    auto a = typed<T>(obj, "a");
+// single-threaded NumPy check is the slowest step of validating a large X). S: the stored type.
+template <class S>
+bool rows_finite(const py::array& a, int n_threads) {
     const std::int64_t n_rows = a.ndim() == 2 ? a.shape(0) : 1;
     const std::int64_t n_cols = a.ndim() == 2 ? a.shape(1) : (a.ndim() == 1 ? a.shape(0) : 0);
     if (a.ndim() >= 1 && a.ndim() <= 2 && n_rows * n_cols == 0) return true;  // any strides
-    if (a.ndim() < 1 || a.ndim() > 2 || (n_cols > 1 && a.strides(a.ndim() - 1) != sizeof(T)) ||
-        (a.ndim() == 2 && n_rows > 1 && a.strides(0) < 0))
+    if (a.ndim() < 1 || a.ndim() > 2 || (n_cols > 1 && a.strides(a.ndim() - 1) != sizeof(S)) ||
+        (a.ndim() == 2 && n_rows > 1 && (a.strides(0) < 0 || a.strides(0) % sizeof(S) != 0)) ||
+        reinterpret_cast<std::uintptr_t>(a.data()) % alignof(S) != 0)
         throw py::value_error("a must be 1-D contiguous or 2-D with contiguous rows");
-    const T* data = a.data();
-    const std::int64_t stride = a.ndim() == 2 ? a.strides(0) / std::int64_t(sizeof(T)) : 0;
+    const S* data = static_cast<const S*>(a.data());
+    const std::int64_t stride = a.ndim() == 2 ? a.strides(0) / std::int64_t(sizeof(S)) : 0;
     bool finite = true;
     py::gil_scoped_release release;
-    // A thread per 4M entries at most: below that, waking threads costs more than it saves.
-    n_threads = int(std::max<std::int64_t>(1, std::min<std::int64_t>(resolve_threads(n_threads), n_rows * n_cols >> 22)));
+    n_threads = pass_threads(n_threads, n_rows, n_cols);
 #pragma omp parallel for num_threads(n_threads) reduction(&& : finite) schedule(static) if (n_threads > 1)
     for (std::int64_t i = 0; i < n_rows; ++i) finite = finite && all_finite(data + i * stride, n_cols);
     return finite;
+}
+
+// X @ coef.T + intercept for a dense X of any storage, computed in T (the dtype of coef).
+template <class T, class S>
+py::array_t<T> linear_scores(const DenseRows<T, S>& X, const py::array& coef, const py::array& intercept,
+                             int n_threads) {
+    auto c = typed<T>(coef, "coef");
+    if (c.ndim() != 2 || c.shape(1) != X.n_cols || !(c.flags() & py::array::c_style))
+        throw py::value_error("coef must be a C-contiguous (n_outputs, n_features) array");
+    const std::int64_t K = c.shape(0), d = X.n_cols, n = X.n_rows;
+    auto b = vector_of<T>(intercept, K, "intercept");
+    py::array_t<T> out({n, K});
+    const T* w = c.data();
+    const T* b0 = b.data();
+    T* o = out.mutable_data();
+    py::gil_scoped_release release;
+    const int threads = pass_threads(n_threads, n, d * K);
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (std::int64_t i = 0; i < n; ++i)
+        for (std::int64_t k = 0; k < K; ++k) o[i * K + k] = X.dot(i, w + k * d) + b0[k];
+    return out;
 }
 
 template <class T, class Rows>
@@ -123,24 +149,6 @@ py::object run(const Rows& X, std::vector<Span> reads, py::handle y, py::handle 
     // The optimizer's state after training, as plain arrays (optimizer_state of the next call).
     out.attr("optimizer_state") = opt ? py::object(state_to_python(opt->state())) : py::object(py::list());
     return out;
-}
-
-template <class T>
-py::object train_dense_t(py::array X, py::handle y, py::handle coef, py::handle intercept,
-                          const TrainConfig& cfg, py::handle sw, py::handle cw, py::handle mask,
-                          py::handle avg_coef, py::handle avg_int, double t0, py::handle cb, py::handle opt,
-                          py::handle opt_state, py::handle cancel) {
-    auto Xa = typed<T>(X, "X");
-    if (Xa.ndim() != 2) throw py::value_error("X must be 2-D");
-    const std::int64_t n = Xa.shape(0), d = Xa.shape(1);
-    if (d > 1 && Xa.strides(1) != sizeof(T))
-        throw py::value_error("X rows must be contiguous (C order or row-strided)");
-    if (Xa.strides(0) % std::int64_t(sizeof(T)) != 0 || Xa.strides(0) < 0)
-        throw py::value_error("X has an unsupported row stride");
-    const std::int64_t row_stride = n > 1 ? Xa.strides(0) / std::int64_t(sizeof(T)) : d;
-    DenseRows<T> rows{Xa.data(), n, d, row_stride};
-    return run<T>(rows, {span_of(Xa, "X")}, y, coef, intercept, cfg, sw, cw, mask, avg_coef,
-                  avg_int, t0, cb, opt, opt_state, cancel);
 }
 
 template <class T, class I>
@@ -269,12 +277,46 @@ void bind_train(py::module_& m) {
 
     m.def("all_finite",
           [](py::array a, int n_threads) {
-              if (a.dtype().equal(py::dtype::of<float>())) return rows_finite<float>(a, n_threads);
-              return rows_finite<double>(a, n_threads);
+              switch (storage_of(a)) {
+                  case Storage::f64: return rows_finite<double>(a, n_threads);
+                  case Storage::f32: return rows_finite<float>(a, n_threads);
+                  case Storage::f16: return rows_finite<Half>(a, n_threads);
+                  case Storage::bf16: return rows_finite<BFloat16>(a, n_threads);
+              }
+              return false;
           },
           py::arg("a"), py::arg("n_threads") = 1,
-          "Whether every entry of a float32/float64 array (1-D contiguous, or 2-D with contiguous "
-          "rows) is finite; rows split over n_threads threads, GIL released.");
+          "Whether every entry of a float64/float32/float16/bfloat16 array (1-D contiguous, or 2-D "
+          "with contiguous rows) is finite; rows split over n_threads threads, GIL released.");
+    m.def("linear_scores",
+          [](py::array X, py::array coef, py::array intercept, int n_threads) -> py::array {
+              if (coef.dtype().equal(py::dtype::of<double>()))
+                  return with_dense_rows_as<double>(X, [&](const auto& rows) {
+                      return linear_scores(rows, coef, intercept, n_threads);
+                  });
+              return with_dense_rows_as<float>(X, [&](const auto& rows) {
+                  return linear_scores(rows, coef, intercept, n_threads);
+              });
+          },
+          py::arg("X"), py::arg("coef"), py::arg("intercept"), py::arg("n_threads") = 1,
+          "X @ coef.T + intercept, shape (n_samples, n_outputs), in coef's dtype, for a dense X "
+          "read as stored (a float16 or bfloat16 X needs float32 coef: no upcast copy of X); "
+          "rows split over n_threads threads, GIL released.");
+    m.def("row_squared_norms",
+          [](py::array X, int n_threads) {
+              return with_dense_rows(X, [&](const auto& rows) {
+                  py::array_t<double> out(rows.n_rows);
+                  double* o = out.mutable_data();
+                  py::gil_scoped_release release;
+                  const int threads = pass_threads(n_threads, rows.n_rows, rows.n_cols);
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+                  for (std::int64_t i = 0; i < rows.n_rows; ++i) o[i] = rows.row_squared_norm(i);
+                  return out;
+              });
+          },
+          py::arg("X"), py::arg("n_threads") = 1,
+          "Squared norm of each row of a dense X read as stored, in float64 (no overflow for "
+          "float16 X); rows split over n_threads threads, GIL released.");
 
     m.def("check_csr",
           [](py::array indices, py::array indptr, std::int64_t n_cols) {
@@ -290,7 +332,7 @@ void bind_train(py::module_& m) {
 
     const char* doc =
         "Train a linear model in place on the rows of X (GIL released). Arrays must already have "
-        "the dtype of X; nothing is copied. optimizer_state (a list from a previous result's "
+        "the dtype of X (float32 for a float16 or bfloat16 X, read as stored); nothing is copied. optimizer_state (a list from a previous result's "
         "optimizer_state) continues the optimizer from that state; the result's optimizer_state "
         "is the state after training.";
     m.def("train_dense",
@@ -298,9 +340,11 @@ void bind_train(py::module_& m) {
              const TrainConfig& cfg, py::handle sw, py::handle cw, py::handle mask,
              py::handle avg_coef, py::handle avg_int, double t0, py::handle cb, py::handle opt,
              py::handle opt_state, py::handle cancel) {
-              if (X.dtype().equal(py::dtype::of<float>()))
-                  return train_dense_t<float>(X, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, opt_state, cancel);
-              return train_dense_t<double>(X, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, opt_state, cancel);
+              return with_dense_rows(X, [&](const auto& rows) {
+                  using T = typename std::decay_t<decltype(rows)>::value_type;
+                  return run<T>(rows, {span_of(X, "X")}, y, coef, intercept, cfg, sw, cw, mask,
+                                avg_coef, avg_int, t0, cb, opt, opt_state, cancel);
+              });
           },
           py::arg("X"), py::arg("y"), py::arg("coef"), py::arg("intercept"), py::arg("config"),
           py::arg("sample_weight") = py::none(), py::arg("class_weight") = py::none(),

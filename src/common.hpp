@@ -7,13 +7,13 @@
 
 #include <cstdint>
 #include <string>
+#include <type_traits>
 
 #include "fastdescent/data.hpp"
 
 namespace py = pybind11;
 
 namespace fastdescent::bindings {
-
 // The array as a typed NumPy array without conversion; raises TypeError naming `what` if its
 // dtype is not T (the Python layer converts dtypes before calling, so this is a safety net).
 template <class T>
@@ -67,6 +67,55 @@ bool checked_csr(const I* indptr, const I* indices, std::int64_t n_rows, std::in
             break;
     }
     throw py::value_error("The sparse matrix is malformed" + context + ": " + fault + ".");
+}
+
+// How a dense X is stored: float64, float32, or float16 / bfloat16 (NumPy's and ml_dtypes'
+// dtypes, by name), the last two read as float32.
+enum class Storage { f64, f32, f16, bf16 };
+
+inline Storage storage_of(const py::array& X) {
+    if (X.dtype().equal(py::dtype::of<double>())) return Storage::f64;
+    if (X.dtype().equal(py::dtype::of<float>())) return Storage::f32;
+    const std::string name = py::str(X.dtype().attr("name"));
+    if (name == "float16" && X.itemsize() == 2) return Storage::f16;
+    if (name == "bfloat16" && X.itemsize() == 2) return Storage::bf16;
+    throw py::type_error("X must be a NumPy array of dtype float64, float32, float16 or bfloat16, not " +
+                         std::string(py::str(X.dtype())));
+}
+
+// X (2-D, contiguous columns, rows at a non-negative stride, aligned) as a view of S values.
+template <class T, class S>
+DenseRows<T, S> dense_rows(const py::array& X) {
+    if (X.ndim() != 2) throw py::value_error("X must be 2-D");
+    const std::int64_t n = X.shape(0), d = X.shape(1), size = std::int64_t(sizeof(S));
+    if (d > 1 && X.strides(1) != size) throw py::value_error("X rows must be contiguous (C order or row-strided)");
+    if (X.strides(0) < 0 || X.strides(0) % size != 0) throw py::value_error("X has an unsupported row stride");
+    if (reinterpret_cast<std::uintptr_t>(X.data()) % alignof(S) != 0)
+        throw py::value_error("X is not aligned to its dtype; pass a copy (numpy.require(X, requirements='A'))");
+    const std::int64_t stride = n > 1 ? X.strides(0) / size : d;
+    return DenseRows<T, S>{static_cast<const S*>(X.data()), n, d, stride};
+}
+
+// Calls f(rows) with a dense X as the trainer's view, computed in T: X stored as T, or (T =
+// float) as float16 / bfloat16.
+template <class T, class F>
+auto with_dense_rows_as(const py::array& X, F&& f) {
+    const Storage s = storage_of(X);
+    if constexpr (std::is_same_v<T, float>) {
+        if (s == Storage::f16) return f(dense_rows<float, Half>(X));
+        if (s == Storage::bf16) return f(dense_rows<float, BFloat16>(X));
+    }
+    if (s != (std::is_same_v<T, float> ? Storage::f32 : Storage::f64))
+        throw py::type_error(std::string("X must be a NumPy array of dtype ") +
+                             (std::is_same_v<T, float> ? "float32 (or float16 / bfloat16)" : "float64"));
+    return f(dense_rows<T, T>(X));
+}
+
+// The same, computed in float64 for float64 X and in float32 otherwise.
+template <class F>
+auto with_dense_rows(const py::array& X, F&& f) {
+    if (storage_of(X) == Storage::f64) return f(dense_rows<double, double>(X));
+    return with_dense_rows_as<float>(X, std::forward<F>(f));
 }
 
 }  // namespace fastdescent::bindings

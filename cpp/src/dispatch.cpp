@@ -15,12 +15,12 @@
 namespace fastdescent {
 
 // One per kernels_<isa>.cpp that CMake compiled (FASTDESCENT_BUILD_<ISA> says which).
-void kernel_tables_baseline(DenseKernels<float>&, DenseKernels<double>&);
+void kernel_tables_baseline(KernelTables&);
 #ifdef FASTDESCENT_BUILD_AVX2
-void kernel_tables_avx2(DenseKernels<float>&, DenseKernels<double>&);
+void kernel_tables_avx2(KernelTables&);
 #endif
 #ifdef FASTDESCENT_BUILD_AVX512
-void kernel_tables_avx512(DenseKernels<float>&, DenseKernels<double>&);
+void kernel_tables_avx512(KernelTables&);
 #endif
 
 namespace {
@@ -35,7 +35,7 @@ unsigned long long os_saved_state() {
 }
 
 struct CpuFeatures {
-    bool avx2_fma = false;
+    bool avx2_fma = false;  // with F16C
     bool avx512 = false;  // F, DQ, BW and VL: what -mavx512f -mavx512dq -mavx512bw -mavx512vl use
 };
 
@@ -44,6 +44,7 @@ CpuFeatures detect() {
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
     const bool osxsave = c & (1u << 27), avx = c & (1u << 28), fma = c & (1u << 12);
+    const bool f16c = c & (1u << 29);  // float16 conversions (every AVX2 CPU has them)
     if (!osxsave || !avx) return f;
     const unsigned long long xcr0 = os_saved_state();
     const bool ymm_saved = (xcr0 & 0x6) == 0x6;      // SSE and AVX state
@@ -51,19 +52,18 @@ CpuFeatures detect() {
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return f;
     const bool avx2 = b & (1u << 5);
     const bool avx512 = (b & (1u << 16)) && (b & (1u << 17)) && (b & (1u << 30)) && (b & (1u << 31));
-    f.avx2_fma = ymm_saved && avx2 && fma;
+    f.avx2_fma = ymm_saved && avx2 && fma && f16c;
     f.avx512 = f.avx2_fma && zmm_saved && avx512;
     return f;
 }
 #endif
 
 struct Tables {
-    DenseKernels<float> f32[n_isas];
-    DenseKernels<double> f64[n_isas];
+    KernelTables isa[n_isas];
     bool supported[n_isas] = {};
 
     Tables() {
-        kernel_tables_baseline(f32[0], f64[0]);
+        kernel_tables_baseline(isa[0]);
         supported[0] = true;
 #ifdef FASTDESCENT_X86_CPUID
         const CpuFeatures cpu = detect();
@@ -71,11 +71,11 @@ struct Tables {
         // instructions in it too: call it only on a CPU that has them.
 #ifdef FASTDESCENT_BUILD_AVX2
         supported[1] = cpu.avx2_fma;
-        if (supported[1]) kernel_tables_avx2(f32[1], f64[1]);
+        if (supported[1]) kernel_tables_avx2(isa[1]);
 #endif
 #ifdef FASTDESCENT_BUILD_AVX512
         supported[2] = cpu.avx512;
-        if (supported[2]) kernel_tables_avx512(f32[2], f64[2]);
+        if (supported[2]) kernel_tables_avx512(isa[2]);
 #endif
 #endif
     }
@@ -167,22 +167,31 @@ void set_active_isa(Isa isa) {
     active_slot().store(int(isa), std::memory_order_relaxed);
 }
 
-template <>
-const DenseKernels<float>& dense_kernels<float>(Isa isa) {
+namespace {
+const KernelTables& tables_of(Isa isa) {
     if (!isa_supported(isa)) set_active_isa(isa);  // throws with the reason
-    return tables().f32[int(isa)];
+    return tables().isa[int(isa)];
 }
+}  // namespace
 
 template <>
-const DenseKernels<double>& dense_kernels<double>(Isa isa) {
-    if (!isa_supported(isa)) set_active_isa(isa);
-    return tables().f64[int(isa)];
+const DenseKernels<float>& dense_kernels<float>(Isa isa) { return tables_of(isa).f32; }
+template <>
+const DenseKernels<double>& dense_kernels<double>(Isa isa) { return tables_of(isa).f64; }
+template <>
+const DenseKernels<float, Half>& dense_kernels<float, Half>(Isa isa) { return tables_of(isa).f16; }
+template <>
+const DenseKernels<float, BFloat16>& dense_kernels<float, BFloat16>(Isa isa) { return tables_of(isa).bf16; }
+
+template <>
+const DenseKernels<float>& dense_kernels<float>() { return tables().isa[int(active_isa())].f32; }
+template <>
+const DenseKernels<double>& dense_kernels<double>() { return tables().isa[int(active_isa())].f64; }
+template <>
+const DenseKernels<float, Half>& dense_kernels<float, Half>() { return tables().isa[int(active_isa())].f16; }
+template <>
+const DenseKernels<float, BFloat16>& dense_kernels<float, BFloat16>() {
+    return tables().isa[int(active_isa())].bf16;
 }
-
-template <>
-const DenseKernels<float>& dense_kernels<float>() { return tables().f32[int(active_isa())]; }
-
-template <>
-const DenseKernels<double>& dense_kernels<double>() { return tables().f64[int(active_isa())]; }
 
 }  // namespace fastdescent

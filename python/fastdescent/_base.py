@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import ConvergenceWarning, EfficiencyWarning
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import (
     _assert_all_finite,
     _check_sample_weight,
@@ -105,13 +106,14 @@ class InputChecks:
     infinity refused with scikit-learn's error."""
 
     def _check_X(self, X, reset):
-        """Validated X, float32 kept as float32, anything else as float64.
+        """Validated X: float32 kept as float32, a dense float16 or bfloat16 array kept as
+        stored (the core reads it in float32 without a copy), anything else as float64.
 
         A C-contiguous (or row-strided) dense array, read-only or memory-mapped included, and a
         CSR matrix are used as they are. Copies are made only where the C++ core cannot read the
-        input directly: integer, boolean, float16 or object X holding numbers (converted to
-        float64), Fortran-ordered, column-strided, reversed or misaligned X (made C-contiguous),
-        and CSC/COO matrices (converted to CSR once). String and complex X are refused.
+        input directly: integer, boolean or object X holding numbers (converted to float64),
+        Fortran-ordered, column-strided, reversed or misaligned X (made C-contiguous), and
+        CSC/COO matrices (converted to CSR once). String and complex X are refused.
         """
         _reject_strings(X, "X")
         X = validate_data(
@@ -119,7 +121,7 @@ class InputChecks:
             host_array(X),
             reset=reset,
             accept_sparse="csr",
-            dtype=[np.float64, np.float32],
+            dtype=None if is_half(X) else [np.float64, np.float32],
             accept_large_sparse=True,
             ensure_all_finite=False,
         )
@@ -141,7 +143,9 @@ class InputChecks:
         values = X.data if sp.issparse(X) else X
         readable = not sp.issparse(X) or (values.flags.c_contiguous and values.flags.aligned)
         if not (readable and _core.all_finite(values, _core.openmp_max_threads())):
-            _assert_all_finite(values, input_name="X", estimator_name=type(self).__name__)
+            _assert_all_finite(
+                _numpy_float(values), input_name="X", estimator_name=type(self).__name__
+            )
         return X
 
 
@@ -226,7 +230,8 @@ class BaseSGD(InputChecks, BaseEstimator):
                 )
 
     def _check_X_y(self, X, y, reset, y_numeric, defer_finite=False):
-        """Validated X (as in _check_X) and a 1-D y; a regressor's y must be numbers. With
+        """Validated X (as in _check_X, float16 / bfloat16 kept) and a 1-D y; a regressor's y
+        must be numbers. With
         defer_finite, a dense X is checked for NaN and infinity by the trainer (see `train`)
         or by `_gpu_data`, not here."""
         if _cuda.is_device_array(X):
@@ -241,7 +246,7 @@ class BaseSGD(InputChecks, BaseEstimator):
             y,
             reset=reset,
             accept_sparse="csr",
-            dtype=[np.float64, np.float32],
+            dtype=None if is_half(X) else [np.float64, np.float32],
             accept_large_sparse=True,
             y_numeric=y_numeric,
             multi_output=multi_output,
@@ -412,7 +417,7 @@ class BaseSGD(InputChecks, BaseEstimator):
         warnings of a fit."""
         X, y = self._check_X_y(X, y, reset=reset, y_numeric=True, defer_finite=True)
         gpu = self._gpu_data(X)
-        dtype = X.dtype if gpu is None else gpu.dtype
+        dtype = compute_dtype(X) if gpu is None else gpu.dtype
         y = np.ascontiguousarray(y, dtype=dtype)
         K = 1 if y.ndim == 1 else y.shape[1]  # outputs
         if K > 1 and gpu is not None:
@@ -594,7 +599,7 @@ class BaseSGD(InputChecks, BaseEstimator):
             if sp.issparse(X):
                 norms = np.asarray(X.multiply(X).sum(axis=1)).ravel()
             else:
-                norms = np.einsum("ij,ij->i", X, X)
+                norms = _core.row_squared_norms(X, _core.openmp_max_threads())
             top = float(norms.max()) if norms.size else 0.0
             if not np.isfinite(top):
                 self._check_finite(X)  # a NaN or infinity in X (else the norms overflowed)
@@ -1055,6 +1060,37 @@ def _reject_strings(a, name):
         )
 
 
+def is_half(X):
+    """Whether X is a dense float16 (NumPy) or bfloat16 (ml_dtypes) array: the core reads those
+    as stored and computes in float32."""
+    return isinstance(X, np.ndarray) and X.dtype.itemsize == 2 and X.dtype.name in HALF_DTYPES
+
+
+HALF_DTYPES = ("float16", "bfloat16")
+
+
+def compute_dtype(X):
+    """The dtype the core trains and predicts in for X: float32 for half-precision X."""
+    return np.dtype(np.float32) if is_half(X) else X.dtype
+
+
+def _numpy_float(X):
+    """X for scikit-learn's checks, which do not know bfloat16: a float32 copy of a
+    half-precision X (only on the way to an error message)."""
+    return X.astype(np.float32) if is_half(X) else X
+
+
+def linear_scores(X, coef):
+    """X @ coef.T, dense, shape (n_samples, n_outputs). A float16 or bfloat16 X is read as
+    stored by the core, in float32 (coef cast to float32), not upcast to a copy."""
+    if is_half(X):
+        coef32 = coef.toarray() if sp.issparse(coef) else coef
+        coef32 = np.ascontiguousarray(np.atleast_2d(coef32), dtype=np.float32)
+        zeros = np.zeros(coef32.shape[0], dtype=np.float32)
+        return _core.linear_scores(X, coef32, zeros, _core.openmp_max_threads())
+    return safe_sparse_dot(X, coef.T, dense_output=True)
+
+
 def _rows_readable(X):
     """X in a layout the core reads directly: rows with contiguous columns, or a checked CSR
     matrix (see _checked_csr)."""
@@ -1242,7 +1278,7 @@ def train(
         config.check_input = True
         res = _core.train_dense(X, y, coef, intercept, config, **kwargs)
         if res.non_finite_input:
-            _assert_all_finite(X, input_name="X", estimator_name=estimator_name)
+            _assert_all_finite(_numpy_float(X), input_name="X", estimator_name=estimator_name)
             raise ValueError(diverged_message(1, config.schedule.eta0))  # finite: an overflow
     _raise_if_diverged(res, coef, intercept, average_coef, average_intercept)
     return res

@@ -11,7 +11,6 @@ from sklearn.base import _fit_context
 from sklearn.linear_model._base import LinearClassifierMixin, SparseCoefMixin
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_class_weight
-from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_random_state
@@ -24,7 +23,9 @@ from ._base import (
     BaseSGD,
     DataScales,
     commit_fitted_state,
+    compute_dtype,
     keeps_state_on_error,
+    linear_scores,
     train,
 )
 
@@ -312,7 +313,7 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
                 f"The number of classes has to be greater than one; got {n_classes} class"
             )
         gpu = self._gpu_data(X)
-        dtype = X.dtype if gpu is None else gpu.dtype
+        dtype = compute_dtype(X) if gpu is None else gpu.dtype
         n_samples, n_features = X.shape if gpu is None else gpu.X.shape
         sample_weight = self._check_sample_weight(sample_weight, y, dtype)
         if self.class_weight is None:  # scikit-learn's helper would also pass over y
@@ -542,7 +543,7 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
         if _dask.is_dask_collection(X):
             return _dask.blockwise(self, "decision_function", X)
         X = self._check_X(X, reset=False)
-        scores = safe_sparse_dot(X, self.coef_.T, dense_output=True) + self.intercept_
+        scores = linear_scores(X, self.coef_) + self.intercept_
         return scores.ravel() if scores.shape[1] == 1 else scores
 
     def predict(self, X):

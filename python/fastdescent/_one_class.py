@@ -7,11 +7,10 @@ from numbers import Real
 import numpy as np
 from sklearn.base import OutlierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from . import _dask, schedules
-from ._base import BaseSGD, keeps_state_on_error
+from ._base import BaseSGD, keeps_state_on_error, linear_scores
 
 _SHARED = (
     "fit_intercept",
@@ -264,7 +263,7 @@ callbacks
         if _dask.is_dask_collection(X):
             return _dask.blockwise(self, "decision_function", X)
         X = self._check_X(X, reset=False)
-        scores = np.ravel(safe_sparse_dot(X, self.coef_.T, dense_output=True))
+        scores = np.ravel(linear_scores(X, self.coef_))
         return scores - self.offset_
 
     def score_samples(self, X):

@@ -8,7 +8,6 @@ import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.linear_model._base import SparseCoefMixin
 from sklearn.utils._param_validation import Interval, Options, StrOptions
-from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted
 
 from . import _dask
@@ -16,6 +15,7 @@ from ._base import (
     REGRESSION_LOSSES,
     BaseSGD,
     keeps_state_on_error,
+    linear_scores,
 )
 from ._deviance import DEVIANCE_POWERS, deviance_score
 
@@ -558,7 +558,7 @@ class SGDRegressor(RegressorMixin, SparseCoefMixin, BaseSGD):
             return _dask.blockwise(self, "predict", X)
         X = self._check_X(X, reset=False)
         # ravel: a sparsified coef_ (see sparsify) is a (1, n_features) matrix
-        raw = safe_sparse_dot(X, self.coef_.T, dense_output=True)
+        raw = linear_scores(X, self.coef_)
         if self.intercept_.shape[0] == 1:  # one output (or a sparsified (1, n_features) coef_)
             raw = np.ravel(raw)
         raw = raw + self.intercept_

@@ -3,6 +3,7 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "fastdescent/kernels.hpp"
@@ -12,15 +13,17 @@
 namespace fastdescent {
 
 // Dense row-major matrix; rows may be strided (row_stride >= n_cols), columns are contiguous.
-template <class T>
+// Entries are stored as S and computed as T (float16 / bfloat16 storage: T = float).
+template <class T, class S = T>
 struct DenseRows {
     using value_type = T;
-    const T* data;
+    using storage_type = S;
+    const S* data;
     std::int64_t n_rows, n_cols, row_stride;
     // The kernels of the instruction set that was active when the view was made.
-    const DenseKernels<T>* kernels = &dense_kernels<T>();
+    const DenseKernels<T, S>* kernels = &dense_kernels<T, S>();
 
-    const T* row(std::int64_t i) const { return data + i * row_stride; }
+    const S* row(std::int64_t i) const { return data + i * row_stride; }
     T dot(std::int64_t i, const T* w) const { return kernels->dot(row(i), w, n_cols); }
     void axpy(std::int64_t i, T a, T* w) const { kernels->axpy(a, row(i), w, n_cols); }
     double row_squared_norm(std::int64_t i) const { return squared_norm(row(i), n_cols); }
@@ -29,17 +32,24 @@ struct DenseRows {
     // without this every row costs a full memory latency.
     FASTDESCENT_ALWAYS_INLINE void prefetch(std::int64_t i) const {
         const char* p = reinterpret_cast<const char*>(row(i));
-        const std::int64_t bytes = n_cols * std::int64_t(sizeof(T));
+        const std::int64_t bytes = n_cols * std::int64_t(sizeof(S));
         for (std::int64_t off = 0; off < bytes; off += 64) prefetch_read(p + off);
     }
 
     // Calls f(j, x_ij) for every stored entry of row i.
     template <class F>
     void for_each(std::int64_t i, F&& f) const {
-        const T* r = row(i);
-        for (std::int64_t j = 0; j < n_cols; ++j) f(j, r[j]);
+        const S* r = row(i);
+        for (std::int64_t j = 0; j < n_cols; ++j) f(j, T(widen(r[j])));
     }
 };
+
+template <class Rows>
+struct is_dense_rows : std::false_type {};
+template <class T, class S>
+struct is_dense_rows<DenseRows<T, S>> : std::true_type {};
+template <class Rows>
+constexpr bool is_dense_rows_v = is_dense_rows<Rows>::value;
 
 // Compressed sparse rows with int32 or int64 indices.
 template <class T, class I>

@@ -25,8 +25,8 @@ struct BlockScratch {
 // grad[k d : (k + 1) d] and sum_i w_i dloss_i/dp_k to grad_b[k], w_i = row_weight(i), adds
 // sum_i w_i to weight_sum and returns sum_i w_i loss_i. With check_scores, a non-finite score
 // sets scratch.non_finite (TrainConfig::check_input).
-template <class T, class RowWeight>
-double dense_block_sums(const DenseRows<T>& X, const std::int64_t* rows, std::int64_t lo, std::int64_t hi,
+template <class T, class S, class RowWeight>
+double dense_block_sums(const DenseRows<T, S>& X, const std::int64_t* rows, std::int64_t lo, std::int64_t hi,
                         const T* y, const T* sample_weight, RowWeight&& row_weight, LossKind loss,
                         double loss_param, int K, const T* w, const T* b, T* grad, T* grad_b,
                         BlockScratch& scratch, double& weight_sum, bool check_scores = false) {
@@ -34,7 +34,7 @@ double dense_block_sums(const DenseRows<T>& X, const std::int64_t* rows, std::in
     // are longer (the rows' second read then comes from L2).
     const bool outputs = K > 1 && loss != LossKind::multinomial;
     const std::int64_t max_block = outputs ? 256 : 64;
-    const std::int64_t row_bytes = X.n_cols * std::int64_t(sizeof(T));
+    const std::int64_t row_bytes = X.n_cols * std::int64_t(sizeof(S));
     // About 8 KiB of rows: the block (read twice) and the next one (being fetched) stay in L1
     // together; with 24 KiB the fetches evicted rows before their second read (the full-batch
     // iteration against the floor in benchmarks/bench_training.py measures this). A multiple
@@ -66,7 +66,7 @@ double dense_block_sums(const DenseRows<T>& X, const std::int64_t* rows, std::in
             weights[q] = row_weight(ids[q]);
             weight_sum += weights[q];
         }
-        const DenseBlock<T> blk{X.data, X.row_stride, X.n_cols, ids, m, m_next, y, weights,
+        const DenseBlock<T, S> blk{X.data, X.row_stride, X.n_cols, ids, m, m_next, y, weights,
                                 loss, loss_param, K, w, b, scratch.values.data(),
                                 check_scores ? &scratch.non_finite : nullptr};
         total += loss == LossKind::multinomial ? X.kernels->block_gradient_softmax(blk, grad, grad_b)

@@ -81,7 +81,7 @@ void loss_gradient_sums(const Rows& X, const GradientInput<typename Rows::value_
         const std::int64_t lo = in.n_rows * tid / n_threads;
         const std::int64_t hi = in.n_rows * (tid + 1) / n_threads;
         constexpr std::int64_t prefetch_distance = 4;
-        if constexpr (std::is_same_v<Rows, DenseRows<T>>) {
+        if constexpr (is_dense_rows_v<Rows>) {
             if (in.mode != OutputMode::one_vs_rest) {
                 // The batched trainer's own fused kernels, so that both sum alike.
                 const bool softmax = in.mode == OutputMode::multinomial;

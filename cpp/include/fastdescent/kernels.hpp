@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "fastdescent/half.hpp"
 #include "fastdescent/loss_kind.hpp"
 
 namespace fastdescent {
@@ -31,9 +32,10 @@ Isa active_isa();
 void set_active_isa(Isa isa);
 
 // A block of dense rows X[rows[r]] (r < m) and what the fused gradient needs to know about them.
-template <class T>
+// X is stored as S (T, or float16 / bfloat16 for T = float) and computed in T.
+template <class T, class S = T>
 struct DenseBlock {
-    const T* X;
+    const S* X;
     std::int64_t row_stride, d;
     const std::int64_t* rows;  // row ids, m of them
     std::int64_t m;
@@ -49,31 +51,43 @@ struct DenseBlock {
     bool* non_finite = nullptr;  // when set: becomes true if a score of the block is not finite
 };
 
-template <class T>
+template <class T, class S = T>
 struct DenseKernels {
-    T (*dot)(const T* a, const T* b, std::int64_t n);
-    void (*axpy)(T a, const T* x, T* y, std::int64_t n);  // y += a * x
+    T (*dot)(const S* a, const T* b, std::int64_t n);
+    void (*axpy)(T a, const S* x, T* y, std::int64_t n);  // y += a * x
     // One fused pass over a block: scores, loss derivatives, then grad += sum_r weight_r *
     // dloss_r * x_r and *grad_b += sum_r weight_r * dloss_r. Returns sum_r weight_r * loss_r.
-    double (*block_gradient)(const DenseBlock<T>& block, T* grad, T* grad_b);
+    double (*block_gradient)(const DenseBlock<T, S>& block, T* grad, T* grad_b);
     // The same for softmax cross-entropy over K outputs: grad is K x d, grad_b K.
-    double (*block_gradient_softmax)(const DenseBlock<T>& block, T* grad, T* grad_b);
+    double (*block_gradient_softmax)(const DenseBlock<T, S>& block, T* grad, T* grad_b);
     // The same for a scalar loss on each of K outputs (targets y[row K + k]).
-    double (*block_gradient_outputs)(const DenseBlock<T>& block, T* grad, T* grad_b);
+    double (*block_gradient_outputs)(const DenseBlock<T, S>& block, T* grad, T* grad_b);
     // Element-wise exp and log1p as the log_loss kernel evaluates them, in the precision of T
     // (exposed for tests).
     void (*exp)(const T* x, T* out, std::int64_t n);
     void (*log1p)(const T* x, T* out, std::int64_t n);
 };
 
-// The kernels of the active instruction set, or of a given supported one.
-template <class T>
-const DenseKernels<T>& dense_kernels();
-template <class T>
-const DenseKernels<T>& dense_kernels(Isa isa);
+// One instruction set's kernels, for each storage of X.
+struct KernelTables {
+    DenseKernels<float> f32;
+    DenseKernels<double> f64;
+    DenseKernels<float, Half> f16;
+    DenseKernels<float, BFloat16> bf16;
+};
+
+// The kernels of the active instruction set, or of a given supported one, for X stored as S.
+template <class T, class S = T>
+const DenseKernels<T, S>& dense_kernels();
+template <class T, class S = T>
+const DenseKernels<T, S>& dense_kernels(Isa isa);
 template <> const DenseKernels<float>& dense_kernels<float>();
 template <> const DenseKernels<double>& dense_kernels<double>();
+template <> const DenseKernels<float, Half>& dense_kernels<float, Half>();
+template <> const DenseKernels<float, BFloat16>& dense_kernels<float, BFloat16>();
 template <> const DenseKernels<float>& dense_kernels<float>(Isa isa);
 template <> const DenseKernels<double>& dense_kernels<double>(Isa isa);
+template <> const DenseKernels<float, Half>& dense_kernels<float, Half>(Isa isa);
+template <> const DenseKernels<float, BFloat16>& dense_kernels<float, BFloat16>(Isa isa);
 
 }  // namespace fastdescent

@@ -61,11 +61,6 @@ struct MlpParams {
     std::vector<T*> intercepts;  // layer l: units[l + 1]
 };
 
-template <class Rows>
-struct is_dense_rows : std::false_type {};
-template <class T>
-struct is_dense_rows<DenseRows<T>> : std::true_type {};
-
 template <class T>
 class MlpNetwork {
 public:
@@ -178,7 +173,7 @@ private:
     template <class Rows>
     void first_layer(const Rows& X, const std::int64_t* rows, std::int64_t m, const T* W0, T* z) {
         const std::int64_t d = spec_.units[0], u1 = spec_.units[1];
-        if constexpr (is_dense_rows<Rows>::value) {
+        if constexpr (is_dense_rows_v<Rows>) {
             input_ = dense_input(X, rows, m);
             gemm_(false, false, m, u1, d, T(1), input_, input_stride_, W0, u1, T(0), z, u1);
         } else {
@@ -192,7 +187,7 @@ private:
     void first_layer_gradient(const Rows& X, const std::int64_t* rows, std::int64_t m, const T* d1,
                               T* gW0, bool accumulate) {
         const std::int64_t d = spec_.units[0], u1 = spec_.units[1];
-        if constexpr (is_dense_rows<Rows>::value) {
+        if constexpr (is_dense_rows_v<Rows>) {
             (void)X, (void)rows;
             gemm_(true, false, d, u1, m, T(1), input_, input_stride_, d1, u1, accumulate ? T(1) : T(0),
                   gW0, u1);
@@ -203,14 +198,23 @@ private:
         }
     }
 
-    const T* dense_input(const DenseRows<T>& X, const std::int64_t* rows, std::int64_t m) {
+    // The batch's rows as a matrix for the product: in place when consecutive and stored as T,
+    // else gathered (and widened from float16 / bfloat16).
+    template <class S>
+    const T* dense_input(const DenseRows<T, S>& X, const std::int64_t* rows, std::int64_t m) {
         bool consecutive = true;
         for (std::int64_t r = 1; r < m && consecutive; ++r) consecutive = rows[r] == rows[0] + r;
         input_stride_ = X.row_stride;
-        if (consecutive && m > 0) return X.row(rows[0]);
+        if constexpr (std::is_same_v<S, T>) {
+            if (consecutive && m > 0) return X.row(rows[0]);
+        }
         const std::int64_t d = X.n_cols;
         if (gathered_.empty()) gathered_.resize(std::size_t(max_rows_ * d));
-        for (std::int64_t r = 0; r < m; ++r) std::copy(X.row(rows[r]), X.row(rows[r]) + d, gathered_.data() + r * d);
+        for (std::int64_t r = 0; r < m; ++r) {
+            const S* x = X.row(rows[r]);
+            T* out = gathered_.data() + r * d;
+            for (std::int64_t j = 0; j < d; ++j) out[j] = T(widen(x[j]));
+        }
         input_stride_ = d;
         return gathered_.data();
     }

@@ -1,9 +1,16 @@
-// Dense vector kernels written so that the compiler vectorizes them (no intrinsics):
-// several independent accumulators break the dependency chain of a reduction.
+// Dense vector kernels written so that the compiler vectorizes them (no intrinsics but the
+// float16 conversion): several independent accumulators break the dependency chain of a
+// reduction. Rows of X may be stored as S (float16 / bfloat16, half.hpp) and computed as T.
 #pragma once
 #include <cstdint>
+#include <type_traits>
 
+#include "fastdescent/half.hpp"
 #include "fastdescent/isa_namespace.hpp"
+
+#if defined(__GNUC__) && (defined(__F16C__) || defined(__AVX512F__))
+#include <immintrin.h>
+#endif
 
 // For functions that only prefetch: GCC finds them free of side effects and deletes calls to
 // them that were not inlined early, prefetches included. Inlined, the prefetches stay.
@@ -46,12 +53,42 @@ struct Vector {
         return a[0];
     }
 };
+
+// A full vector of T read from storage S (the plain load when S is T).
+template <class T>
+inline typename Vector<T>::type load_as(const T* p) {
+    return Vector<T>::load(p);
+}
+
+inline Vector<float>::type load_as(const BFloat16* p) {
+    using U16 = std::uint16_t __attribute__((vector_size(vector_bytes / 2)));
+    using U32 = std::uint32_t __attribute__((vector_size(vector_bytes)));
+    U16 h;
+    __builtin_memcpy(&h, p, sizeof h);
+    const U32 u = __builtin_convertvector(h, U32) << 16;
+    Vector<float>::type f;
+    __builtin_memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+inline Vector<float>::type load_as(const Half* p) {
+#if defined(__AVX512F__)
+    return Vector<float>::type(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))));
+#elif defined(__F16C__) && defined(__AVX__)
+    return Vector<float>::type(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+#else
+    float out[Vector<float>::lanes];
+#pragma omp simd
+    for (int l = 0; l < Vector<float>::lanes; ++l) out[l] = widen(p[l]);
+    return Vector<float>::load(out);
+#endif
+}
 #endif
 
 // Sum of a[i] * b[i]. Four vector accumulators, so that the additions do not wait on each other
 // (one accumulator would be bound by the latency of the fused multiply-add).
-template <class T>
-inline T dot(const T* __restrict a, const T* __restrict b, std::int64_t n) {
+template <class T, class S>
+inline T dot(const S* __restrict a, const T* __restrict b, std::int64_t n) {
     std::int64_t i = 0;
     T total = 0;
 #ifdef FASTDESCENT_VECTOR_EXTENSIONS
@@ -59,23 +96,23 @@ inline T dot(const T* __restrict a, const T* __restrict b, std::int64_t n) {
     constexpr int L = V::lanes;
     typename V::type s0 = {}, s1 = {}, s2 = {}, s3 = {};
     for (; i + 4 * L <= n; i += 4 * L) {
-        s0 += V::load(a + i) * V::load(b + i);
-        s1 += V::load(a + i + L) * V::load(b + i + L);
-        s2 += V::load(a + i + 2 * L) * V::load(b + i + 2 * L);
-        s3 += V::load(a + i + 3 * L) * V::load(b + i + 3 * L);
+        s0 += load_as(a + i) * V::load(b + i);
+        s1 += load_as(a + i + L) * V::load(b + i + L);
+        s2 += load_as(a + i + 2 * L) * V::load(b + i + 2 * L);
+        s3 += load_as(a + i + 3 * L) * V::load(b + i + 3 * L);
     }
-    for (; i + L <= n; i += L) s0 += V::load(a + i) * V::load(b + i);
+    for (; i + L <= n; i += L) s0 += load_as(a + i) * V::load(b + i);
     total = V::sum((s0 + s1) + (s2 + s3));
 #endif
-    for (; i < n; ++i) total += a[i] * b[i];
+    for (; i < n; ++i) total += widen(a[i]) * b[i];
     return total;
 }
 
 // out[q] = sum_i x_q[i] * w[i] for four rows at once: w is loaded once for the four, and the
 // four sums are independent chains.
-template <class T>
-inline void dot4(const T* __restrict x0, const T* __restrict x1, const T* __restrict x2,
-                 const T* __restrict x3, const T* __restrict w, std::int64_t n, T out[4]) {
+template <class T, class S>
+inline void dot4(const S* __restrict x0, const S* __restrict x1, const S* __restrict x2,
+                 const S* __restrict x3, const T* __restrict w, std::int64_t n, T out[4]) {
     std::int64_t i = 0;
     T t0 = 0, t1 = 0, t2 = 0, t3 = 0;
 #ifdef FASTDESCENT_VECTOR_EXTENSIONS
@@ -84,46 +121,71 @@ inline void dot4(const T* __restrict x0, const T* __restrict x1, const T* __rest
     typename V::type s0 = {}, s1 = {}, s2 = {}, s3 = {};
     for (; i + L <= n; i += L) {
         const typename V::type wv = V::load(w + i);
-        s0 += V::load(x0 + i) * wv;
-        s1 += V::load(x1 + i) * wv;
-        s2 += V::load(x2 + i) * wv;
-        s3 += V::load(x3 + i) * wv;
+        s0 += load_as(x0 + i) * wv;
+        s1 += load_as(x1 + i) * wv;
+        s2 += load_as(x2 + i) * wv;
+        s3 += load_as(x3 + i) * wv;
     }
     t0 = V::sum(s0), t1 = V::sum(s1), t2 = V::sum(s2), t3 = V::sum(s3);
 #endif
     for (; i < n; ++i) {
-        t0 += x0[i] * w[i];
-        t1 += x1[i] * w[i];
-        t2 += x2[i] * w[i];
-        t3 += x3[i] * w[i];
+        t0 += widen(x0[i]) * w[i];
+        t1 += widen(x1[i]) * w[i];
+        t2 += widen(x2[i]) * w[i];
+        t3 += widen(x3[i]) * w[i];
     }
     out[0] = t0, out[1] = t1, out[2] = t2, out[3] = t3;
 }
 
 // y += sum_q c[q] x[q] over eight rows: one read and write of y for the eight.
-template <class T>
-inline void axpy8(const T c[8], const T* const x[8], T* __restrict y, std::int64_t n) {
+template <class T, class S>
+inline void axpy8(const T c[8], const S* const x[8], T* __restrict y, std::int64_t n) {
     const T c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3], c4 = c[4], c5 = c[5], c6 = c[6], c7 = c[7];
-    const T* __restrict x0 = x[0];
-    const T* __restrict x1 = x[1];
-    const T* __restrict x2 = x[2];
-    const T* __restrict x3 = x[3];
-    const T* __restrict x4 = x[4];
-    const T* __restrict x5 = x[5];
-    const T* __restrict x6 = x[6];
-    const T* __restrict x7 = x[7];
+    const S* __restrict x0 = x[0];
+    const S* __restrict x1 = x[1];
+    const S* __restrict x2 = x[2];
+    const S* __restrict x3 = x[3];
+    const S* __restrict x4 = x[4];
+    const S* __restrict x5 = x[5];
+    const S* __restrict x6 = x[6];
+    const S* __restrict x7 = x[7];
+    std::int64_t start = 0;
+#ifdef FASTDESCENT_VECTOR_EXTENSIONS
+    if constexpr (!std::is_same_v<S, T>) {  // stored narrower: widened by whole vectors
+        using V = Vector<T>;
+        for (; start + V::lanes <= n; start += V::lanes) {
+            const std::int64_t i = start;
+            const typename V::type v =
+                V::load(y + i) + (((c0 * load_as(x0 + i) + c1 * load_as(x1 + i)) +
+                                   (c2 * load_as(x2 + i) + c3 * load_as(x3 + i))) +
+                                  ((c4 * load_as(x4 + i) + c5 * load_as(x5 + i)) +
+                                   (c6 * load_as(x6 + i) + c7 * load_as(x7 + i))));
+            __builtin_memcpy(y + i, &v, sizeof v);
+        }
+    }
+#endif
 #pragma omp simd
-    for (std::int64_t i = 0; i < n; ++i) {
-        y[i] += ((c0 * x0[i] + c1 * x1[i]) + (c2 * x2[i] + c3 * x3[i])) +
-                ((c4 * x4[i] + c5 * x5[i]) + (c6 * x6[i] + c7 * x7[i]));
+    for (std::int64_t i = start; i < n; ++i) {
+        y[i] += ((c0 * widen(x0[i]) + c1 * widen(x1[i])) + (c2 * widen(x2[i]) + c3 * widen(x3[i]))) +
+                ((c4 * widen(x4[i]) + c5 * widen(x5[i])) + (c6 * widen(x6[i]) + c7 * widen(x7[i])));
     }
 }
 
 // y += a * x
-template <class T>
-inline void axpy(T a, const T* __restrict x, T* __restrict y, std::int64_t n) {
+template <class T, class S>
+inline void axpy(T a, const S* __restrict x, T* __restrict y, std::int64_t n) {
+    std::int64_t start = 0;
+#ifdef FASTDESCENT_VECTOR_EXTENSIONS
+    if constexpr (!std::is_same_v<S, T>) {
+        using V = Vector<T>;
+        for (; start + V::lanes <= n; start += V::lanes) {
+            const typename V::type v = V::load(y + start) + a * load_as(x + start);
+            __builtin_memcpy(y + start, &v, sizeof v);
+        }
+    }
+#endif
 #pragma omp simd
-    for (std::int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+    for (std::int64_t i = start; i < n; ++i) y[i] += a * widen(x[i]);
 }
 
 template <class T>
@@ -132,11 +194,11 @@ inline void scale(T a, T* __restrict x, std::int64_t n) {
     for (std::int64_t i = 0; i < n; ++i) x[i] *= a;
 }
 
-template <class T>
-inline double squared_norm(const T* x, std::int64_t n) {
+template <class S>
+inline double squared_norm(const S* x, std::int64_t n) {
     double s = 0;
 #pragma omp simd reduction(+ : s)
-    for (std::int64_t i = 0; i < n; ++i) s += double(x[i]) * double(x[i]);
+    for (std::int64_t i = 0; i < n; ++i) s += double(widen(x[i])) * double(widen(x[i]));
     return s;
 }
 
@@ -148,12 +210,13 @@ inline double abs_sum(const T* x, std::int64_t n) {
     return s;
 }
 
-template <class T>
-inline bool all_finite(const T* x, std::int64_t n) {
+template <class S>
+inline bool all_finite(const S* x, std::int64_t n) {
     // x - x is 0 for finite values and NaN for inf/NaN; summing keeps the loop vectorizable.
+    using T = decltype(widen(*x));
     T acc = 0;
 #pragma omp simd reduction(+ : acc)
-    for (std::int64_t i = 0; i < n; ++i) acc += x[i] - x[i];
+    for (std::int64_t i = 0; i < n; ++i) acc += widen(x[i]) - widen(x[i]);
     return acc == 0;
 }
 

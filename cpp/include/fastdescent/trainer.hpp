@@ -94,7 +94,7 @@ private:
 #pragma omp parallel for num_threads(threads) reduction(&& : finite) schedule(static) if (threads > 1)
         for (std::int64_t r = 0; r < n; ++r) {
             const std::int64_t i = rows[std::size_t(r)];
-            if constexpr (std::is_same_v<Rows, DenseRows<T>>) {
+            if constexpr (is_dense_rows_v<Rows>) {
                 finite = finite && all_finite(X_.row(i), d_);
             } else {
                 bool row_finite = true;
@@ -245,7 +245,7 @@ inline std::vector<std::int64_t> shuffled_order(std::vector<std::int64_t> rows, 
     return rows;
 }
 
-// Compiled once in cpp/src/trainer.cpp for every supported data view.
+// Compiled once in cpp/src/trainer*.cpp for every supported data view.
 #define FASTDESCENT_TRAIN(Rows)                                                           \
     TrainResult train<Rows>(const Rows&, const Targets<Rows::value_type>&,               \
                             Model<Rows::value_type>&, const TrainConfig&,                 \
@@ -260,5 +260,10 @@ extern template FASTDESCENT_TRAIN(CsrRows32f);
 extern template FASTDESCENT_TRAIN(CsrRows64f);
 extern template FASTDESCENT_TRAIN(CsrRows32d);
 extern template FASTDESCENT_TRAIN(CsrRows64d);
+// float16 / bfloat16 X, computed in float32 (cpp/src/trainer_half.cpp).
+using HalfRows = DenseRows<float, Half>;
+using BFloat16Rows = DenseRows<float, BFloat16>;
+extern template FASTDESCENT_TRAIN(HalfRows);
+extern template FASTDESCENT_TRAIN(BFloat16Rows);
 
 }  // namespace fastdescent

@@ -127,13 +127,13 @@ void log1p_array(const R* x, R* out, std::int64_t n) {
     for (std::int64_t i = 0; i < n; ++i) out[i] = log1p_unit(x[i]);
 }
 
-template <class T>
-T dot_kernel(const T* a, const T* b, std::int64_t n) {
+template <class T, class Store>
+T dot_kernel(const Store* a, const T* b, std::int64_t n) {
     return fastdescent::dot(a, b, n);
 }
 
-template <class T>
-void axpy_kernel(T a, const T* x, T* y, std::int64_t n) {
+template <class T, class Store>
+void axpy_kernel(T a, const Store* x, T* y, std::int64_t n) {
     fastdescent::axpy(a, x, y, n);
 }
 
@@ -178,11 +178,11 @@ double log_loss_terms(double* p, double* dl, const double* weight, std::int64_t 
 // in cache from the scores: rows with c_r = 0 (hinge losses, zero weights) are skipped, the
 // others go eight at a time (one read and write of grad for the eight). before_row() runs
 // once per row, for work to interleave.
-template <class T, class Coef, class BeforeRow>
-T add_rows(const DenseBlock<T>& b, Coef&& coef, T* grad, BeforeRow&& before_row) {
+template <class T, class Store, class Coef, class BeforeRow>
+T add_rows(const DenseBlock<T, Store>& b, Coef&& coef, T* grad, BeforeRow&& before_row) {
     T sum = 0;
     T c[8];
-    const T* xs[8];
+    const Store* xs[8];
     int k = 0;
     for (std::int64_t r = 0; r < b.m; ++r) {
         before_row();
@@ -202,21 +202,21 @@ T add_rows(const DenseBlock<T>& b, Coef&& coef, T* grad, BeforeRow&& before_row)
 
 // Raises the block's flag when one of its n scores is not finite (a NaN or infinity in a row,
 // the weights being finite; see TrainConfig::check_input).
-template <class T>
-void flag_non_finite(const DenseBlock<T>& b, const double* scores, std::int64_t n) {
+template <class T, class Store>
+void flag_non_finite(const DenseBlock<T, Store>& b, const double* scores, std::int64_t n) {
     if (b.non_finite && !all_finite(scores, n)) *b.non_finite = true;
 }
 
-template <class T>
-double block_gradient(const DenseBlock<T>& b, T* grad, T* grad_b) {
+template <class T, class Store>
+double block_gradient(const DenseBlock<T, Store>& b, T* grad, T* grad_b) {
     double* p = b.scratch;
     double* dl = b.scratch + b.m;
-    const T* x[4];
+    const Store* x[4];
     auto row = [&](std::int64_t r) { return b.X + b.rows[r] * b.row_stride; };
     // Gathered rows (shuffled batches) are asked for a group ahead; consecutive rows are left
     // to the hardware prefetcher.
     const bool gathered = b.m > 1 && b.rows[b.m - 1] - b.rows[0] != b.m - 1;
-    const std::int64_t row_bytes = b.d * std::int64_t(sizeof(T));
+    const std::int64_t row_bytes = b.d * std::int64_t(sizeof(Store));
     // Into L2 (locality 2): it keeps more misses in flight than L1 does.
     auto prefetch = [&](std::int64_t r) {
         const char* q = reinterpret_cast<const char*>(row(r));
@@ -273,17 +273,17 @@ double block_gradient(const DenseBlock<T>& b, T* grad, T* grad_b) {
 // Softmax cross-entropy over K outputs: per output, the scores of four rows at a time (that
 // output's weights read once for the four); then each row's softmax; then per output the
 // gradient from the block's rows, eight at a time, while they are still in cache.
-template <class T>
-double block_gradient_softmax(const DenseBlock<T>& b, T* grad, T* grad_b) {
+template <class T, class Store>
+double block_gradient_softmax(const DenseBlock<T, Store>& b, T* grad, T* grad_b) {
     const int K = b.K;
     double* S = b.scratch;  // m x K scores
     auto row = [&](std::int64_t r) { return b.X + b.rows[r] * b.row_stride; };
     std::int64_t r = 0;
     for (; r + 4 <= b.m; r += 4) {
-        const T* x0 = row(r);
-        const T* x1 = row(r + 1);
-        const T* x2 = row(r + 2);
-        const T* x3 = row(r + 3);
+        const Store* x0 = row(r);
+        const Store* x1 = row(r + 1);
+        const Store* x2 = row(r + 2);
+        const Store* x3 = row(r + 3);
         for (int k = 0; k < K; ++k) {
             T s[4];
             fastdescent::dot4(x0, x1, x2, x3, b.w + k * b.d, b.d, s);
@@ -314,8 +314,8 @@ double block_gradient_softmax(const DenseBlock<T>& b, T* grad, T* grad_b) {
 // updates four rows' C scores with one load of the weights, and the gradient (kept transposed
 // for the block) takes four rows' terms per store. Every row is read once for the scores and
 // once, from cache, for the gradient, whatever K.
-template <class T>
-double block_gradient_outputs(const DenseBlock<T>& b, T* grad, T* grad_b) {
+template <class T, class Store>
+double block_gradient_outputs(const DenseBlock<T, Store>& b, T* grad, T* grad_b) {
     constexpr int C = 8;
     const int K = b.K;
     const int Kp = (K + C - 1) / C * C;
@@ -333,14 +333,14 @@ double block_gradient_outputs(const DenseBlock<T>& b, T* grad, T* grad_b) {
     // Scores of rows q .. q + R - 1 (R <= 4) for outputs of chunk c.
     auto scores = [&](std::int64_t q, int R, int c) {
         T a[4][C];
-        const T* x[4];
+        const Store* x[4];
         for (int r = 0; r < 4; ++r) {
             x[r] = row(q + std::min(r, R - 1));
             for (int l = 0; l < C; ++l) a[r][l] = c * C + l < K ? b.intercept[c * C + l] : T(0);
         }
         for (std::int64_t j = 0; j < d; ++j) {
             const T* w = Wt + j * Kp + c * C;
-            const T x0 = x[0][j], x1 = x[1][j], x2 = x[2][j], x3 = x[3][j];
+            const T x0 = widen(x[0][j]), x1 = widen(x[1][j]), x2 = widen(x[2][j]), x3 = widen(x[3][j]);
 #pragma omp simd
             for (int l = 0; l < C; ++l) {
                 a[0][l] += x0 * w[l];
@@ -353,7 +353,7 @@ double block_gradient_outputs(const DenseBlock<T>& b, T* grad, T* grad_b) {
             for (int l = 0; l < C && c * C + l < K; ++l) S[(q + r) * K + c * C + l] = double(a[r][l]);
     };
     // The next block's rows are fetched (into L2) four per group of this block's rows.
-    const std::int64_t row_bytes = d * std::int64_t(sizeof(T));
+    const std::int64_t row_bytes = d * std::int64_t(sizeof(Store));
     std::int64_t next = b.m;
     const std::int64_t next_end = b.m + b.m_next;
     for (std::int64_t q = 0; q < b.m; q += 4) {
@@ -383,7 +383,7 @@ double block_gradient_outputs(const DenseBlock<T>& b, T* grad, T* grad_b) {
         const int R = int(std::min<std::int64_t>(8, b.m - q));
         for (int c = 0; c < Kp / C; ++c) {
             T g[8][C];
-            const T* x[8];
+            const Store* x[8];
             for (int r = 0; r < 8; ++r) {
                 x[r] = row(q + std::min(r, R - 1));
                 for (int l = 0; l < C; ++l)
@@ -393,8 +393,8 @@ double block_gradient_outputs(const DenseBlock<T>& b, T* grad, T* grad_b) {
                 for (int l = 0; l < C && c * C + l < K; ++l) grad_b[c * C + l] += g[r][l];
             for (std::int64_t j = 0; j < d; ++j) {
                 T* out = Gt + j * Kp + c * C;
-                const T x0 = x[0][j], x1 = x[1][j], x2 = x[2][j], x3 = x[3][j];
-                const T x4 = x[4][j], x5 = x[5][j], x6 = x[6][j], x7 = x[7][j];
+                const T x0 = widen(x[0][j]), x1 = widen(x[1][j]), x2 = widen(x[2][j]), x3 = widen(x[3][j]);
+                const T x4 = widen(x[4][j]), x5 = widen(x[5][j]), x6 = widen(x[6][j]), x7 = widen(x[7][j]);
 #pragma omp simd
                 for (int l = 0; l < C; ++l)
                     out[l] += ((x0 * g[0][l] + x1 * g[1][l]) + (x2 * g[2][l] + x3 * g[3][l])) +
@@ -407,10 +407,11 @@ double block_gradient_outputs(const DenseBlock<T>& b, T* grad, T* grad_b) {
     return loss;
 }
 
-template <class T>
-DenseKernels<T> table() {
-    return DenseKernels<T>{&dot_kernel<T>, &axpy_kernel<T>, &block_gradient<T>, &block_gradient_softmax<T>, &block_gradient_outputs<T>,
-                           &exp_array<T>, &log1p_array<T>};
+template <class T, class Store = T>
+DenseKernels<T, Store> table() {
+    return DenseKernels<T, Store>{&dot_kernel<T, Store>, &axpy_kernel<T, Store>, &block_gradient<T, Store>,
+                              &block_gradient_softmax<T, Store>, &block_gradient_outputs<T, Store>,
+                              &exp_array<T>, &log1p_array<T>};
 }
 
 }  // namespace kernels
@@ -422,8 +423,10 @@ DenseKernels<T> table() {
 
 namespace fastdescent {
 // kernel_tables_<isa>: the entry point that dispatch.cpp calls, one per kernels_<isa>.cpp.
-void FASTDESCENT_CONCAT(kernel_tables, FASTDESCENT_ISA_NS)(DenseKernels<float>& f32, DenseKernels<double>& f64) {
-    f32 = kernels::table<float>();
-    f64 = kernels::table<double>();
+void FASTDESCENT_CONCAT(kernel_tables, FASTDESCENT_ISA_NS)(KernelTables& out) {
+    out.f32 = kernels::table<float>();
+    out.f64 = kernels::table<double>();
+    out.f16 = kernels::table<float, Half>();
+    out.bf16 = kernels::table<float, BFloat16>();
 }
 }  // namespace fastdescent

@@ -16,7 +16,7 @@ template <class Rows>
 class BatchedEpochs : public EpochStrategy<Rows> {
 protected:
     FASTDESCENT_STRATEGY_MEMBERS(Rows);
-    static constexpr bool dense = std::is_same_v<Rows, DenseRows<T>>;
+    static constexpr bool dense = is_dense_rows_v<Rows>;
 
 public:
     template <class... Args>

@@ -432,7 +432,7 @@ private:
     double over_sample(F&& f) const {
         const std::int64_t n = std::int64_t(order_.size());
         const std::int64_t stride =
-            std::is_same_v<Rows, DenseRows<T>> ? std::max<std::int64_t>(1, n / 8192) : 1;
+            is_dense_rows_v<Rows> ? std::max<std::int64_t>(1, n / 8192) : 1;
         double w_sum = 0.0;
         for (std::int64_t r = 0; r < n; r += stride) {
             const std::int64_t i = order_[std::size_t(r)];

@@ -33,7 +33,7 @@ public:
 
     // The lazy rule for this configuration (none: the dense update of BatchedEpochs).
     static LazyRule rule_for(const TrainConfig& cfg, Optimizer<T>* opt, const Penalty& pen) {
-        if constexpr (std::is_same<Rows, DenseRows<T>>::value) {
+        if constexpr (is_dense_rows_v<Rows>) {
             return LazyRule::none;
         } else {
             if (cfg.batch_size == 0 || cfg.average > 0) return LazyRule::none;

@@ -1,0 +1,157 @@
+"""Half-precision X (float16, bfloat16) against float32, all in one run.
+
+Speed, on 1,000,000 x 100 dense rows (binary log_loss, both cores): a full-batch iteration and an
+in-order mini-batch epoch (batch 256, shuffle=False), each (4-epoch fit - 1-epoch fit) / 3, best
+of 3. Beside them, the floor of each storage (one read of X: ``_core.all_finite`` on both
+cores) and the bound of a half-precision mini-batch epoch: its floor plus the part of the
+float32 epoch above the float32 floor (the work that does not shrink with the bytes).
+
+Accuracy, on the HIGGS subset (binary log_loss) and MNIST-10k (multinomial), from
+../shared/data: the training objective (mean loss + alpha/2 ||w||^2, evaluated in float64 on
+the float32 data) after the same epochs of full-batch gradient descent, relative to float32's.
+
+Run:
+
+    python benchmarks/bench_half.py [--rows 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import gzip
+import os
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+from scipy.special import log_softmax
+from sklearn.preprocessing import StandardScaler
+
+import fastdescent as fd
+from fastdescent import _core
+
+try:
+    import ml_dtypes
+except ImportError:  # bfloat16 rows are skipped
+    ml_dtypes = None
+
+COLS = 100
+DATA = Path(os.environ.get("FASTDESCENT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def best(fn, repeats=3):
+    times = []
+    for _ in range(repeats):
+        time.sleep(0.3)  # let the other core's threads settle between timed runs
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def fit(X, y, batch_size, epochs):
+    fd.SGDClassifier(loss="log_loss", learning_rate="constant", eta0=0.1, max_iter=epochs, tol=None,
+                     n_jobs=2, shuffle=False, batch_size=batch_size).fit(X, y)
+
+
+def per_epoch(X, y, batch_size):
+    one = best(functools.partial(fit, X, y, batch_size, 1))
+    return (best(functools.partial(fit, X, y, batch_size, 4)) - one) / 3
+
+
+def storages():
+    out = [np.dtype(np.float16)]
+    if ml_dtypes is not None:
+        out.append(np.dtype(ml_dtypes.bfloat16))
+    return out
+
+
+def speed(rows):
+    rng = np.random.default_rng(0)
+    X32 = rng.normal(size=(rows, COLS)).astype(np.float32)
+    y = (X32[:, 0] + 0.5 * X32[:, 1] > 0).astype(int)
+    floor32 = best(functools.partial(_core.all_finite, X32, 2))
+    full32, mini32 = per_epoch(X32, y, "full"), per_epoch(X32, y, 256)
+    print(f"{rows:,} x {COLS}, both cores")
+    print(f"{'X':<9} {'floor':>8} {'full-batch iter':>22} {'mini-batch epoch':>22} {'bound':>16}")
+    print(f"{'float32':<9} {floor32 * 1e3:6.1f}ms {full32 * 1e3:12.1f}ms {'':>8} {mini32 * 1e3:12.1f}ms")
+    for dtype in storages():
+        X = X32.astype(dtype)
+        floor = best(functools.partial(_core.all_finite, X, 2))
+        full, mini = per_epoch(X, y, "full"), per_epoch(X, y, 256)
+        bound = floor + max(mini32 - floor32, 0.0)
+        print(f"{dtype.name:<9} {floor * 1e3:6.1f}ms {full * 1e3:12.1f}ms {full / full32:6.2f}x "
+              f"{mini * 1e3:12.1f}ms {mini / mini32:6.2f}x {bound * 1e3:8.1f}ms {bound / mini32:5.2f}x")
+        del X
+
+
+def higgs():
+    folder = DATA / "higgs_subset"
+    train = np.loadtxt(folder / "binary.train")
+    X = StandardScaler().fit_transform(train[:, 1:]).astype(np.float32)
+    return X, train[:, 0].astype(int), "log_loss"
+
+
+def mnist():
+    root = DATA / "mnist_test"
+    images = next(p for p in root.iterdir() if "images" in p.name and p.name.endswith(".gz"))
+    labels = next(p for p in root.iterdir() if "labels" in p.name and p.name.endswith(".gz"))
+    with gzip.open(images) as f:
+        X = np.frombuffer(f.read(), dtype=np.uint8, offset=16).reshape(-1, 784)
+    with gzip.open(labels) as f:
+        y = np.frombuffer(f.read(), dtype=np.uint8, offset=8).astype(np.int64)
+    return X.astype(np.float32) / 255.0, y, "multinomial"
+
+
+def objective(est, X, y, alpha):
+    """Mean log loss (binary or softmax) + alpha/2 ||w||^2, in float64 on the float32 X."""
+    X = X.astype(np.float64)
+    scores = X @ est.coef_.T.astype(np.float64) + est.intercept_.astype(np.float64)
+    if scores.shape[1] == 1:
+        margin = np.where(y == est.classes_[1], 1.0, -1.0) * scores[:, 0]
+        loss = np.logaddexp(0.0, -margin).mean()
+    else:
+        index = np.searchsorted(est.classes_, y)
+        loss = -log_softmax(scores, axis=1)[np.arange(len(y)), index].mean()
+    return loss + 0.5 * alpha * float((est.coef_.astype(np.float64) ** 2).sum())
+
+
+def full_batch(X, y, kind, alpha, epochs):
+    multi_class = "multinomial" if kind == "multinomial" else "ovr"
+    return fd.SGDClassifier(loss="log_loss", multi_class=multi_class, batch_size="full",
+                            learning_rate="constant", eta0=0.5, alpha=alpha, max_iter=epochs,
+                            tol=None).fit(X, y)
+
+
+def accuracy(epochs):
+    alpha = 1e-4
+    print(f"\ntraining objective after {epochs} full-batch epochs (relative to float32)")
+    for name, load in (("HIGGS", higgs), ("MNIST-10k", mnist)):
+        try:
+            X, y, kind = load()
+        except (OSError, StopIteration):
+            print(f"{name}: data not found under {DATA}, skipped")
+            continue
+        train = functools.partial(full_batch, y=y, kind=kind, alpha=alpha, epochs=epochs)
+        reference = objective(train(X), X, y, alpha)
+        row = f"{name:<10} float32 {reference:.6f}"
+        for dtype in storages():
+            value = objective(train(X.astype(dtype)), X, y, alpha)
+            row += f"   {dtype.name} {value:.6f} ({(value - reference) / reference:+.1e})"
+        print(row)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--epochs", type=int, default=100)
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    speed(args.rows)
+    accuracy(args.epochs)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,8 @@
+#include "fastdescent/trainer.hpp"
+
+namespace fastdescent {
+
+template FASTDESCENT_TRAIN(HalfRows);
+template FASTDESCENT_TRAIN(BFloat16Rows);
+
+}  // namespace fastdescent
