@@ -3,8 +3,9 @@
 Speed, on 1,000,000 x 100 dense rows (binary log_loss, both cores): a full-batch iteration and an
 in-order mini-batch epoch (batch 256, shuffle=False), each (4-epoch fit - 1-epoch fit) / 3, best
 of 3. Beside them, the floor of each storage (one read of X: ``_core.all_finite`` on both
-cores) and the bound of a half-precision mini-batch epoch: its floor plus the part of the
-float32 epoch above the float32 floor (the work that does not shrink with the bytes).
+cores; for 16-bit X, of the same bytes read as bfloat16, whose widening is a shift) and the
+bound of each half-precision time: the 16-bit floor plus the part of the float32 time above
+the float32 floor (the work that does not shrink with the bytes).
 
 Accuracy, on the HIGGS subset (binary log_loss) and MNIST-10k (multinomial), from
 ../shared/data: the training objective (mean loss + alpha/2 ||w||^2, evaluated in float64 on
@@ -74,16 +75,19 @@ def speed(rows):
     y = (X32[:, 0] + 0.5 * X32[:, 1] > 0).astype(int)
     floor32 = best(functools.partial(_core.all_finite, X32, 2))
     full32, mini32 = per_epoch(X32, y, "full"), per_epoch(X32, y, 256)
-    print(f"{rows:,} x {COLS}, both cores")
-    print(f"{'X':<9} {'floor':>8} {'full-batch iter':>22} {'mini-batch epoch':>22} {'bound':>16}")
-    print(f"{'float32':<9} {floor32 * 1e3:6.1f}ms {full32 * 1e3:12.1f}ms {'':>8} {mini32 * 1e3:12.1f}ms")
+    print(f"{rows:,} x {COLS}, both cores; ratios to float32")
+    print(f"{'X':<9} {'floor':>8} {'full-batch iter':>16} {'bound':>15} {'mini-batch epoch':>17} {'bound':>15}")
+    print(f"{'float32':<9} {floor32 * 1e3:6.1f}ms {full32 * 1e3:8.1f}ms {'':>23} {mini32 * 1e3:8.1f}ms")
     for dtype in storages():
         X = X32.astype(dtype)
-        floor = best(functools.partial(_core.all_finite, X, 2))
+        as_shift = X.view(ml_dtypes.bfloat16) if ml_dtypes is not None else X
+        floor = best(functools.partial(_core.all_finite, as_shift, 2))
         full, mini = per_epoch(X, y, "full"), per_epoch(X, y, 256)
-        bound = floor + max(mini32 - floor32, 0.0)
-        print(f"{dtype.name:<9} {floor * 1e3:6.1f}ms {full * 1e3:12.1f}ms {full / full32:6.2f}x "
-              f"{mini * 1e3:12.1f}ms {mini / mini32:6.2f}x {bound * 1e3:8.1f}ms {bound / mini32:5.2f}x")
+        row = f"{dtype.name:<9} {floor * 1e3:6.1f}ms"
+        for time32, t in ((full32, full), (mini32, mini)):
+            bound = floor + max(time32 - floor32, 0.0)
+            row += f" {t * 1e3:6.1f}ms {t / time32:5.2f}x {bound * 1e3:6.1f}ms {bound / time32:5.2f}x"
+        print(row)
         del X
 
 

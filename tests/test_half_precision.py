@@ -90,7 +90,7 @@ MODES = {
 
 
 def _assert_scores_close(a, b):
-    """float32 agreement relative to the scores' scale (sums of terms that cancel)."""
+    """float32 agreement relative to the values' scale (sums of terms that cancel)."""
     assert_allclose(a, b, rtol=2e-5, atol=2e-6 * max(1.0, float(np.abs(b).max())))
 
 
@@ -100,8 +100,8 @@ def _assert_same_fit(make, X, y, dtype, **fit):
     b = make().fit(half.astype(np.float32), y, **fit)
     assert a.coef_.dtype == np.float32
     assert a.n_iter_ == b.n_iter_
-    assert_allclose(a.coef_, b.coef_, **F32)
-    assert_allclose(a.intercept_, b.intercept_, **F32)
+    _assert_scores_close(a.coef_, b.coef_)
+    _assert_scores_close(a.intercept_, b.intercept_)
     return a, half
 
 
@@ -265,3 +265,22 @@ def test_overflowing_values_still_train():
     assert np.isfinite(X).all()
     est = SGDRegressor(batch_size="full", max_iter=20, tol=None).fit(X, score)
     assert np.isfinite(est.coef_).all()
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+@pytest.mark.parametrize("dtype", HALVES, ids=IDS)
+def test_mlp(dtype, solver):
+    from fastdescent import MLPClassifier, MLPRegressor
+
+    X, score = _data(seed=9)
+    half = X.astype(dtype)
+    ref = half.astype(np.float32)
+    params = dict(hidden_layer_sizes=(7,), max_iter=5, solver=solver, random_state=0)
+    for est_cls, y in ((MLPClassifier, score > 0), (MLPRegressor, score)):
+        a = est_cls(**params).fit(half, y)
+        b = est_cls(**params).fit(ref, y)
+        assert a.coefs_[0].dtype == np.float32
+        for ca, cb in zip(a.coefs_, b.coefs_):
+            assert_allclose(ca, cb, rtol=1e-4, atol=1e-5)
+        _assert_scores_close(a.predict(half), a.predict(ref))

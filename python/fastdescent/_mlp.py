@@ -35,7 +35,9 @@ from ._base import (
     _reject_strings,
     _rows_readable,
     commit_fitted_state,
+    compute_dtype,
     diverged_message,
+    is_half,
     keeps_state_on_error,
 )
 from ._monitor import FitMonitor
@@ -282,15 +284,16 @@ class BaseMLP(InputChecks, BaseEstimator):
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, Y = self._validate_input(X, y, incremental, reset=first_pass)
         n, d = X.shape
+        dtype = compute_dtype(X)  # float32 for a float16 / bfloat16 X, read as stored
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=dtype)
             if not np.all(np.isfinite(sample_weight)):
                 raise ValueError("sample_weight holds NaN or infinity")
         units = [d, *hidden, Y.shape[1]]
         rs = check_random_state(self.random_state)
         state = {}
         if first_pass:
-            coefs, intercepts = self._initialize(units, X.dtype, rs)
+            coefs, intercepts = self._initialize(units, dtype, rs)
             state.update(n_iter_=0, t_=0, _updates=0, _optimizer_state=None)
         else:
             if [c.shape[0] for c in self.coefs_] + [self.coefs_[-1].shape[1]] != units:
@@ -299,8 +302,8 @@ class BaseMLP(InputChecks, BaseEstimator):
                     f"{[c.shape[0] for c in self.coefs_] + [self.coefs_[-1].shape[1]]}, this "
                     f"call needs {units}; fit with warm_start=False to start over."
                 )
-            coefs = [np.array(c, dtype=X.dtype, order="C") for c in self.coefs_]
-            intercepts = [np.array(b, dtype=X.dtype) for b in self.intercepts_]
+            coefs = [np.array(c, dtype=dtype, order="C") for c in self.coefs_]
+            intercepts = [np.array(b, dtype=dtype) for b in self.intercepts_]
         state.update(
             n_layers_=len(units),
             n_outputs_=Y.shape[1],
@@ -467,7 +470,7 @@ class BaseMLP(InputChecks, BaseEstimator):
         shapes = [c.shape for c in coefs] + [b.shape for b in intercepts]
         sizes = [int(np.prod(s)) for s in shapes]
         bounds = np.cumsum([0, *sizes])
-        flat_grad = np.empty(bounds[-1], dtype=X.dtype)
+        flat_grad = np.empty(bounds[-1], dtype=coefs[0].dtype)
         grads = [flat_grad[a:b].reshape(s) for a, b, s in zip(bounds[:-1], bounds[1:], shapes)]
         L = len(coefs)
         Xc, Yr = _core_X(X), Y.ravel()
@@ -475,7 +478,7 @@ class BaseMLP(InputChecks, BaseEstimator):
 
         def unpack(x):
             parts = [
-                np.ascontiguousarray(x[a:b].reshape(s), dtype=X.dtype)
+                np.ascontiguousarray(x[a:b].reshape(s), dtype=coefs[0].dtype)
                 for a, b, s in zip(bounds[:-1], bounds[1:], shapes)
             ]
             return parts[:L], parts[L:]
@@ -534,11 +537,12 @@ class BaseMLP(InputChecks, BaseEstimator):
 
     def _forward(self, X):
         """The network's output activations for X (validated here), n x n_outputs_, computed
-        in C++ in the weights' dtype; float32 weights read float32 X without a copy."""
+        in C++ in the weights' dtype; float32 weights read float32, float16 and bfloat16 X
+        without a copy."""
         check_is_fitted(self, "coefs_")
         X = self._check_X(X, reset=False)
         dtype = self.coefs_[0].dtype
-        if X.dtype != dtype:
+        if compute_dtype(X) != dtype:
             X = X.astype(dtype)  # a copy only when X's dtype differs from the weights'
         out = np.empty((X.shape[0], self.n_outputs_), dtype=dtype)
         if X.shape[0]:
@@ -718,7 +722,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             y,
             accept_sparse="csr",
             multi_output=True,
-            dtype=(np.float64, np.float32),
+            dtype=None if is_half(X) else (np.float64, np.float32),
             reset=reset,
             accept_large_sparse=True,
             ensure_all_finite=False,
@@ -748,7 +752,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 "The target y holds a single class; a classifier needs samples of at least 2 "
                 f"classes in the data, but the data contains only one class: {self.classes_[0]!r}."
             )
-        Y = self._label_binarizer.transform(y).astype(X.dtype)
+        Y = self._label_binarizer.transform(y).astype(compute_dtype(X))
         return X, np.ascontiguousarray(Y)
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -1002,7 +1006,7 @@ n_iter_no_change, max_fun, optimizer, clip_value, clip_norm, callbacks, n_jobs, 
             accept_sparse="csr",
             multi_output=True,
             y_numeric=True,
-            dtype=(np.float64, np.float32),
+            dtype=None if is_half(X) else (np.float64, np.float32),
             reset=reset,
             accept_large_sparse=True,
             ensure_all_finite=False,
@@ -1011,7 +1015,7 @@ n_iter_no_change, max_fun, optimizer, clip_value, clip_norm, callbacks, n_jobs, 
         if self.loss == "poisson" and np.any(y < 0):
             raise ValueError("loss='poisson' needs non-negative targets: y holds negative values.")
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
-        return X, np.ascontiguousarray(Y, dtype=X.dtype)
+        return X, np.ascontiguousarray(Y, dtype=compute_dtype(X))
 
     @_fit_context(prefer_skip_nested_validation=True)
     @keeps_state_on_error

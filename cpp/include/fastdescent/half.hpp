@@ -8,6 +8,10 @@
 
 #include "fastdescent/isa_namespace.hpp"
 
+#if defined(__F16C__)
+#include <immintrin.h>
+#endif
+
 namespace fastdescent {
 
 // The stored bits; the types only say how to read them.
@@ -37,6 +41,9 @@ inline float widen(BFloat16 x) {
 // exponent from bias 15 to bias 127; a subnormal is its mantissa times 2^-24 (an exact integer
 // conversion, no float32 subnormal involved); infinity and NaN keep the all-ones exponent.
 inline float widen(Half x) {
+#if defined(__F16C__)
+    return _cvtsh_ss(x.bits);  // one instruction where the instruction set has it
+#else
     const std::uint32_t u = x.bits;
     const std::uint32_t sign = (u & 0x8000u) << 16;
     const std::uint32_t magnitude = u & 0x7fffu;
@@ -49,6 +56,7 @@ inline float widen(Half x) {
     float f;
     std::memcpy(&f, &out, sizeof f);
     return f;
+#endif
 }
 
 }  // namespace FASTDESCENT_ISA_NS

@@ -8,7 +8,7 @@
 #include "fastdescent/half.hpp"
 #include "fastdescent/isa_namespace.hpp"
 
-#if defined(__GNUC__) && (defined(__F16C__) || defined(__AVX512F__))
+#if defined(__GNUC__) && (defined(__F16C__) || defined(__AVX2__) || defined(__AVX512F__))
 #include <immintrin.h>
 #endif
 
@@ -55,12 +55,20 @@ struct Vector {
 };
 
 // A full vector of T read from storage S (the plain load when S is T).
-template <class T>
+template <class T, std::enable_if_t<std::is_floating_point_v<T>, int> = 0>
 inline typename Vector<T>::type load_as(const T* p) {
     return Vector<T>::load(p);
 }
 
 inline Vector<float>::type load_as(const BFloat16* p) {
+#if defined(__AVX512F__)
+    // Zero-masked forms, as for float16 below.
+    const __m512i u = _mm512_maskz_cvtepu16_epi32(0xffff, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    return Vector<float>::type(_mm512_castsi512_ps(_mm512_maskz_slli_epi32(0xffff, u, 16)));
+#elif defined(__AVX2__)
+    const __m256i u = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return Vector<float>::type(_mm256_castsi256_ps(_mm256_slli_epi32(u, 16)));
+#else
     using U16 = std::uint16_t __attribute__((vector_size(vector_bytes / 2)));
     using U32 = std::uint32_t __attribute__((vector_size(vector_bytes)));
     U16 h;
@@ -69,19 +77,51 @@ inline Vector<float>::type load_as(const BFloat16* p) {
     Vector<float>::type f;
     __builtin_memcpy(&f, &u, sizeof f);
     return f;
+#endif
 }
 
 inline Vector<float>::type load_as(const Half* p) {
 #if defined(__AVX512F__)
-    return Vector<float>::type(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))));
+    // The zero-masked form: the plain one makes GCC 12 warn about its undefined source.
+    return Vector<float>::type(_mm512_maskz_cvtph_ps(0xffff, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))));
 #elif defined(__F16C__) && defined(__AVX__)
     return Vector<float>::type(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
 #else
-    float out[Vector<float>::lanes];
-#pragma omp simd
-    for (int l = 0; l < Vector<float>::lanes; ++l) out[l] = widen(p[l]);
-    return Vector<float>::load(out);
+    // widen(Half) on whole vectors: integer lanes, masks for the selects.
+    using U16 = std::uint16_t __attribute__((vector_size(vector_bytes / 2)));
+    using U32 = std::uint32_t __attribute__((vector_size(vector_bytes)));
+    using I32 = std::int32_t __attribute__((vector_size(vector_bytes)));
+    using F = Vector<float>::type;
+    U16 h;
+    __builtin_memcpy(&h, p, sizeof h);
+    const U32 u = __builtin_convertvector(h, U32);
+    const U32 sign = (u & 0x8000u) << 16;
+    const U32 magnitude = u & 0x7fffu;
+    U32 normal = (magnitude << 13) + (std::uint32_t(127 - 15) << 23);
+    normal |= U32(magnitude >= 0x7c00u) & 0x7f800000u;  // infinity, NaN
+    const F subnormal = __builtin_convertvector(I32(magnitude), F) * 5.9604644775390625e-08f;
+    U32 sub_bits;
+    __builtin_memcpy(&sub_bits, &subnormal, sizeof sub_bits);
+    const U32 is_sub = U32(magnitude < 0x0400u);
+    const U32 bits = sign | (sub_bits & is_sub) | (normal & ~is_sub);
+    F out;
+    __builtin_memcpy(&out, &bits, sizeof out);
+    return out;
 #endif
+}
+
+// v with its first lanes - r entries cleared (bitwise, so that a NaN goes too): a row's last r
+// entries (0 < r < lanes), taken from a full vector that ends at the row's end, so that 16-bit
+// rows need no scalar conversions for their tails (rows shorter than a vector stay scalar).
+inline Vector<float>::type last_lanes(Vector<float>::type v, std::int64_t r) {
+    using Bits = std::int32_t __attribute__((vector_size(vector_bytes)));
+    Bits lane;
+    for (int l = 0; l < Vector<float>::lanes; ++l) lane[l] = l;
+    Bits bits;
+    __builtin_memcpy(&bits, &v, sizeof v);
+    bits &= lane >= std::int32_t(Vector<float>::lanes - r);
+    __builtin_memcpy(&v, &bits, sizeof v);
+    return v;
 }
 #endif
 
@@ -102,6 +142,12 @@ inline T dot(const S* __restrict a, const T* __restrict b, std::int64_t n) {
         s3 += load_as(a + i + 3 * L) * V::load(b + i + 3 * L);
     }
     for (; i + L <= n; i += L) s0 += load_as(a + i) * V::load(b + i);
+    if constexpr (!std::is_same_v<S, T>) {
+        if (i < n && n >= L) {
+            s1 += last_lanes(load_as(a + n - L) * V::load(b + n - L), n - i);
+            i = n;
+        }
+    }
     total = V::sum((s0 + s1) + (s2 + s3));
 #endif
     for (; i < n; ++i) total += widen(a[i]) * b[i];
@@ -125,6 +171,17 @@ inline void dot4(const S* __restrict x0, const S* __restrict x1, const S* __rest
         s1 += load_as(x1 + i) * wv;
         s2 += load_as(x2 + i) * wv;
         s3 += load_as(x3 + i) * wv;
+    }
+    if constexpr (!std::is_same_v<S, T>) {
+        if (i < n && n >= L) {
+            const std::int64_t j = n - L, r = n - i;
+            const typename V::type wv = V::load(w + j);
+            s0 += last_lanes(load_as(x0 + j) * wv, r);
+            s1 += last_lanes(load_as(x1 + j) * wv, r);
+            s2 += last_lanes(load_as(x2 + j) * wv, r);
+            s3 += last_lanes(load_as(x3 + j) * wv, r);
+            i = n;
+        }
     }
     t0 = V::sum(s0), t1 = V::sum(s1), t2 = V::sum(s2), t3 = V::sum(s3);
 #endif
@@ -162,6 +219,17 @@ inline void axpy8(const T c[8], const S* const x[8], T* __restrict y, std::int64
                                    (c6 * load_as(x6 + i) + c7 * load_as(x7 + i))));
             __builtin_memcpy(y + i, &v, sizeof v);
         }
+        if (start < n && n >= V::lanes) {  // the tail: a window ending at n, earlier lanes kept
+            const std::int64_t i = n - V::lanes;
+            const typename V::type v =
+                V::load(y + i) + last_lanes((((c0 * load_as(x0 + i) + c1 * load_as(x1 + i)) +
+                                              (c2 * load_as(x2 + i) + c3 * load_as(x3 + i))) +
+                                             ((c4 * load_as(x4 + i) + c5 * load_as(x5 + i)) +
+                                              (c6 * load_as(x6 + i) + c7 * load_as(x7 + i)))),
+                                            n - start);
+            __builtin_memcpy(y + i, &v, sizeof v);
+            start = n;
+        }
     }
 #endif
 #pragma omp simd
@@ -181,6 +249,12 @@ inline void axpy(T a, const S* __restrict x, T* __restrict y, std::int64_t n) {
         for (; start + V::lanes <= n; start += V::lanes) {
             const typename V::type v = V::load(y + start) + a * load_as(x + start);
             __builtin_memcpy(y + start, &v, sizeof v);
+        }
+        if (start < n && n >= V::lanes) {
+            const std::int64_t i = n - V::lanes;
+            const typename V::type v = V::load(y + i) + last_lanes(a * load_as(x + i), n - start);
+            __builtin_memcpy(y + i, &v, sizeof v);
+            start = n;
         }
     }
 #endif
