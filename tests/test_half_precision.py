@@ -284,3 +284,30 @@ def test_mlp(dtype, solver):
         for ca, cb in zip(a.coefs_, b.coefs_):
             assert_allclose(ca, cb, rtol=1e-4, atol=1e-5)
         _assert_scores_close(a.predict(half), a.predict(ref))
+
+
+@pytest.mark.parametrize("dtype", HALVES, ids=IDS)
+def test_dask_chunks_read_as_stored(dtype):
+    da = pytest.importorskip("dask.array")
+    import dask
+
+    X, score = _data(n=2000, d=10, seed=10)
+    half = X.astype(dtype)
+    y = score > 0
+    params = dict(batch_size=64, max_iter=3, tol=None, random_state=0, early_stopping=True)
+    with dask.config.set(scheduler="synchronous"):
+        a = SGDClassifier(**params).fit(
+            da.from_array(half, chunks=(500, 10)), da.from_array(y, chunks=500)
+        )
+        b = SGDClassifier(**params).fit(
+            da.from_array(half.astype(np.float32), chunks=(500, 10)), da.from_array(y, chunks=500)
+        )
+    assert a.coef_.dtype == np.float32
+    _assert_scores_close(a.coef_, b.coef_)
+    assert_allclose(a.history_["val_score"], b.history_["val_score"], rtol=1e-6)
+    bad = half.copy()
+    bad[1234, 5] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        SGDClassifier(**params).fit(
+            da.from_array(bad, chunks=(500, 10)), da.from_array(y, chunks=500)
+        )

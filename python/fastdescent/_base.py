@@ -1063,10 +1063,11 @@ def _reject_strings(a, name):
 def is_half(X):
     """Whether X is a dense float16 (NumPy) or bfloat16 (ml_dtypes) array: the core reads those
     as stored and computes in float32."""
-    return isinstance(X, np.ndarray) and X.dtype.itemsize == 2 and X.dtype.name in HALF_DTYPES
+    return isinstance(X, np.ndarray) and is_half_dtype(X.dtype)
 
 
-HALF_DTYPES = ("float16", "bfloat16")
+def is_half_dtype(dtype):
+    return dtype.itemsize == 2 and dtype.name in ("float16", "bfloat16")
 
 
 def compute_dtype(X):

@@ -77,6 +77,9 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
 
     Notes
     -----
+    Half-precision input: a dense float16 or bfloat16 (``ml_dtypes``) X is read as stored and
+    widened to float32 in registers (float32 ``coef_``), never upcast to a copy.
+
     Sparse input: X may be a scipy.sparse matrix. CSR is read in place (no copy) with int32 or
     int64 indices (scikit-learn's SGD estimators reject int64 indices, which
     ``load_svmlight_file`` returns for large files); CSC, COO and the other formats are

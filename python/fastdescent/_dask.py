@@ -48,6 +48,9 @@ from ._base import (
     _reject_strings,
     _rows_readable,
     diverged_message,
+    is_half,
+    is_half_dtype,
+    linear_scores,
     mean_curve,
     train,
 )
@@ -140,14 +143,18 @@ def _prepare_chunk(X, y, sample_weight, dtype, classes, binary, validation_mask=
     Fortran order, non-CSR sparse formats, duplicate sparse entries).
     """
     _reject_strings(X, "X")
+    half = is_half(X)  # float16 / bfloat16 chunks: read as stored, checked by the core
     X = check_array(
         X,
         accept_sparse="csr",
-        dtype=dtype,
+        dtype=None if half else dtype,
         accept_large_sparse=True,
         ensure_min_samples=0,
+        ensure_all_finite=not half,
         input_name="X",
     )
+    if half and not _core.all_finite(_rows_readable(X)):
+        check_array(X.astype(np.float32), ensure_min_samples=0, input_name="X")  # its error
     X = _rows_readable(X)
     y = np.asarray(y)
     if classes is not None:
@@ -263,7 +270,7 @@ def _chunk_validation(chunk, params, K, problems, classification, power=None):
     sw = np.ones(rows.size) if sample_weight is None else sample_weight[rows].astype(np.float64)
     for q, (prows, y_fn) in enumerate(problems):
         y = y_fn(target)[rows].astype(np.float64)
-        p = np.asarray(Xv @ coef[prows].T, dtype=np.float64) + intercept[prows]
+        p = np.asarray(linear_scores(Xv, coef[prows]), dtype=np.float64) + intercept[prows]
         if classification:
             pred = p.argmax(axis=1) if p.shape[1] > 1 else np.where(p[:, 0] > 0, 1.0, -1.0)
             out[q, 0], out[q, 1] = sw.sum(), sw[pred == y].sum()
@@ -632,7 +639,7 @@ def fit(est, plan, X, y, *, sample_weight=None, coef_init=None, intercept_init=N
         )
     _set_feature_names(est, X_in)
     est.n_features_in_ = d
-    dtype = np.dtype(np.float32 if X.dtype == np.float32 else np.float64)
+    dtype = np.dtype(np.float32 if X.dtype == np.float32 or is_half_dtype(X.dtype) else np.float64)
     y = _aligned(y, X, da, "y")
     if y is None:
         raise ValueError("requires y to be passed, but the target y is None")

@@ -607,7 +607,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     The forward and backward passes run in C++ without the GIL: matrix products through the
     BLAS that SciPy ships (``scipy.linalg.cython_blas``), bias and activation fused into one
     pass after each product, one update over all layers' parameters, no allocation per batch.
-    float32 X trains in float32.
+    float32 X trains in float32; a float16 or bfloat16 X too, read as stored (its batches are
+    widened to float32 for the first product).
 
     Parameters
     ----------

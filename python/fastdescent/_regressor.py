@@ -248,7 +248,8 @@ class SGDRegressor(RegressorMixin, SparseCoefMixin, BaseSGD):
 
     Notes
     -----
-    ``coef_`` has the dtype of X (float32 or float64); X is read in place, never copied,
+    ``coef_`` has the dtype of X (float32 or float64; float32 for a float16 or bfloat16 X,
+    which is read as stored and widened in registers); X is read in place, never copied,
     when it is a C-contiguous or row-strided array (read-only and memory-mapped included) or a
     CSR matrix. Integer, boolean and object X holding numbers are converted to float64 (a
     copy); Fortran-ordered or column-strided X is copied to C order once. Text and complex X,
