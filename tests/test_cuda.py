@@ -469,3 +469,27 @@ def test_dask_collections_are_refused_on_the_gpu():
     X, y, _, _ = make_data(n=16)
     with pytest.raises(ValueError, match="dask"):
         SGDRegressor(device="cuda", batch_size=4).fit(da.from_array(X, chunks=8), y)
+
+
+def test_half_precision_X_matches_cpu():
+    """float16 X stays float16 on the device (widened as the kernels read it); bfloat16 X is
+    converted to float32 on the host. Either trains as the CPU does on the same values."""
+    X, _, y_bin, _ = make_data(n=64)
+    halves = [np.float16]
+    try:
+        import ml_dtypes
+
+        halves.append(ml_dtypes.bfloat16)
+    except ImportError:
+        pass
+    make = lambda **kw: SGDClassifier(  # noqa: E731
+        loss="log_loss", batch_size=16, shuffle=False, optimizer="adam", max_iter=3, tol=None,
+        **kw)
+    for half in halves:
+        Xh = X.astype(half)
+        cpu = make(device="cpu").fit(Xh, y_bin)
+        gpu = make(device="cuda").fit(Xh, y_bin)
+        assert gpu.coef_.dtype == np.float32
+        assert_same_fit(cpu, gpu, np.float32)
+    stored = fd_cuda._trainer.to_device(X.astype(np.float16), np.float32)
+    assert stored.X.dtype == np.float16 and stored.dtype == np.float32

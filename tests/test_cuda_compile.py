@@ -185,6 +185,14 @@ def _compile_all(cc):
             info = build(f"{name}[{dtype}]", kernels[name].py_func, args)
             if info is not None:
                 report["kernels"][name][dtype] = info
+    # float32 training on a float16 X, which stays float16 on the device: the kernels that read X.
+    report["float16_X"] = {}
+    for name in ("batch_gradient", "epoch_stats"):
+        args = list(_launch_signatures(nt.float32)[name])
+        args[0] = nt.Array(nt.float16, 2, "C")
+        info = build(f"{name}[float16 X]", kernels[name].py_func, args)
+        if info is not None:
+            report["float16_X"][name] = info
     for name, fn in device_functions.items():
         report["device_functions"][name] = {}
         for args in list(fn.overloads):  # the types the kernels above called it with
@@ -238,6 +246,9 @@ def test_kernels_compile_for_gpu(cc):
             if report["sass"] is None:  # assembled: ptxas reported its resources
                 assert info["registers"] is not None, f"{name}[{dtype}]"
                 assert info["shared"] <= STATIC_SHARED_LIMIT, f"{name}[{dtype}]: {info}"
+    assert set(report["float16_X"]) == {"batch_gradient", "epoch_stats"}
+    for name, info in report["float16_X"].items():
+        assert info["entry"] and info["void"], f"{name}[float16 X]"
     assert set(report["device_functions"]) == DEVICE_FUNCTIONS
     for name, overloads in report["device_functions"].items():
         assert overloads, f"no kernel calls {name}"

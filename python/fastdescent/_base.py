@@ -335,6 +335,8 @@ class BaseSGD(InputChecks, BaseEstimator):
             dtype = np.dtype(self.gpu_dtype)
         elif _cuda.is_device_array(X):
             dtype = _cuda.device_array_info(X)[1]
+            if dtype == np.float16:  # kept as stored, trained in float32
+                dtype = np.dtype(np.float32)
         else:
             dtype = np.dtype(np.float32)
         return _trainer.to_device(X, dtype)

@@ -30,11 +30,13 @@ class DeviceData:
 
 
 def to_device(X, dtype):
-    """X as a C-contiguous device array of `dtype`.
+    """X as a C-contiguous device array of `dtype`, or of float16 for float32 training.
 
     A device array (``__cuda_array_interface__``) of that dtype is used without a copy; one of
     another dtype is converted on the device (a copy). A host array is copied to the device
-    once, converted to `dtype` on the way.
+    once, converted to `dtype` on the way. float16 X (host or device) for float32 training stays
+    float16 on the device: the kernels widen each entry as they read it (half the bytes per
+    pass). bfloat16, which Numba does not know, is converted to float32 on the host.
     """
     cuda = _numba_cuda()
     dtype = np.dtype(dtype)
@@ -47,8 +49,13 @@ def to_device(X, dtype):
                 "A device array X must be C-contiguous (row-major); make it so "
                 "with cupy.ascontiguousarray."
             )
+        if Xd.dtype == np.float16 and dtype == np.float32:
+            return DeviceData(Xd, dtype)
         if Xd.dtype not in (np.float32, np.float64):
-            raise ValueError(f"A device array X must be float32 or float64, got {Xd.dtype}.")
+            raise ValueError(
+                f"A device array X must be float32 or float64 (or float16 for float32 "
+                f"training), got {Xd.dtype}."
+            )
         if Xd.dtype != dtype:
             out = cuda.device_array(Xd.shape, dtype=dtype)
             threads = (8, 8) if simulated() else (16, 16)
@@ -56,6 +63,8 @@ def to_device(X, dtype):
             kn.cast_rows[blocks, threads](Xd, out)
             Xd = out
         return DeviceData(Xd, dtype)
+    if X.dtype == np.float16 and dtype == np.float32:
+        return DeviceData(cuda.to_device(np.ascontiguousarray(X)), dtype)
     return DeviceData(cuda.to_device(np.ascontiguousarray(X, dtype=dtype)), dtype)
 
 
