@@ -1,5 +1,5 @@
 // Dense vector kernels written so that the compiler vectorizes them (no intrinsics but the
-// float16 conversion): several independent accumulators break the dependency chain of a
+// 16-bit conversions): several independent accumulators break the dependency chain of a
 // reduction. Rows of X may be stored as S (float16 / bfloat16, half.hpp) and computed as T.
 #pragma once
 #include <cstdint>
