@@ -23,6 +23,7 @@ import functools
 import gzip
 import os
 import time
+import timeit
 import warnings
 from pathlib import Path
 
@@ -43,13 +44,9 @@ DATA = Path(os.environ.get("FASTDESCENT_DATA", Path(__file__).resolve().parents[
 
 
 def best(fn, repeats=3):
-    times = []
-    for _ in range(repeats):
-        time.sleep(0.3)  # let the other core's threads settle between timed runs
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    """Best of `repeats` timed calls, each after a pause that lets the other core's threads
+    settle."""
+    return min(timeit.repeat(fn, setup=lambda: time.sleep(0.3), number=1, repeat=repeats))
 
 
 def fit(X, y, batch_size, epochs):
