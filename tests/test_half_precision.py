@@ -45,15 +45,16 @@ def test_every_value_widens_exactly(dtype, isa, isa_restored):
     _core.set_isa(isa)
     values = _every_value(dtype)
     want = values.astype(np.float32)
-    # One column: the scalar conversion; NaN stays NaN, infinities and zeros keep their sign.
+    # One column: the scalar conversion; NaN stays NaN, infinities keep their sign.
     got = _core.linear_scores(
         values.reshape(-1, 1), np.ones((1, 1), np.float32), np.zeros(1, np.float32)
     )
     assert_array_equal(got.ravel(), want)
-    # 64 columns against the identity: whole vectors converted (finite values only: 0 * inf).
+    # 67 columns against the identity: whole vectors converted, and each row's last partial
+    # vector as a window over the row's end (finite values only: 0 * inf).
     finite = values[np.isfinite(want)]
-    X = finite[: finite.size // 64 * 64].reshape(-1, 64)
-    got = _core.linear_scores(X, np.eye(64, dtype=np.float32), np.zeros(64, np.float32))
+    X = finite[: finite.size // 67 * 67].reshape(-1, 67)
+    got = _core.linear_scores(X, np.eye(67, dtype=np.float32), np.zeros(67, np.float32))
     assert_array_equal(got, X.astype(np.float32))
     assert_allclose(
         _core.row_squared_norms(X), (X.astype(np.float64) ** 2).sum(axis=1), rtol=1e-12
