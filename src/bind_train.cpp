@@ -17,8 +17,9 @@ int pass_threads(int n_threads, std::int64_t n, std::int64_t d) {
 }
 
 // Whether all entries are finite: one read of the array, rows split across threads (the
-// single-threaded NumPy check is the slowest step of validating a large X). S: the stored type.
-template <class S>
+// single-threaded NumPy check is the slowest step of validating a large X), through the
+// kernels of the active instruction set. S: the stored type, T: the type it is computed in.
+template <class T, class S>
 bool rows_finite(const py::array& a, int n_threads) {
     const std::int64_t n_rows = a.ndim() == 2 ? a.shape(0) : 1;
     const std::int64_t n_cols = a.ndim() == 2 ? a.shape(1) : (a.ndim() == 1 ? a.shape(0) : 0);
@@ -29,11 +30,12 @@ bool rows_finite(const py::array& a, int n_threads) {
         throw py::value_error("a must be 1-D contiguous or 2-D with contiguous rows");
     const S* data = static_cast<const S*>(a.data());
     const std::int64_t stride = a.ndim() == 2 ? a.strides(0) / std::int64_t(sizeof(S)) : 0;
+    const auto check = dense_kernels<T, S>().all_finite;
     bool finite = true;
     py::gil_scoped_release release;
     n_threads = pass_threads(n_threads, n_rows, n_cols);
 #pragma omp parallel for num_threads(n_threads) reduction(&& : finite) schedule(static) if (n_threads > 1)
-    for (std::int64_t i = 0; i < n_rows; ++i) finite = finite && all_finite(data + i * stride, n_cols);
+    for (std::int64_t i = 0; i < n_rows; ++i) finite = finite && check(data + i * stride, n_cols);
     return finite;
 }
 
@@ -278,10 +280,10 @@ void bind_train(py::module_& m) {
     m.def("all_finite",
           [](py::array a, int n_threads) {
               switch (storage_of(a)) {
-                  case Storage::f64: return rows_finite<double>(a, n_threads);
-                  case Storage::f32: return rows_finite<float>(a, n_threads);
-                  case Storage::f16: return rows_finite<Half>(a, n_threads);
-                  case Storage::bf16: return rows_finite<BFloat16>(a, n_threads);
+                  case Storage::f64: return rows_finite<double, double>(a, n_threads);
+                  case Storage::f32: return rows_finite<float, float>(a, n_threads);
+                  case Storage::f16: return rows_finite<float, Half>(a, n_threads);
+                  case Storage::bf16: return rows_finite<float, BFloat16>(a, n_threads);
               }
               return false;
           },

@@ -63,6 +63,9 @@ def test_every_value_widens_exactly(dtype, isa, isa_restored):
 
 @pytest.mark.parametrize("dtype", HALVES, ids=IDS)
 def test_all_finite_reads_half_precision(dtype):
+    values = _every_value(dtype)
+    finite = np.isfinite(values.astype(np.float32))
+    assert [_core.all_finite(values[i : i + 1]) for i in range(values.size)] == finite.tolist()
     X = np.ones((50, 33), dtype=dtype)
     assert _core.all_finite(X)
     for bad in (np.nan, np.inf, -np.inf):

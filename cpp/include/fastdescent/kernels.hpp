@@ -62,6 +62,8 @@ struct DenseKernels {
     double (*block_gradient_softmax)(const DenseBlock<T, S>& block, T* grad, T* grad_b);
     // The same for a scalar loss on each of K outputs (targets y[row K + k]).
     double (*block_gradient_outputs)(const DenseBlock<T, S>& block, T* grad, T* grad_b);
+    // Whether the n stored values at x are all finite (a row's check, widened in registers).
+    bool (*all_finite)(const S* x, std::int64_t n);
     // Element-wise exp and log1p as the log_loss kernel evaluates them, in the precision of T
     // (exposed for tests).
     void (*exp)(const T* x, T* out, std::int64_t n);

@@ -284,15 +284,26 @@ inline double abs_sum(const T* x, std::int64_t n) {
     return s;
 }
 
-template <class S>
-inline bool all_finite(const S* x, std::int64_t n) {
+template <class T>
+inline bool all_finite(const T* x, std::int64_t n) {
     // x - x is 0 for finite values and NaN for inf/NaN; summing keeps the loop vectorizable.
-    using T = decltype(widen(*x));
     T acc = 0;
 #pragma omp simd reduction(+ : acc)
-    for (std::int64_t i = 0; i < n; ++i) acc += widen(x[i]) - widen(x[i]);
+    for (std::int64_t i = 0; i < n; ++i) acc += x[i] - x[i];
     return acc == 0;
 }
+
+// 16-bit formats: infinity and NaN are the values whose exponent bits are all ones.
+template <std::uint16_t ExponentBits, class S>
+inline bool exponents_finite(const S* x, std::int64_t n) {
+    unsigned bad = 0;
+#pragma omp simd reduction(| : bad)
+    for (std::int64_t i = 0; i < n; ++i) bad |= unsigned((x[i].bits & ExponentBits) == ExponentBits);
+    return bad == 0;
+}
+
+inline bool all_finite(const Half* x, std::int64_t n) { return exponents_finite<0x7c00>(x, n); }
+inline bool all_finite(const BFloat16* x, std::int64_t n) { return exponents_finite<0x7f80>(x, n); }
 
 }  // namespace FASTDESCENT_ISA_NS
 }  // namespace fastdescent

@@ -95,7 +95,7 @@ private:
         for (std::int64_t r = 0; r < n; ++r) {
             const std::int64_t i = rows[std::size_t(r)];
             if constexpr (is_dense_rows_v<Rows>) {
-                finite = finite && all_finite(X_.row(i), d_);
+                finite = finite && X_.kernels->all_finite(X_.row(i), d_);
             } else {
                 bool row_finite = true;
                 X_.for_each(i, [&](std::int64_t, T v) { row_finite = row_finite && std::isfinite(double(v)); });

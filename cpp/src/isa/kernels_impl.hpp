@@ -137,6 +137,11 @@ void axpy_kernel(T a, const Store* x, T* y, std::int64_t n) {
     fastdescent::axpy(a, x, y, n);
 }
 
+template <class Store>
+bool all_finite_kernel(const Store* x, std::int64_t n) {
+    return fastdescent::all_finite(x, n);
+}
+
 // Loss terms of a block: on entry dl[r] holds y_r and p[r] the score; on exit dl[r] holds
 // weight_r * dloss_r. Returns sum_r weight_r * loss_r.
 template <class Loss>
@@ -411,7 +416,7 @@ template <class T, class Store = T>
 DenseKernels<T, Store> table() {
     return DenseKernels<T, Store>{&dot_kernel<T, Store>, &axpy_kernel<T, Store>, &block_gradient<T, Store>,
                               &block_gradient_softmax<T, Store>, &block_gradient_outputs<T, Store>,
-                              &exp_array<T>, &log1p_array<T>};
+                              &all_finite_kernel<Store>, &exp_array<T>, &log1p_array<T>};
 }
 
 }  // namespace kernels
