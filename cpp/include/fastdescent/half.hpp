@@ -61,18 +61,4 @@ inline float widen(Half x) {
 
 }  // namespace FASTDESCENT_ISA_NS
 
-// The storage formats of X the core reads, and the type its values are computed in.
-template <class S>
-struct compute_type {
-    using type = S;
-};
-template <>
-struct compute_type<Half> {
-    using type = float;
-};
-template <>
-struct compute_type<BFloat16> {
-    using type = float;
-};
-
 }  // namespace fastdescent
