@@ -9,6 +9,7 @@ void bind_gradient(py::module_& m);
 void bind_losses(py::module_& m);
 void bind_engine(py::module_& m);
 void bind_mlp(py::module_& m);
+void bind_labels(py::module_& m);
 }  // namespace fastdescent::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -21,4 +22,5 @@ PYBIND11_MODULE(_core, m) {
     fastdescent::bindings::bind_losses(m);
     fastdescent::bindings::bind_engine(m);
     fastdescent::bindings::bind_mlp(m);
+    fastdescent::bindings::bind_labels(m);
 }

@@ -27,7 +27,7 @@ from sklearn.utils.class_weight import compute_class_weight
 
 import fastdescent
 import fastdescent._classifier
-from fastdescent import SGDClassifier, SGDRegressor
+from fastdescent import SGDClassifier, SGDRegressor, _core
 
 SEEDS = (0, 1, 2)
 
@@ -337,18 +337,53 @@ def test_sample_weight_changes_the_fit(cancer_full):
     assert np.mean(weighted.predict(X) == 1) >= np.mean(plain.predict(X) == 1)
 
 
-@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.int64, np.uint8, np.uint16, np.uint64])
-def test_integer_classes_equal_numpy_unique(dtype):
-    """Integer labels are counted (bincount) rather than hashed: the same sorted classes in
-    y's dtype, near either end of the dtype's range and across all of it."""
+INTEGER_LABEL_DTYPES = [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32,
+                        np.uint64]
+
+
+@pytest.mark.parametrize("dtype", INTEGER_LABEL_DTYPES)
+def test_integer_label_work_equals_numpy(dtype):
+    """The C++ label passes (classes without a sort, codes by a table or a binary search, +-1
+    targets) give NumPy's unique / searchsorted / where results near either end of the
+    dtype's range and across all of it, on contiguous and strided y."""
     rng = np.random.default_rng(0)
     info = np.iinfo(dtype)
-    for low, high in ((0, 3), (info.min, info.min + 5), (info.max - 9, info.max),
-                      (info.min, info.max)):
-        y = rng.integers(low, high, size=1000, dtype=dtype, endpoint=True)
-        got = fastdescent._classifier._classes_of(y)
-        assert got.dtype == y.dtype
-        assert_array_equal(got, np.unique(y))
+    ranges = ((0, 0), (0, 1), (0, 3), (info.min, info.min + 5), (info.max - 9, info.max),
+              (info.min, info.max))
+    for low, high in ranges:
+        for y in (rng.integers(low, high, size=1000, dtype=dtype, endpoint=True),
+                  rng.integers(low, high, size=2000, dtype=dtype, endpoint=True)[::2]):
+            classes = fastdescent._classifier._classes_of(y)
+            assert classes.dtype == y.dtype
+            assert_array_equal(classes, np.unique(y))
+            codes = fastdescent._classifier._class_codes(y, classes)
+            assert_array_equal(codes, np.searchsorted(classes, y))
+            for positive in (classes[0], classes[-1]):
+                for dt in (np.float32, np.float64):
+                    got = fastdescent._classifier._binary_targets(y, positive, np.dtype(dt))
+                    assert got.dtype == dt
+                    assert_array_equal(got, np.where(y == positive, 1, -1))
+
+
+def test_label_work_edge_cases():
+    """Booleans, floats, text (NumPy's path), empty y, and a value missing from the classes."""
+    labels = fastdescent._classifier
+    y = np.array([True, False, True])
+    assert_array_equal(labels._classes_of(y), [False, True])
+    assert_array_equal(labels._class_codes(y, np.array([False, True])), [1, 0, 1])
+    assert_array_equal(labels._binary_targets(y, True, np.dtype(np.float64)), [1, -1, 1])
+    assert_array_equal(labels._binary_targets(np.array([0.5, 2.0]), 2.0, np.dtype(np.float32)),
+                       [-1, 1])
+    assert_array_equal(labels._binary_targets(np.array(["a", "b"]), "b", np.dtype(np.float64)),
+                       [-1, 1])
+    assert _core.integer_classes(np.array([], dtype=np.int64), 10).shape == (0,)
+    assert _core.integer_classes(np.array([0, 10**9]), 100) is None  # the caller sorts
+    with pytest.raises(ValueError, match="not among the classes"):
+        _core.class_codes(np.array([1, 2, 7]), np.array([1, 2]))
+    with pytest.raises(ValueError, match="not among the classes"):
+        _core.class_codes(np.array([1, 2, 10**12]), np.array([1, 2, 10**11]))
+    with pytest.raises(TypeError, match="integer or boolean"):
+        _core.integer_classes(np.array([1.0, 2.0]), 10)
 
 
 @pytest.mark.parametrize("batch_size", [1, 32])

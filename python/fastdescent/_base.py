@@ -378,8 +378,13 @@ class BaseSGD(InputChecks, BaseEstimator):
 
     @staticmethod
     def _check_sample_weight(sample_weight, y, dtype):
-        """Sample weights, one per row of y, in `dtype`: finite, non-negative, not all zero
-        (None means ones)."""
+        """Sample weights, one per row of y, in `dtype`: finite, non-negative, not all zero.
+
+        None gives ones as a read-only broadcast view, not an array: a fresh array of a million
+        rows is a noticeable part of a short fit, and `train` passes unit weights on as none.
+        """
+        if sample_weight is None:
+            return np.broadcast_to(np.ones(1, dtype=dtype), (y.shape[0],))
         return _check_sample_weight(sample_weight, y, dtype=dtype, ensure_non_negative=True)
 
     def _batch_size(self, n_train):
@@ -436,7 +441,7 @@ class BaseSGD(InputChecks, BaseEstimator):
         sample_weight = self._check_sample_weight(sample_weight, y, dtype)
         validation_mask = self._validation_mask(y, sample_weight)
         if not resume:
-            fit_rows = validation_mask == 0
+            fit_rows = _training_rows(validation_mask)
             w = sample_weight[fit_rows]
             if K == 1:
                 intercept_init = self._start_intercept(intercept_init, y[fit_rows], w)
@@ -454,7 +459,7 @@ class BaseSGD(InputChecks, BaseEstimator):
             avg_coef = avg_coef.reshape(-1)
 
         seed = check_random_state(self.random_state).randint(0, MAX_INT)
-        n_train = n_samples - int(validation_mask.sum())
+        n_train = n_samples - _n_held_out(validation_mask)
         optimizer_spec = self._optimizer_spec()
         t0, states, schedule_rows = self._continuation(resume, 1, n_train, optimizer_spec)
         cfg = self._config(
@@ -788,10 +793,11 @@ class BaseSGD(InputChecks, BaseEstimator):
         return state
 
     def _validation_mask(self, y, sample_weight):
-        """Rows held out for early stopping (stratified for classifiers), as uint8."""
-        mask = np.zeros(y.shape[0], dtype=np.uint8)
+        """Rows held out for early stopping (stratified for classifiers), as uint8 (1 = held
+        out); None without early stopping."""
         if not self.early_stopping:
-            return mask
+            return None
+        mask = np.zeros(y.shape[0], dtype=np.uint8)
         splitter = StratifiedShuffleSplit if is_classifier(self) else ShuffleSplit
         cv = splitter(test_size=self.validation_fraction, random_state=self.random_state)
         idx_train, idx_val = next(cv.split(np.zeros((y.shape[0], 1)), y))
@@ -1004,10 +1010,19 @@ class DataScales(NamedTuple):
     curvature: float = 0.0  # of a log-link loss at the start; 0: the loss's bound
 
 
+def _training_rows(validation_mask):
+    """An index of the rows that are not held out (all of them for a mask of None)."""
+    return slice(None) if validation_mask is None else validation_mask == 0
+
+
+def _n_held_out(validation_mask):
+    return 0 if validation_mask is None else int(np.count_nonzero(validation_mask))
+
+
 def _target_mean(y, sample_weight, validation_mask):
     """Weighted mean of the training targets, over every output (NaN where the weights sum to
     0)."""
-    train = validation_mask == 0
+    train = _training_rows(validation_mask)
     w = sample_weight[train].astype(np.float64)
     if not w.sum() > 0:
         return float("nan")
@@ -1017,7 +1032,7 @@ def _target_mean(y, sample_weight, validation_mask):
 def _target_scale(y, sample_weight, validation_mask):
     """Weighted standard deviation of the training targets, the mean over the outputs of a 2-D
     y (1 where it is 0 or undefined)."""
-    train = validation_mask == 0
+    train = _training_rows(validation_mask)
     w = sample_weight[train].astype(np.float64)
     if not w.sum() > 0:
         return 1.0
@@ -1217,7 +1232,7 @@ def train(
     """
     # Weights of one and no validation rows are the trainers' defaults: passed as None, they
     # spare the trainer a read per row (a cache miss per row in a shuffled epoch).
-    if sample_weight is not None and np.all(sample_weight == 1):
+    if sample_weight is not None and _all_ones(sample_weight):
         sample_weight = None
     if class_weight is not None and np.all(np.asarray(class_weight) == 1):
         class_weight = None
@@ -1285,6 +1300,12 @@ def train(
             raise ValueError(diverged_message(1, config.schedule.eta0))  # finite: an overflow
     _raise_if_diverged(res, coef, intercept, average_coef, average_intercept)
     return res
+
+
+def _all_ones(a):
+    if a.ndim == 1 and a.strides == (0,):  # a broadcast value (unit weights)
+        return a.size == 0 or a[0] == 1
+    return bool(np.all(a == 1))
 
 
 def diverged_message(epoch, step):

@@ -2,10 +2,12 @@
 // classification, K = n_classes for multinomial): the training rows and their order, the
 // validation score, and the epochs of one strategy (strategies/), each ended by the policy.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <numeric>
 #include <stdexcept>
 #include <type_traits>
 #include <vector>
@@ -30,14 +32,10 @@ public:
         : X_(X), tg_(tg), m_(m), cfg_(cfg), opt_(optimizer), stop_(std::move(stop)),
           K_(m.K), d_(m.d), rng_(cfg.seed), policy_(cfg, 1.0, std::move(on_epoch)) {
         validate();
-        order_.reserve(std::size_t(X_.n_rows));
-        for (std::int64_t i = 0; i < X_.n_rows; ++i) {
-            if (tg_.validation_mask && tg_.validation_mask[i]) val_rows_.push_back(i);
-            else order_.push_back(i);
-        }
+        split_rows();
         if (order_.empty()) throw std::invalid_argument("no training rows left after the validation split");
         strategy_ = make_strategy();
-        for (std::int64_t i : order_) train_weight_ += strategy_->sample_weight(i);
+        train_weight_ = training_weight();
         if (!(train_weight_ > 0))
             throw std::invalid_argument("the training rows have a total sample weight of zero");
         if (cfg_.early_stopping && val_rows_.empty())
@@ -80,6 +78,29 @@ public:
     }
 
 private:
+    // The training rows in memory order into order_, the validation rows into val_rows_.
+    void split_rows() {
+        if (!tg_.validation_mask) {
+            order_.resize(std::size_t(X_.n_rows));
+            std::iota(order_.begin(), order_.end(), std::int64_t(0));
+            return;
+        }
+        order_.reserve(std::size_t(X_.n_rows));
+        for (std::int64_t i = 0; i < X_.n_rows; ++i)
+            (tg_.validation_mask[i] ? val_rows_ : order_).push_back(i);
+    }
+
+    // The training rows' total weight; their count when no row or class weighs other than 1
+    // (a pass over a million rows is a noticeable part of a short fit).
+    double training_weight() const {
+        const bool unit_classes = std::all_of(tg_.class_weight, tg_.class_weight + tg_.n_class_weight,
+                                              [](double w) { return w == 1.0; });
+        if (!tg_.sample_weight && unit_classes) return double(order_.size());
+        double total = 0.0;
+        for (std::int64_t i : order_) total += strategy_->sample_weight(i);
+        return total;
+    }
+
     TrainResult non_finite_input() {
         policy_.result().non_finite_input = true;
         return policy_.result();
