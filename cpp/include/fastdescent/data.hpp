@@ -27,6 +27,7 @@ struct DenseRows {
     T dot(std::int64_t i, const T* w) const { return kernels->dot(row(i), w, n_cols); }
     void axpy(std::int64_t i, T a, T* w) const { kernels->axpy(a, row(i), w, n_cols); }
     double row_squared_norm(std::int64_t i) const { return squared_norm(row(i), n_cols); }
+    std::int64_t row_entries(std::int64_t) const { return n_cols; }  // values a row pass reads
 
     // Asks the cache for row i ahead of use: shuffled epochs visit rows in random order, and
     // without this every row costs a full memory latency.
@@ -73,6 +74,7 @@ struct CsrRows {
         for (I k = indptr[i]; k < indptr[i + 1]; ++k) s += double(data[k]) * double(data[k]);
         return s;
     }
+    std::int64_t row_entries(std::int64_t i) const { return std::int64_t(indptr[i + 1] - indptr[i]); }
     FASTDESCENT_ALWAYS_INLINE void prefetch(std::int64_t i) const {
         prefetch_read(data + indptr[i]);
         prefetch_read(indices + indptr[i]);

@@ -268,6 +268,18 @@ inline void scale(T a, T* __restrict x, std::int64_t n) {
     for (std::int64_t i = 0; i < n; ++i) x[i] *= a;
 }
 
+// x *= a, returning the squared norm of the result (one pass where two would read x twice).
+template <class T>
+inline double scale_and_squared_norm(T a, T* __restrict x, std::int64_t n) {
+    double s = 0;
+#pragma omp simd reduction(+ : s)
+    for (std::int64_t i = 0; i < n; ++i) {
+        x[i] *= a;
+        s += double(x[i]) * double(x[i]);
+    }
+    return s;
+}
+
 template <class S>
 inline double squared_norm(const S* x, std::int64_t n) {
     double s = 0;

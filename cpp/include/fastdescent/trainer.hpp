@@ -65,10 +65,14 @@ public:
                 policy_.result().interrupted = true;
                 break;
             }
-            const bool finite = all_finite(m_.coef, K_ * d_) && all_finite(m_.intercept, K_);
+            const double penalty = s.penalty_value();
+            // A non-finite weight makes a penalty on the weights non-finite: no scan then (over
+            // wide sparse models it is a noticeable part of an epoch).
+            const bool finite = (s.penalty_reads_weights() ? std::isfinite(penalty) : all_finite(m_.coef, K_ * d_)) &&
+                                all_finite(m_.intercept, K_);
             const double score = finite && cfg_.early_stopping ? validation_score()
                                                                : std::numeric_limits<double>::quiet_NaN();
-            if (policy_.end_epoch(sumloss, train_weight_, s.penalty_value(), finite, score,
+            if (policy_.end_epoch(sumloss, train_weight_, penalty, finite, score,
                                   s.last_eta_, t, s.last_grad_norm_) ||
                 s.converged_)
                 break;

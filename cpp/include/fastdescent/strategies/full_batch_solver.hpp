@@ -104,6 +104,7 @@ public:
 
     // The penalty at the point the epoch's loss was measured (not at the step's result).
     double penalty_value() const override { return penalty_at_y_; }
+    bool penalty_reads_weights() const override { return false; }  // its penalty is at y
 
 private:
     // The absolute-error, quantile (pinball) and hinge losses are solved through a smooth

@@ -18,6 +18,10 @@ public:
     using Base::Base;
     double epoch(double& t) override { return epoch_per_sample(t); }
     bool checks_scores() const override { return true; }
+    double penalty_value() const override {
+        if (end_squared_norm_ < 0 || pen_.has_l1()) return Base::penalty_value();
+        return pen_.value_from_sums(end_squared_norm_, 0.0) + pen_.intercept_value(m_.intercept, K_);
+    }
 
 private:
     // scikit-learn's plain SGD, one sample per update: w = wscale * v so that the L2 shrinkage
@@ -31,6 +35,7 @@ private:
         double sumloss = 0.0;
         Log1pSum log1p_sum;
         double wscale = 1.0;
+        end_squared_norm_ = -1.0;
         const bool averaging = cfg_.average > 0;
         if (averaging) avg_.start(m_.average_coef, K_ * d_);
         const std::int64_t n = std::int64_t(order_.size());
@@ -96,10 +101,11 @@ private:
                 for (int k = 0; k < K_; ++k) truncate_l1(i, k, wscale);
             }
             t += 1.0;
-            if (poll_stop(K_ * d_ + 1)) break;
+            if (poll_stop(K_ * (X_.row_entries(i) + 1))) break;  // a sparse row: its entries only
         }
         if (averaging) avg_.finish(m_.coef, m_.average_coef);
-        if (wscale != 1.0) scale(T(wscale), m_.coef, K_ * d_);
+        // The penalty reads the weights' squared norm next: taken in the scaling pass.
+        end_squared_norm_ = wscale != 1.0 ? scale_and_squared_norm(T(wscale), m_.coef, K_ * d_) : -1.0;
         sumloss += log1p_sum.total();
         return sumloss;
     }
@@ -144,6 +150,7 @@ private:
     double u_ = 0.0;    // total L1 shrinkage so far
     std::vector<T> q_;  // L1 shrinkage each weight has received
     LazyAverage<T> avg_;
+    double end_squared_norm_ = -1.0;  // of the weights after the epoch; < 0: not taken
 };
 
 }  // namespace fastdescent

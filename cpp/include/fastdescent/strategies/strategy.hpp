@@ -82,6 +82,9 @@ public:
     virtual double penalty_value() const {
         return pen_.value(m_.coef, K_ * d_) + pen_.intercept_value(m_.intercept, K_);
     }
+    // Whether penalty_value() reads every current weight (an active penalty), so that it is
+    // non-finite when one of them is.
+    virtual bool penalty_reads_weights() const { return pen_.active; }
 
     T* coef_row(int k) const { return m_.coef + k * d_; }
 
