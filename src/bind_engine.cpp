@@ -4,6 +4,7 @@
 #include "common.hpp"
 
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -194,6 +195,7 @@ void bind_engine(py::module_& m) {
         .def("end_epoch", &EpochPolicy::end_epoch, py::arg("sumloss"), py::arg("train_weight"),
              py::arg("penalty"), py::arg("finite"), py::arg("validation_score"),
              py::arg("last_eta"), py::arg("t"), py::arg("grad_norm"),
+             py::arg("running_penalty") = std::numeric_limits<double>::quiet_NaN(),
              "Ends an epoch; True when training stops.")
         .def_property_readonly("schedule", &EpochPolicy::schedule)
         .def_property_readonly("eta_adaptive", &EpochPolicy::eta_adaptive)

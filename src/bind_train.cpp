@@ -264,6 +264,7 @@ void bind_train(py::module_& m) {
         .def_readwrite("solver", &TrainConfig::solver)
         .def_readwrite("solver_tol", &TrainConfig::solver_tol)
         .def_readwrite("explosion_diverges", &TrainConfig::explosion_diverges)
+        .def_readwrite("running_objective", &TrainConfig::running_objective)
         .def_readwrite("check_input", &TrainConfig::check_input);
 
     py::class_<TrainResult>(m, "TrainResult", py::dynamic_attr())

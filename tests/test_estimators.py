@@ -654,6 +654,39 @@ def test_early_stopping_needs_two_members_per_class():
 # ---- n_iter_, t_, loss_curve_, convergence ---------------------------------------------------
 
 
+@pytest.mark.parametrize("make, loss", [
+    ("classifier", "hinge"), ("classifier", "log_loss"), ("classifier", "modified_huber"),
+    ("classifier", "perceptron"), ("regressor", "squared_error"), ("regressor", "huber"),
+    ("one_class", None)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_default_tol_stops_where_sklearn_does(make, loss, dtype):
+    """In scikit-learn's mode tol compares its objective (each update's loss plus the penalty
+    at the weights it starts from, averaged over the epoch), tracked without a pass over the
+    weights per row: the same n_iter_ and model as scikit-learn's with the default tol."""
+    if make == "regressor":
+        X, y = load_diabetes(return_X_y=True)
+        y = (y - y.mean()) / y.std()
+    else:
+        X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X).astype(dtype)
+    kw = dict(random_state=0, shuffle=False)
+    if make == "one_class":
+        ours, theirs = fastdescent.SGDOneClassSVM(**kw).fit(X), sklm.SGDOneClassSVM(**kw).fit(X)
+    else:
+        ours_cls = SGDClassifier if make == "classifier" else SGDRegressor
+        theirs_cls = sklm.SGDClassifier if make == "classifier" else sklm.SGDRegressor
+        ours = ours_cls(loss=loss, **kw).fit(X, y)
+        theirs = theirs_cls(loss=loss, **kw).fit(X, y)
+    assert 1 < theirs.n_iter_ < 1000
+    if dtype == np.float64:
+        assert ours.n_iter_ == theirs.n_iter_
+    else:  # float32 sums rounded in another order may tip one borderline test of tol
+        assert abs(ours.n_iter_ - theirs.n_iter_) <= 1
+    # The first 'optimal' steps of log_loss and modified_huber amplify last-bit differences.
+    if dtype == np.float64 and loss not in ("log_loss", "modified_huber"):
+        assert_allclose(ours.coef_, theirs.coef_, rtol=0, atol=1e-8 * np.abs(theirs.coef_).max())
+
+
 @pytest.mark.parametrize("batch_size, updates_per_epoch",
                          [(1, 569), (16, 36), (100, 6), ("full", 1)])
 def test_n_iter_and_t(cancer_full, batch_size, updates_per_epoch):

@@ -699,7 +699,9 @@ class BaseSGD(InputChecks, BaseEstimator):
         cfg.clip_norm = float(self.clip_norm or 0.0)
         cfg.n_threads = int(n_threads)
         cfg.sparse_lazy = self.sparse_updates == "lazy"
-        cfg.explosion_diverges = not (self.batch_size == 1 and self._plain_sgd())
+        sklearn_mode = self.batch_size == 1 and self._plain_sgd()
+        cfg.explosion_diverges = not sklearn_mode
+        cfg.running_objective = sklearn_mode  # tol as scikit-learn's: its n_iter_
         cfg.solver = self.learning_rate == "auto" and self._auto_rule(in_memory) == "solver"
         if cfg.solver:
             # The solver's own test ends the fit (the objective's plateau test would stop it

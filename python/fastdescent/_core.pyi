@@ -92,6 +92,7 @@ class TrainConfig(metaclass=_pybind11_type):
     solver: bool
     solver_tol: float
     explosion_diverges: bool
+    running_objective: bool
     check_input: bool
     def __init__(self) -> None: ...
 
@@ -516,6 +517,7 @@ class EpochPolicy(metaclass=_pybind11_type):
         last_eta: float,
         t: float,
         grad_norm: float,
+        running_penalty: float = ...,
     ) -> bool: ...
     @property
     def schedule(self) -> Schedule: ...

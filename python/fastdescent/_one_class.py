@@ -62,9 +62,8 @@ class SGDOneClassSVM(OutlierMixin, BaseSGD):
         Maximum number of epochs.
     tol : float or None, default=1e-3
         Training stops when the epoch objective has not improved by ``tol`` for 5 consecutive
-        epochs (see SGDRegressor's ``tol``: the objective is the weighted mean loss plus the
-        penalty at the epoch's end, so ``n_iter_`` can differ from scikit-learn's by a few
-        epochs); None disables the test.
+        epochs (see SGDRegressor's ``tol``; in scikit-learn's own mode the objective is its
+        own, so ``n_iter_`` is scikit-learn's); None disables the test.
     shuffle : bool, default=True
     verbose : int, default=0
     random_state : int, RandomState instance or None

@@ -59,7 +59,12 @@ class SGDRegressor(RegressorMixin, SparseCoefMixin, BaseSGD):
         Maximum number of epochs (passes over the training data).
     tol : float or None, default=1e-3
         Training stops when the epoch objective (or validation score) has not improved by
-        ``tol`` for ``n_iter_no_change`` consecutive epochs; None disables the test. With a
+        ``tol`` for ``n_iter_no_change`` consecutive epochs; None disables the test. The
+        objective is the weighted mean loss plus the penalty at the epoch's end (``loss_curve_``);
+        in scikit-learn's own mode (``batch_size=1``, plain SGD, no L1 term, one thread a model)
+        the test reads scikit-learn's instead, each update's loss plus the penalty at the
+        weights it starts from, averaged over the epoch, so that ``n_iter_`` is scikit-learn's
+        (without shuffling, or with its row order). With a
         ``learning_rate`` that anneals over ``max_iter`` epochs ('cosine', 'onecycle',
         'polynomial', 'step', 'multistep') the objective does not stop training (it would stop
         before the step has decayed); with ``early_stopping=True`` the validation score still

@@ -56,6 +56,11 @@ struct TrainConfig {
     // An objective 1e6 times the first epoch's counts as diverged (the estimators turn it on
     // outside scikit-learn's own mode, whose 'optimal' first steps may overshoot that far).
     bool explosion_diverges = false;
+    // tol compares scikit-learn's per-sample objective (the mean over the epoch's updates of
+    // each one's loss and the penalty at the weights it starts from) where the strategy tracks
+    // it (per-sample epochs, L2 or no penalty), not the objective at the epoch's end: the
+    // estimators turn it on in scikit-learn's mode, so that n_iter_ is scikit-learn's.
+    bool running_objective = false;
     // X has not been scanned for NaN or infinity: the first epoch checks the scores of the rows
     // it reads instead (with finite weights, a non-finite value in a row makes its score
     // non-finite), so that the scan costs no pass of its own; the validation rows, and X for
@@ -218,10 +223,12 @@ public:
     // Ends an epoch given the weighted loss sum over the training rows and their total weight,
     // the penalty at the epoch's final weights, whether those weights are all finite, the
     // validation score (read only with early stopping), the step size of the epoch's last
-    // update, the update count t after the epoch and the last update's gradient norm.
+    // update, the update count t after the epoch and the last update's gradient norm, and the
+    // mean penalty over the epoch's updates (TrainConfig::running_objective; NaN: not tracked).
     // Returns true when training stops.
     bool end_epoch(double sumloss, double train_weight, double penalty_value, bool finite,
-                   double validation_score, double last_eta, double t, double grad_norm) {
+                   double validation_score, double last_eta, double t, double grad_norm,
+                   double running_penalty = std::numeric_limits<double>::quiet_NaN()) {
         result_.t = t;
         result_.n_iter += 1;
         result_.last_eta = last_eta;
@@ -246,8 +253,11 @@ public:
             no_improvement_ = score < best_score_ + cfg_.tol ? no_improvement_ + 1 : 0;
             best_score_ = std::fmax(best_score_, score);
         } else {
-            no_improvement_ = objective > best_objective_ - cfg_.tol ? no_improvement_ + 1 : 0;
-            best_objective_ = std::fmin(best_objective_, objective);
+            const double watched = cfg_.running_objective && std::isfinite(running_penalty)
+                                       ? sumloss / train_weight + running_penalty
+                                       : objective;
+            no_improvement_ = watched > best_objective_ - cfg_.tol ? no_improvement_ + 1 : 0;
+            best_objective_ = std::fmin(best_objective_, watched);
         }
         if (on_epoch_ &&
             on_epoch_(EpochStats{result_.n_iter, objective, score, last_eta, t, grad_norm})) {

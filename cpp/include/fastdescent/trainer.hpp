@@ -73,7 +73,7 @@ public:
             const double score = finite && cfg_.early_stopping ? validation_score()
                                                                : std::numeric_limits<double>::quiet_NaN();
             if (policy_.end_epoch(sumloss, train_weight_, penalty, finite, score,
-                                  s.last_eta_, t, s.last_grad_norm_) ||
+                                  s.last_eta_, t, s.last_grad_norm_, s.running_penalty()) ||
                 s.converged_)
                 break;
         }

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <utility>
 #include <vector>
 
@@ -82,6 +83,10 @@ public:
     virtual double penalty_value() const {
         return pen_.value(m_.coef, K_ * d_) + pen_.intercept_value(m_.intercept, K_);
     }
+    // The mean over the epoch's updates of the penalty at the weights each started from, for
+    // TrainConfig::running_objective; NaN where the strategy does not track it.
+    double running_penalty() const { return running_penalty_; }
+
     // Whether penalty_value() reads every current weight (an active penalty), so that it is
     // non-finite when one of them is.
     virtual bool penalty_reads_weights() const { return pen_.active; }
@@ -152,6 +157,7 @@ public:
 
     double last_eta_ = 0.0;        // step size of the epoch's last update
     double last_grad_norm_ = 0.0;  // gradient norm of that update (EpochStats::grad_norm)
+    double running_penalty_ = std::numeric_limits<double>::quiet_NaN();  // see running_penalty()
     bool interrupted_ = false;     // the stop check asked to stop
     bool converged_ = false;       // the strategy's own convergence test passed (the solver)
     bool check_scores_ = false;    // check every score of this epoch (TrainConfig::check_input)
@@ -182,6 +188,6 @@ protected:
     using Base::order_, Base::K_, Base::d_, Base::last_eta_, Base::last_grad_norm_;                 \
     using Base::prefetch_distance, Base::coef_row, Base::prefetch_row, Base::sample_weight;         \
     using Base::per_sample_loss, Base::loss_and_deriv, Base::poll_stop;                            \
-    using Base::check_scores_, Base::non_finite_scores_
+    using Base::check_scores_, Base::non_finite_scores_, Base::running_penalty_
 
 }  // namespace fastdescent
