@@ -98,9 +98,9 @@ def docstrings():
     return TfidfTransformer().fit_transform(X).tocsr(), y
 
 
-def seconds(fit):
+def timed_fit(cls, params, X, y):
     start = time.perf_counter()
-    est = fit()
+    est = cls(**params).fit(X, y)
     return time.perf_counter() - start, est
 
 
@@ -117,7 +117,7 @@ def compare(name, X, y):
             runs = {"sk": [], "fd": []}
             for _ in range(ROUNDS):
                 for key, cls in (("sk", SklearnSGDClassifier), ("fd", fd.SGDClassifier)):
-                    runs[key].append(seconds(lambda: cls(**params).fit(X_train, y_train)))
+                    runs[key].append(timed_fit(cls, params, X_train, y_train))
             (t_sk, sk), (t_fd, est) = (min(runs[k], key=lambda r: r[0]) for k in ("sk", "fd"))
             print(f"  {loss:<9} {label:<8} {t_sk * 1e3:10.1f} ms {t_fd * 1e3:9.1f} ms "
                   f"{t_sk / t_fd:8.2f}x {sk.score(X_test, y_test):8.3f} / "
