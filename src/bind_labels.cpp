@@ -1,11 +1,10 @@
 // The classifiers' label work, one pass over y each with the GIL released: NumPy's unique sorts
 // y and its where() branches on every entry, together a large part of a short fit's fixed cost.
+#include "common.hpp"
+
 #include <algorithm>
 #include <cstdint>
-#include <limits>
 #include <vector>
-
-#include "common.hpp"
 
 namespace fastdescent::bindings {
 namespace {
