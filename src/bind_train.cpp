@@ -265,7 +265,8 @@ void bind_train(py::module_& m) {
         .def_readwrite("solver_tol", &TrainConfig::solver_tol)
         .def_readwrite("explosion_diverges", &TrainConfig::explosion_diverges)
         .def_readwrite("running_objective", &TrainConfig::running_objective)
-        .def_readwrite("check_input", &TrainConfig::check_input);
+        .def_readwrite("check_input", &TrainConfig::check_input)
+        .def_readwrite("hook_reads_weights", &TrainConfig::hook_reads_weights);
 
     py::class_<TrainResult>(m, "TrainResult", py::dynamic_attr())
         .def_readonly("n_iter", &TrainResult::n_iter)

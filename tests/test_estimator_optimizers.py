@@ -275,7 +275,11 @@ def test_l1_proximal_step_matches_numpy_loop(name, batch, penalty):
 @pytest.mark.parametrize("batch", [1, 7])
 @pytest.mark.parametrize("name", NAMES)
 def test_csr_input_matches_numpy_loop(name, batch, dtype):
-    est, (coef, intercept, _) = regressor_case(name, batch, dtype, "l2", alpha=0.05, sparse=True)
+    # Plain SGD on single rows is scikit-learn's mode, whose sparse intercept decay the loop
+    # does not model (test_sparse.py tests it): without an intercept there.
+    fit_intercept = not (name == "sgd" and batch == 1)
+    est, (coef, intercept, _) = regressor_case(name, batch, dtype, "l2", alpha=0.05, sparse=True,
+                                               fit_intercept=fit_intercept)
     assert_matches(est, coef, intercept, dtype)
     dense = SGDRegressor(**est.get_params()).fit(regression_data(dtype, sparse=True)[0].toarray(),
                                                   regression_data(dtype, sparse=True)[1])

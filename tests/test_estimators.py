@@ -661,16 +661,21 @@ def test_early_stopping_needs_two_members_per_class():
     ("classifier", "hinge"), ("classifier", "perceptron"), ("regressor", "squared_error"),
     ("regressor", "huber"), ("one_class", None)])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_default_tol_stops_where_sklearn_does(make, loss, dtype):
+@pytest.mark.parametrize("sparse", [False, True])
+def test_default_tol_stops_where_sklearn_does(make, loss, dtype, sparse):
     """In scikit-learn's mode tol compares its objective (each update's loss plus the penalty
     at the weights it starts from, averaged over the epoch), tracked without a pass over the
-    weights per row: the same n_iter_ and model as scikit-learn's with the default tol."""
+    weights per row: the same n_iter_ and model as scikit-learn's with the default tol. On
+    sparse X too, where the intercept's steps are damped as scikit-learn damps them."""
     if make == "regressor":
         X, y = load_diabetes(return_X_y=True)
         y = (y - y.mean()) / y.std()
     else:
         X, y = load_breast_cancer(return_X_y=True)
     X = StandardScaler().fit_transform(X).astype(dtype)
+    if sparse:
+        X[np.abs(X) < 0.5] = 0.0
+        X = sp.csr_matrix(X)
     kw = dict(random_state=0, shuffle=False)
     if make == "one_class":
         ours, theirs = fastdescent.SGDOneClassSVM(**kw).fit(X), sklm.SGDOneClassSVM(**kw).fit(X)
@@ -686,6 +691,10 @@ def test_default_tol_stops_where_sklearn_does(make, loss, dtype):
         assert abs(ours.n_iter_ - theirs.n_iter_) <= 1
     if dtype == np.float64:
         assert_allclose(ours.coef_, theirs.coef_, rtol=0, atol=1e-8 * np.abs(theirs.coef_).max())
+        if make == "one_class":
+            assert_allclose(ours.offset_, theirs.offset_, rtol=1e-8)
+        else:
+            assert_allclose(ours.intercept_, theirs.intercept_, rtol=1e-8, atol=1e-12)
 
 
 @pytest.mark.parametrize("batch_size, updates_per_epoch",
@@ -980,8 +989,10 @@ def test_sparse_csr_matches_dense(batch_size, kind, dtype):
     if kind in ("multinomial", "ovr"):
         y = np.digitize(X[:, 0] + X[:, 1], [-0.5, 0.5])
     X = X.astype(dtype)
+    # scikit-learn's mode damps the intercept on sparse X as scikit-learn does (tested against
+    # it in test_default_tol_stops_where_sklearn_does): the twins there share no intercept.
     kw = dict(learning_rate="constant", eta0=0.01, max_iter=5, tol=None, random_state=0,
-              batch_size=batch_size)
+              batch_size=batch_size, fit_intercept=batch_size != 1)
     if kind == "regression":
         make = lambda: SGDRegressor(**kw)
     else:

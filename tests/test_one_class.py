@@ -83,9 +83,11 @@ def test_warm_start_offset_init_and_partial_fit_as_scikit_learn():
 
 
 def test_sparse_input_trains_as_its_dense_twin():
+    """Outside scikit-learn's mode (whose sparse intercept decay test_estimators.py tests
+    against scikit-learn)."""
     X = _data()
     X[np.abs(X) < 0.8] = 0.0
-    for params in (dict(), dict(batch_size=16, optimizer="adam")):
+    for params in (dict(batch_size=1, optimizer="momentum"), dict(batch_size=16, optimizer="adam")):
         kw = dict(params, tol=None, max_iter=4, shuffle=False)
         dense = SGDOneClassSVM(**kw).fit(X)
         sparse = SGDOneClassSVM(**kw).fit(sp.csr_matrix(X))

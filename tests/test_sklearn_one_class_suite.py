@@ -52,15 +52,7 @@ exec(  # noqa: S102 - scikit-learn's test module, with one name rebound
 
 # Differences by design, each expected to fail (strictly: a pass would mean the difference is
 # gone). By test id:
-SPARSE_DECAY = (
-    "scikit-learn shrinks the intercept's steps on sparse input by 0.01; fastdescent trains a "
-    "sparse X as its dense twin (SGDRegressor's Notes)"
-)
 EXPECTED_FAILURES = {
-    "test_late_onset_averaging_reached_oneclass[SparseSGDOneClassSVM]": SPARSE_DECAY,
-    "test_sgd_averaged_computed_correctly_oneclass[SparseSGDOneClassSVM]": SPARSE_DECAY,
-    "test_sgd_averaged_partial_fit_oneclass[SparseSGDOneClassSVM]": SPARSE_DECAY,
-    "test_average_sparse_oneclass[SparseSGDOneClassSVM]": SPARSE_DECAY,
     # Private internals: the training buffers (_standard_coef, ...) are kept without averaging,
     # and each call commits new arrays (the fitted state changes only when training succeeds),
     # so coef_ is not the same object after partial_fit.

@@ -475,6 +475,7 @@ class BaseSGD(InputChecks, BaseEstimator):
                 else DataScales()
             ),
             in_memory=gpu is None,
+            sparse=sp.issparse(X),
         )
 
         def view(t):  # what coef_ / intercept_ are after t - 1 updates
@@ -666,10 +667,12 @@ class BaseSGD(InputChecks, BaseEstimator):
         schedule_rows=None,
         scales=None,
         in_memory=True,
+        sparse=False,
     ):
         """The trainer's configuration; `schedule_rows` (default n_train) sets the horizon of a
         schedule that depends on the number of updates per epoch; `scales` (DataScales) and
-        `in_memory` (False for the GPU and Dask) inform learning_rate="auto"."""
+        `in_memory` (False for the GPU and Dask) inform learning_rate="auto"; `sparse`: X is
+        a scipy.sparse matrix."""
         cfg = _core.TrainConfig()
         cfg.loss = loss
         cfg.loss_param = self._loss_param()
@@ -702,6 +705,9 @@ class BaseSGD(InputChecks, BaseEstimator):
         sklearn_mode = self.batch_size == 1 and self._plain_sgd()
         cfg.explosion_diverges = not sklearn_mode
         cfg.running_objective = sklearn_mode  # tol as scikit-learn's: its n_iter_
+        # scikit-learn damps the intercept's steps on sparse X (its words often have no
+        # column of ones to balance them): its results there, and its n_iter_.
+        cfg.intercept_decay = SPARSE_INTERCEPT_DECAY if sklearn_mode and sparse else 1.0
         cfg.solver = self.learning_rate == "auto" and self._auto_rule(in_memory) == "solver"
         if cfg.solver:
             # The solver's own test ends the fit (the objective's plateau test would stop it
@@ -1051,6 +1057,9 @@ SCALE_FREE_OPTIMIZERS = frozenset(
 # The full-batch solver stops when its gradient mapping falls below tol times this factor
 # times its first value.
 SOLVER_TOL_FACTOR = 0.01
+# The factor on the intercept's steps in scikit-learn's mode on sparse X (its
+# SPARSE_INTERCEPT_DECAY).
+SPARSE_INTERCEPT_DECAY = 0.01
 ANNEALING = ("step", "multistep", "cosine", "onecycle", "polynomial")
 # A mini-batch fit on sparse X that steps every weight warns when there are this many times
 # more features than stored entries per batch.
@@ -1279,9 +1288,11 @@ def train(
         average_intercept=average_intercept,
         t0=float(t0),
     )
+    # An epoch callback that may run user code reads the weights, and may rewrite the data:
+    # the CSR index arrays are checked again after it.
+    user_code = getattr(epoch_callback, "runs_user_code", epoch_callback is not None)
+    config.hook_reads_weights = user_code
     if sp.issparse(X):
-        # The index arrays are checked again after an epoch callback that may run user code.
-        recheck = getattr(epoch_callback, "runs_user_code", epoch_callback is not None)
         res = _core.train_csr(
             X.data,
             X.indices,
@@ -1291,7 +1302,7 @@ def train(
             coef,
             intercept,
             config,
-            recheck_indices=recheck,
+            recheck_indices=user_code,
             **kwargs,
         )
     else:

@@ -94,6 +94,7 @@ class TrainConfig(metaclass=_pybind11_type):
     explosion_diverges: bool
     running_objective: bool
     check_input: bool
+    hook_reads_weights: bool
     def __init__(self) -> None: ...
 
 class TrainResult(metaclass=_pybind11_type):

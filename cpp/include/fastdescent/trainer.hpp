@@ -77,6 +77,7 @@ public:
                 s.converged_)
                 break;
         }
+        s.finish();
         policy_.result().t = t;
         return policy_.result();
     }

@@ -18,6 +18,11 @@ class PerSampleEpochs final : public EpochStrategy<Rows> {
 public:
     using Base::Base;
     double epoch(double& t) override { return epoch_per_sample(t); }
+    void finish() override {
+        if (v_ != m_.coef && v_) publish(wscale_);
+        else if (wscale_ != 1.0) fold(wscale_);
+        wscale_ = 1.0;
+    }
     bool checks_scores() const override { return true; }
     double penalty_value() const override {
         if (end_squared_norm_ < 0 || pen_.has_l1()) return Base::penalty_value();
@@ -35,7 +40,7 @@ private:
         if (l1 && q_.empty()) q_.assign(std::size_t(K_ * d_), T(0));
         double sumloss = 0.0;
         Log1pSum log1p_sum;
-        double wscale = 1.0;
+        double wscale = wscale_;
         end_squared_norm_ = -1.0;
         // scikit-learn's stopping objective: each update's loss and the penalty at the weights
         // it starts from, the squared norms of v tracked as its WeightVector does (O(nnz) per
@@ -43,16 +48,28 @@ private:
         const bool running = cfg_.running_objective && !l1;
         double penalty_sum = 0.0;
         std::int64_t updates = 0;
-        if (running)
-            for (int k = 0; k < K_; ++k) sq_v_[k] = squared_norm(coef_row(k), d_);
         const bool averaging = cfg_.average > 0;
+        // With the norms tracked, w stays wscale * v across epochs, as in scikit-learn: no O(d)
+        // pass per epoch. Where the weights are read between epochs (callbacks, the validation
+        // score), v lives in a private copy and w is written to the model at each epoch's end,
+        // so that reading them does not change the arithmetic.
+        const bool keep_scale = running && !averaging;
+        if (!v_) {
+            const bool publishes = keep_scale && (cfg_.hook_reads_weights || cfg_.early_stopping);
+            if (publishes) private_v_.assign(m_.coef, m_.coef + K_ * d_);
+            v_ = publishes ? private_v_.data() : m_.coef;
+        }
+        if (running && !tracked_) {
+            for (int k = 0; k < K_; ++k) sq_v_[k] = squared_norm(v_row(k), d_);
+            tracked_ = true;
+        }
         if (averaging) avg_.start(m_.average_coef, K_ * d_);
         const std::int64_t n = std::int64_t(order_.size());
         for (std::int64_t r = 0; r < n; ++r) {
             const std::int64_t i = order_[std::size_t(r)];
             if (r + prefetch_distance < n) prefetch_row(order_[std::size_t(r + prefetch_distance)]);
             for (int k = 0; k < K_; ++k) {
-                v_dot_[k] = double(X_.dot(i, coef_row(k)));
+                v_dot_[k] = double(X_.dot(i, v_row(k)));
                 p_[k] = wscale * v_dot_[k] + double(m_.intercept[k]);
             }
             if (check_scores_ && !all_finite(p_.data(), K_)) {
@@ -73,7 +90,7 @@ private:
             if (pen_.has_l2()) {
                 wscale *= std::fmax(0.0, 1.0 - (1.0 - pen_.l1_ratio) * eta * pen_.alpha);
                 if (wscale < 1e-9) {
-                    scale(T(wscale), m_.coef, K_ * d_);
+                    scale(T(wscale), v_, K_ * d_);
                     if (averaging) avg_.rescaled(wscale);
                     for (int k = 0; k < K_; ++k) sq_v_[k] *= wscale * wscale;
                     wscale = 1.0;
@@ -99,8 +116,8 @@ private:
                 }
                 if (update != 0.0) {
                     const T step = T(update / wscale);
-                    if (averaging) avg_.record_axpy(X_, i, step, coef_row(k) - m_.coef);
-                    X_.axpy(i, step, coef_row(k));
+                    if (averaging) avg_.record_axpy(X_, i, step, v_row(k) - v_);
+                    X_.axpy(i, step, v_row(k));
                     if (running) {  // ||v + s x||^2 = ||v||^2 + 2 s <v, x> + s^2 ||x||^2
                         const double s = double(step);
                         sq_v_[k] += 2.0 * s * v_dot_[k] + s * s * X_.row_squared_norm(i);
@@ -114,7 +131,7 @@ private:
             }
             if (averaging && double(cfg_.average) <= t) {
                 double mu = 1.0 / (t - double(cfg_.average) + 1.0);
-                avg_.step(mu, wscale, m_.coef);
+                avg_.step(mu, wscale, v_);
                 for (int k = 0; k < K_; ++k)
                     m_.average_intercept[k] += T(mu * (double(m_.intercept[k]) - double(m_.average_intercept[k])));
             }
@@ -125,14 +142,42 @@ private:
             t += 1.0;
             if (poll_stop(K_ * (X_.row_entries(i) + 1))) break;  // a sparse row: its entries only
         }
-        if (averaging) avg_.finish(m_.coef, m_.average_coef);
-        // The penalty reads the weights' squared norm next: taken in the scaling pass.
-        end_squared_norm_ = wscale != 1.0 ? scale_and_squared_norm(T(wscale), m_.coef, K_ * d_) : -1.0;
+        if (averaging) avg_.finish(v_, m_.average_coef);  // v_ is the model's buffer here
+        // The penalty reads the weights' squared norm next: tracked, or taken in the scaling pass.
+        if (keep_scale) {
+            wscale_ = wscale;
+            double sq = 0.0;
+            for (int k = 0; k < K_; ++k) sq += sq_v_[k];
+            end_squared_norm_ = wscale * wscale * sq;
+            if (v_ != m_.coef) publish(wscale);
+        } else {
+            wscale_ = 1.0;
+            end_squared_norm_ = wscale != 1.0 ? fold(wscale) : -1.0;
+        }
         sumloss += log1p_sum.total();
         running_penalty_ = running && updates > 0 ? penalty_sum / double(updates)
                                                   : std::numeric_limits<double>::quiet_NaN();
         return sumloss;
     }
+
+    // Makes the model hold w = wscale * v; returns ||w||^2 and restarts the tracked norms from
+    // their exact values.
+    double fold(double wscale) {
+        double total = 0.0;
+        for (int k = 0; k < K_; ++k) {
+            sq_v_[k] = scale_and_squared_norm(T(wscale), v_row(k), d_);
+            total += sq_v_[k];
+        }
+        return total;
+    }
+
+    // Writes w = wscale * v into the model (v in its private copy), rounded as fold() rounds.
+    void publish(double wscale) const {
+        const T a = T(wscale);
+        for (std::int64_t j = 0; j < K_ * d_; ++j) m_.coef[j] = a * v_[j];
+    }
+
+    T* v_row(int k) const { return v_ + k * d_; }
 
     // Gradient norm of the per-sample update on row i (scores in p_, loss derivatives in dp_):
     // per output k, g = sw * dp_k * x_i + lambda * w_k with w_k = wscale * v_k, so
@@ -150,7 +195,7 @@ private:
             if (lambda > 0) {
                 sum += 2.0 * a * lambda * (p_[k] - double(m_.intercept[k])) +
                        lambda * lambda * wscale * wscale *
-                           (tracked ? sq_v_[k] : squared_norm(m_.coef + k * d_, d_));
+                           (tracked ? sq_v_[k] : squared_norm(v_row(k), d_));
             }
         }
         return std::sqrt(std::fmax(sum, 0.0));
@@ -159,7 +204,7 @@ private:
     // Cumulative L1 penalty on the features that row i touches: each weight has received q of
     // the total shrinkage u so far and gets the rest now, without crossing zero.
     void truncate_l1(std::int64_t i, int k, double wscale) {
-        T* w = coef_row(k);
+        T* w = v_row(k);
         T* q = q_.data() + k * d_;
         const std::int64_t offset = k * d_;
         const bool averaging = cfg_.average > 0;
@@ -177,6 +222,10 @@ private:
     std::vector<T> q_;  // L1 shrinkage each weight has received
     LazyAverage<T> avg_;
     double end_squared_norm_ = -1.0;  // of the weights after the epoch; < 0: not taken
+    double wscale_ = 1.0;             // w = wscale_ * v between epochs (see keep_scale)
+    T* v_ = nullptr;                  // v: the model's buffer or private_v_
+    std::vector<T> private_v_;
+    bool tracked_ = false;            // sq_v_ holds the squared norms of v's rows
     std::vector<double> v_dot_ = std::vector<double>(std::size_t(K_)), sq_v_ = std::vector<double>(std::size_t(K_));
 };
 

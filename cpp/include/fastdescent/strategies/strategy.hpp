@@ -76,6 +76,9 @@ public:
     EpochStrategy& operator=(const EpochStrategy&) = delete;
 
     virtual double epoch(double& t) = 0;
+    // Leaves the weights in the model after the last epoch (a strategy may keep them in its own
+    // form between epochs: TrainConfig::hook_reads_weights).
+    virtual void finish() {}
     // Whether epoch() checks the scores it computes when check_scores_ is set (see
     // TrainConfig::check_input): every row's score, before any use of it.
     virtual bool checks_scores() const { return false; }
