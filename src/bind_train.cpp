@@ -168,7 +168,8 @@ py::object train_csr_t(py::array data, py::array indices, py::array indptr, std:
     const I* p = ip.data();
     const I* idx = ind.data();
     const std::int64_t nnz = ind.size();
-    checked_csr(p, idx, n, nnz, n_cols, "");
+    // Reading the rows needs their bounds only (the estimators sum duplicate entries first).
+    checked_csr(p, idx, n, nnz, n_cols, "", false);
     // A callback that runs user code between epochs could rewrite the index arrays in place:
     // they are checked again after each call, before the next epoch reads them (a read of the
     // indices per epoch, as long as the epoch itself on small data: skipped when the callback
@@ -176,7 +177,7 @@ py::object train_csr_t(py::array data, py::array indices, py::array indptr, std:
     std::function<void()> recheck;
     if (recheck_indices)
         recheck = [p, idx, n, nnz, n_cols] {
-            checked_csr(p, idx, n, nnz, n_cols, " (its index arrays were changed during the fit)");
+            checked_csr(p, idx, n, nnz, n_cols, " (its index arrays were changed during the fit)", false);
         };
     CsrRows<T, I> rows{dat.data(), idx, p, n, n_cols};
     return run<T>(rows, {span_of(dat, "data"), span_of(ind, "indices"), span_of(ip, "indptr")}, y,

@@ -54,8 +54,8 @@ T* writable(py::array_t<T, 0>& a, const char* what) {
 // was found); returns whether a row stores a column twice.
 template <class I>
 bool checked_csr(const I* indptr, const I* indices, std::int64_t n_rows, std::int64_t nnz,
-                 std::int64_t n_cols, const std::string& context) {
-    const CsrCheck c = check_csr(indptr, indices, n_rows, nnz, n_cols);
+                 std::int64_t n_cols, const std::string& context, bool find_duplicates = true) {
+    const CsrCheck c = check_csr(indptr, indices, n_rows, nnz, n_cols, find_duplicates);
     const char* fault = nullptr;
     switch (c.fault) {
         case CsrFault::none: return c.duplicates;

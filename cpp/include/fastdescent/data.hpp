@@ -61,18 +61,25 @@ struct CsrRows {
     const I* indptr;
     std::int64_t n_rows, n_cols;
 
+    // Four partial sums: one chain of dependent additions would take the add's latency per
+    // entry (a row of a text matrix is too short for vectors to pay).
     T dot(std::int64_t i, const T* w) const {
-        T s = 0;
-        for (I k = indptr[i]; k < indptr[i + 1]; ++k) s += data[k] * w[indices[k]];
-        return s;
+        double xx;
+        return dot_impl<false>(i, w, xx);
     }
+    // The dot product with w, and the row's squared norm into xx, in one read of the row.
+    T dot_and_squared_norm(std::int64_t i, const T* w, double& xx) const { return dot_impl<true>(i, w, xx); }
     void axpy(std::int64_t i, T a, T* w) const {
         for (I k = indptr[i]; k < indptr[i + 1]; ++k) w[indices[k]] += a * data[k];
     }
     double row_squared_norm(std::int64_t i) const {
-        double s = 0;
-        for (I k = indptr[i]; k < indptr[i + 1]; ++k) s += double(data[k]) * double(data[k]);
-        return s;
+        double s[4] = {0, 0, 0, 0};
+        const I hi = indptr[i + 1];
+        I k = indptr[i];
+        for (; k + 4 <= hi; k += 4)
+            for (int u = 0; u < 4; ++u) s[u] += double(data[k + u]) * double(data[k + u]);
+        for (; k < hi; ++k) s[0] += double(data[k]) * double(data[k]);
+        return (s[0] + s[1]) + (s[2] + s[3]);
     }
     std::int64_t row_entries(std::int64_t i) const { return std::int64_t(indptr[i + 1] - indptr[i]); }
     FASTDESCENT_ALWAYS_INLINE void prefetch(std::int64_t i) const {
@@ -82,6 +89,26 @@ struct CsrRows {
     template <class F>
     void for_each(std::int64_t i, F&& f) const {
         for (I k = indptr[i]; k < indptr[i + 1]; ++k) f(std::int64_t(indices[k]), data[k]);
+    }
+
+private:
+    template <bool with_norm>
+    FASTDESCENT_ALWAYS_INLINE T dot_impl(std::int64_t i, const T* w, double& xx) const {
+        T s[4] = {0, 0, 0, 0};
+        double q[4] = {0, 0, 0, 0};
+        const I hi = indptr[i + 1];
+        I k = indptr[i];
+        for (; k + 4 <= hi; k += 4)
+            for (int u = 0; u < 4; ++u) {
+                s[u] += data[k + u] * w[indices[k + u]];
+                if constexpr (with_norm) q[u] += double(data[k + u]) * double(data[k + u]);
+            }
+        for (; k < hi; ++k) {
+            s[0] += data[k] * w[indices[k]];
+            if constexpr (with_norm) q[0] += double(data[k]) * double(data[k]);
+        }
+        if constexpr (with_norm) xx = (q[0] + q[1]) + (q[2] + q[3]);
+        return (s[0] + s[1]) + (s[2] + s[3]);
     }
 };
 
@@ -96,9 +123,10 @@ struct CsrCheck {
 // One pass over indptr and indices. Rows whose columns increase (SciPy's canonical form) have no
 // duplicates; another row's columns are sorted in a scratch copy to find any (no table over all
 // columns, which for 2**30 hashed features would not fit in memory).
+// find_duplicates = false: the bounds only (what reading the rows safely needs).
 template <class I>
 CsrCheck check_csr(const I* indptr, const I* indices, std::int64_t n_rows, std::int64_t nnz,
-                   std::int64_t n_cols) {
+                   std::int64_t n_cols, bool find_duplicates = true) {
     CsrCheck out;
     if (indptr[0] != 0) return {CsrFault::indptr_start, false};
     if (std::int64_t(indptr[n_rows]) != nnz) return {CsrFault::indptr_end, false};
@@ -112,7 +140,7 @@ CsrCheck check_csr(const I* indptr, const I* indices, std::int64_t n_rows, std::
             if (c < 0 || c >= n_cols) return {CsrFault::column_out_of_range, false};
             if (k > lo && c <= std::int64_t(indices[k - 1])) increasing = false;
         }
-        if (increasing || out.duplicates) continue;
+        if (increasing || out.duplicates || !find_duplicates) continue;
         row.assign(indices + lo, indices + hi);
         std::sort(row.begin(), row.end());
         out.duplicates = std::adjacent_find(row.begin(), row.end()) != row.end();

@@ -33,7 +33,6 @@ private:
     // scikit-learn's plain SGD, one sample per update: w = wscale * v so that the L2 shrinkage
     // is O(1); L1 by the cumulative truncated gradient of Tsuruoka et al. (2009).
     double epoch_per_sample(double& t) {
-        constexpr double max_dloss = 1e12;
         const bool l1 = pen_.has_l1();
         const bool passive_aggressive =
             policy_.schedule().kind == ScheduleKind::pa1 || policy_.schedule().kind == ScheduleKind::pa2;
@@ -64,14 +63,17 @@ private:
             tracked_ = true;
         }
         if (averaging) avg_.start(m_.average_coef, K_ * d_);
+        const bool wants_norm = running || passive_aggressive;  // updates read ||x_i||^2
         const std::int64_t n = std::int64_t(order_.size());
         for (std::int64_t r = 0; r < n; ++r) {
             const std::int64_t i = order_[std::size_t(r)];
             if (r + prefetch_distance < n) prefetch_row(order_[std::size_t(r + prefetch_distance)]);
+            double xx = -1.0;  // ||x_i||^2 once read
             for (int k = 0; k < K_; ++k) {
-                v_dot_[k] = double(X_.dot(i, v_row(k)));
+                v_dot_[k] = row_dot(i, k, wants_norm, xx);
                 p_[k] = wscale * v_dot_[k] + double(m_.intercept[k]);
             }
+            auto row_norm = [&] { return xx >= 0 ? xx : (xx = X_.row_squared_norm(i)); };
             if (check_scores_ && !all_finite(p_.data(), K_)) {
                 non_finite_scores_ = true;
                 return sumloss;
@@ -86,9 +88,11 @@ private:
                 penalty_sum += pen_.value_from_sums(wscale * wscale * sq, 0.0) + pen_.intercept_value(m_.intercept, K_);
                 ++updates;
             }
-            if (r == n - 1) last_grad_norm_ = row_gradient_norm(i, sw, wscale, running);
+            if (r == n - 1) last_grad_norm_ = row_gradient_norm(row_norm(), sw, wscale, running);
             if (pen_.has_l2()) {
-                wscale *= std::fmax(0.0, 1.0 - (1.0 - pen_.l1_ratio) * eta * pen_.alpha);
+                // Never below zero (a step too large for the penalty zeroes the weights).
+                const double shrink = 1.0 - (1.0 - pen_.l1_ratio) * eta * pen_.alpha;
+                wscale *= shrink > 0.0 ? shrink : 0.0;
                 if (wscale < 1e-9) {
                     scale(T(wscale), v_, K_ * d_);
                     if (averaging) avg_.rescaled(wscale);
@@ -100,7 +104,7 @@ private:
                 double update;
                 if (passive_aggressive) {
                     // Step that makes the loss zero, capped (pa1) or damped (pa2) by C = eta0.
-                    double sq = X_.row_squared_norm(i);
+                    double sq = row_norm();
                     double y = double(tg_.y[i]);
                     double loss = visit_scalar_loss(cfg_.loss, cfg_.loss_param, [&](auto L) { return L.value(p_[0], y); });
                     if (policy_.schedule().kind == ScheduleKind::pa1)
@@ -111,8 +115,7 @@ private:
                     else if (y - p_[0] < 0) update = -update;
                     update *= sw;
                 } else {
-                    double g = std::fmin(max_dloss, std::fmax(-max_dloss, dp_[k]));
-                    update = -eta * g * sw;
+                    update = -eta * clip_dloss(dp_[k]) * sw;
                 }
                 if (update != 0.0) {
                     const T step = T(update / wscale);
@@ -120,7 +123,7 @@ private:
                     X_.axpy(i, step, v_row(k));
                     if (running) {  // ||v + s x||^2 = ||v||^2 + 2 s <v, x> + s^2 ||x||^2
                         const double s = double(step);
-                        sq_v_[k] += 2.0 * s * v_dot_[k] + s * s * X_.row_squared_norm(i);
+                        sq_v_[k] += 2.0 * s * v_dot_[k] + s * s * row_norm();
                     }
                 }
                 // The intercept's linear term steps it whatever the row's loss (scikit-learn's
@@ -179,18 +182,33 @@ private:
 
     T* v_row(int k) const { return v_ + k * d_; }
 
-    // Gradient norm of the per-sample update on row i (scores in p_, loss derivatives in dp_):
+    // <x_i, v_k>; with want_norm, a sparse row's first product also reads ||x_i||^2 into xx
+    // (one read of its entries).
+    double row_dot(std::int64_t i, int k, bool want_norm, double& xx) const {
+        if constexpr (!is_dense_rows_v<Rows>)
+            if (k == 0 && want_norm) return double(X_.dot_and_squared_norm(i, v_row(0), xx));
+        return double(X_.dot(i, v_row(k)));
+    }
+
+    // The loss derivative clamped to +-1e12 as scikit-learn's (a NaN becomes -1e12, as
+    // std::fmax makes it; compared inline, as fmax is a library call).
+    static double clip_dloss(double g) {
+        constexpr double max_dloss = 1e12;
+        if (!(g >= -max_dloss)) return -max_dloss;
+        return g > max_dloss ? max_dloss : g;
+    }
+
+    // Gradient norm of the per-sample update on a row of squared norm xx (scores in p_, loss
+    // derivatives in dp_):
     // per output k, g = sw * dp_k * x_i + lambda * w_k with w_k = wscale * v_k, so
     // ||g||^2 = a^2 ||x_i||^2 + 2 a lambda <x_i, w_k> + lambda^2 ||w_k||^2, a = sw * dp_k, and
     // <x_i, w_k> = p_k - intercept_k: O(nnz(x_i) + d), once per epoch (O(nnz(x_i)) with the
     // squared norms of v tracked).
-    double row_gradient_norm(std::int64_t i, double sw, double wscale, bool tracked) const {
-        constexpr double max_dloss = 1e12;
+    double row_gradient_norm(double xx, double sw, double wscale, bool tracked) const {
         const double lambda = pen_.l2();
-        const double xx = X_.row_squared_norm(i);
         double sum = 0.0;
         for (int k = 0; k < K_; ++k) {
-            const double a = sw * std::fmin(max_dloss, std::fmax(-max_dloss, dp_[k]));
+            const double a = sw * clip_dloss(dp_[k]);
             sum += a * a * xx + (cfg_.fit_intercept ? a * a : 0.0);
             if (lambda > 0) {
                 sum += 2.0 * a * lambda * (p_[k] - double(m_.intercept[k])) +
