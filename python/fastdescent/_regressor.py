@@ -64,7 +64,8 @@ class SGDRegressor(RegressorMixin, SparseCoefMixin, BaseSGD):
         in scikit-learn's own mode (``batch_size=1``, plain SGD, no L1 term, one thread a model)
         the test reads scikit-learn's instead, each update's loss plus the penalty at the
         weights it starts from, averaged over the epoch, so that ``n_iter_`` is scikit-learn's
-        (without shuffling, or with its row order). With a
+        (without shuffling, or with its row order; on sparse X scikit-learn 1.9 reads the norm
+        of the last row's features' weights only, and may stop sooner). With a
         ``learning_rate`` that anneals over ``max_iter`` epochs ('cosine', 'onecycle',
         'polynomial', 'step', 'multistep') the objective does not stop training (it would stop
         before the step has decayed); with ``early_stopping=True`` the validation score still
