@@ -193,3 +193,28 @@ def test_parallel_full_batch_matches_one_thread():
     one = fd.SGDClassifier(**kw, n_jobs=1).fit(X, y)
     two = fd.SGDClassifier(**kw, n_jobs=2).fit(X, y)
     assert_allclose(two.coef_, one.coef_, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("d", [8, 37])
+@pytest.mark.parametrize("k", [3, 8, 11])
+@pytest.mark.parametrize("batch_size", ["full", 32])
+def test_isas_agree_on_multi_output(dtype, d, k, batch_size, isa_restored):
+    """The multi-output kernel on every instruction set against the baseline's, through its
+    tails: a vector of features exactly and a partial last vector, a partial and a second chunk
+    of outputs, a block's last rows."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(301, d)).astype(dtype)
+    Y = (X @ rng.normal(size=(d, k)) + 0.1 * rng.normal(size=(301, k))).astype(dtype)
+    fits = {}
+    for isa in ISAS:
+        _core.set_isa(isa)
+        fits[isa] = fd.SGDRegressor(batch_size=batch_size, learning_rate="constant", eta0=0.05,
+                                    max_iter=5, tol=None, random_state=0).fit(X, Y)
+        assert fits[isa].coef_.shape == (k, d)
+    base = fits["baseline"]
+    assert np.abs(base.coef_).max() > 0.1  # it trained
+    for isa, est in fits.items():
+        assert_allclose(est.coef_, base.coef_, **TOL[dtype], err_msg=isa)
+        assert_allclose(est.intercept_, base.intercept_, **TOL[dtype], err_msg=isa)
+        assert_allclose(est.loss_curve_, base.loss_curve_, **TOL[dtype], err_msg=isa)
