@@ -58,13 +58,15 @@ private:
             if (publishes) private_v_.assign(m_.coef, m_.coef + K_ * d_);
             v_ = publishes ? private_v_.data() : m_.coef;
         }
-        if (running && !tracked_) {
+        const std::int64_t n = std::int64_t(order_.size());
+        // The norms restart from exact values where that pass is cheap next to the epoch (no
+        // rounding drift over many epochs), and are only tracked over wide sparse models.
+        if (running && (!tracked_ || K_ * d_ <= n)) {
             for (int k = 0; k < K_; ++k) sq_v_[k] = squared_norm(v_row(k), d_);
             tracked_ = true;
         }
         if (averaging) avg_.start(m_.average_coef, K_ * d_);
         const bool wants_norm = running || passive_aggressive;  // updates read ||x_i||^2
-        const std::int64_t n = std::int64_t(order_.size());
         for (std::int64_t r = 0; r < n; ++r) {
             const std::int64_t i = order_[std::size_t(r)];
             if (r + prefetch_distance < n) prefetch_row(order_[std::size_t(r + prefetch_distance)]);
