@@ -13,7 +13,7 @@ report.py needs to turn times into ratios measured in the same run:
   iteration's time is the fit's time less that of a 1-epoch fit (the fixed cost of input
   checks and setup), over the remaining epochs.
 
-Run (see README.md):
+Run (see benchmarks/README.md):
 
     python -m pytest benchmarks --benchmark-json=bench.json && python benchmarks/report.py bench.json
 """

@@ -1,5 +1,5 @@
-"""Sphinx configuration: API reference from the docstrings (numpydoc), the README's tour as the
-user guide (MyST), and a gallery of examples run at build time (sphinx-gallery)."""
+"""Sphinx configuration: API reference from the docstrings (numpydoc), the user guide's pages
+(docs/guide, MyST), and a gallery of examples run at build time (sphinx-gallery)."""
 
 import fastdescent
 

@@ -1,19 +1,31 @@
-"""Every Python snippet in the README runs as written."""
+"""Every Python snippet in the README and in the user guide (docs/guide) runs as written."""
 
 import re
 from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parents[1] / "README.md"
-SNIPPETS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S) if README.exists() else []
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs" / "guide").glob("*.md"))]
+SNIPPETS = [
+    (page, code)
+    for page in PAGES
+    if page.exists()
+    for code in re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S)
+]
 
 
-@pytest.mark.skipif(not README.exists(), reason="README.md is not beside the tests")
-def test_readme_has_snippets():
-    assert SNIPPETS
+@pytest.mark.skipif(not PAGES[0].exists(), reason="README.md is not beside the tests")
+def test_readme_and_guide_have_snippets():
+    pages = {page.name for page, _ in SNIPPETS}
+    assert "README.md" in pages
+    assert len(pages) > 4  # the guide's pages too
 
 
-@pytest.mark.parametrize("code", SNIPPETS, ids=[f"snippet{i}" for i in range(len(SNIPPETS))])
-def test_readme_snippet_runs(code):
-    exec(compile(code, str(README), "exec"), {"__name__": "__readme__"})
+@pytest.mark.parametrize(
+    "page, code",
+    SNIPPETS,
+    ids=[f"{page.stem}-{i}" for i, (page, _) in enumerate(SNIPPETS)],
+)
+def test_snippet_runs(page, code):
+    exec(compile(code, str(page), "exec"), {"__name__": "__readme__"})
