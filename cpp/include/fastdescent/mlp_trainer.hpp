@@ -107,11 +107,12 @@ public:
                     for (std::int64_t r = 0; r < m; ++r) weight += double(sw_[rows[r]]);
                 }
                 if (!(weight > 0)) continue;  // a batch of weight zero moves nothing
-                sumloss += double(m) * (loss + penalty_and_gradient()) / weight;
+                sumloss += double(m) * (loss + mean_gradient(weight)) / weight;
                 t += 1.0;
                 eta = cfg_.schedule_in_samples ? epoch_eta : policy_.eta(t);
                 const bool last = start + B >= n;
-                norm = step_.apply(arrays_.data(), int(arrays_.size()), weight, eta, t, last);
+                // The gradient is a mean already: the step takes a batch of weight one.
+                norm = step_.apply(arrays_.data(), int(arrays_.size()), 1.0, eta, t, last);
                 work_ += m * parameters_;
                 if (work_ >= (1 << 24)) {
                     work_ = 0;
@@ -155,26 +156,29 @@ private:
         return c;
     }
 
-    // Adds alpha W to the weights' gradient sums; returns the batch's penalty alpha / 2 ||W||^2
-    // (before the division by the batch's weight).
-    double penalty_and_gradient() {
-        const double alpha = cfg_.train.alpha;
-        if (!(alpha > 0)) return 0.0;
+    // The batch's mean gradient from its gradient sums (batch weight `weight`), with the
+    // penalty's alpha W added to the weights' sums first, in one pass over each array; returns
+    // the batch's penalty alpha / 2 ||W||^2 (before the division by the batch's weight).
+    double mean_gradient(double weight) {
+        const double alpha = cfg_.train.alpha > 0 ? cfg_.train.alpha : 0.0;
+        const T inv = T(1.0 / weight);
         double squares = 0.0;
-        for (const ParamArray<T>& a : arrays_)
-            if (a.penalized) squares += add_scaled_and_square(a.w, a.grad, a.n, T(alpha));
+        for (const ParamArray<T>& a : arrays_) {
+            if (a.penalized && alpha > 0) squares += add_scaled_and_square(a.w, a.grad, a.n, T(alpha), inv);
+            else scale(inv, a.grad, a.n);
+        }
         return 0.5 * alpha * squares;
     }
 
-    // g += alpha w and the sum of w^2, in one pass over the weights (one copy per instruction
-    // set: the weights stay in cache, so the pass is bound by arithmetic, not memory).
+    // g = (g + alpha w) * inv and the sum of w^2, in one pass over the weights (one copy per
+    // instruction set: the weights stay in cache, so the pass is bound by arithmetic).
     FASTDESCENT_ISA_CLONES static double add_scaled_and_square(const T* w, T* g, std::int64_t n,
-                                                                T alpha) {
+                                                                T alpha, T inv) {
         T squares = 0;
 #pragma omp simd reduction(+ : squares)
         for (std::int64_t j = 0; j < n; ++j) {
             squares += w[j] * w[j];
-            g[j] += alpha * w[j];
+            g[j] = (g[j] + alpha * w[j]) * inv;
         }
         return double(squares);
     }

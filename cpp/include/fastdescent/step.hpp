@@ -66,7 +66,7 @@ public:
         // Weighted mean gradient: a row of weight zero counts as if it were absent.
         const T inv = T(1.0 / batch_weight);
         for (int k = 0; k < count; ++k) {
-            scale(inv, arrays[k].grad, arrays[k].n);
+            if (inv != T(1)) scale(inv, arrays[k].grad, arrays[k].n);
             if (arrays[k].shift != 0)
                 for (std::int64_t j = 0; j < arrays[k].n; ++j) arrays[k].grad[j] += T(arrays[k].shift);
         }
