@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <type_traits>
@@ -19,6 +20,7 @@
 
 #include "fastdescent/blas.hpp"
 #include "fastdescent/data.hpp"
+#include "fastdescent/portable.hpp"
 #include "fastdescent/simd.hpp"
 
 namespace fastdescent {
@@ -211,9 +213,17 @@ private:
         const std::int64_t d = X.n_cols;
         if (gathered_.empty()) gathered_.resize(std::size_t(max_rows_ * d));
         for (std::int64_t r = 0; r < m; ++r) {
+            // The next row's first lines are asked for now: the copy of a row runs at the
+            // speed of memory once the hardware prefetcher follows it, not at its latency.
+            if (r + 1 < m) {
+                const char* next = reinterpret_cast<const char*>(X.row(rows[r + 1]));
+                for (int line = 0; line < 4; ++line) prefetch_read(next + 64 * line);
+            }
             const S* x = X.row(rows[r]);
             T* out = gathered_.data() + r * d;
-            for (std::int64_t j = 0; j < d; ++j) out[j] = T(widen(x[j]));
+            if constexpr (std::is_same_v<S, T>) std::memcpy(out, x, std::size_t(d) * sizeof(T));
+            else
+                for (std::int64_t j = 0; j < d; ++j) out[j] = T(widen(x[j]));
         }
         input_stride_ = d;
         return gathered_.data();
