@@ -110,7 +110,7 @@ py::tuple csr_t(py::array data, py::array indices, py::array indptr, std::int64_
     const std::int64_t n = ip.size() - 1;
     auto ind = vector_of<I>(indices, indices.size(), "indices");
     auto dat = vector_of<T>(data, indices.size(), "data");
-    checked_csr(ip.data(), ind.data(), n, ind.size(), n_cols, "");
+    checked_csr(ip.data(), ind.data(), n, ind.size(), n_cols, "", false);  // reading needs bounds only
     CsrRows<T, I> view{dat.data(), ind.data(), ip.data(), n, n_cols};
     return sums<T>(view, y, coef, intercept, loss, loss_param, sw, cw, ovr, rows, nt);
 }

@@ -158,7 +158,7 @@ py::object train_csr_t(py::array data, py::array indices, py::array indptr, std:
                         py::handle y, py::handle coef, py::handle intercept,
                         const TrainConfig& cfg, py::handle sw, py::handle cw, py::handle mask,
                         py::handle avg_coef, py::handle avg_int, double t0, py::handle cb, py::handle opt,
-                        py::handle opt_state, py::handle cancel, bool recheck_indices) {
+                        py::handle opt_state, py::handle cancel) {
     auto ip = typed<I>(indptr, "indptr");
     if (ip.ndim() != 1 || ip.size() < 1) throw py::value_error("indptr must be 1-D and non-empty");
     ip = vector_of<I>(indptr, ip.size(), "indptr");  // read as a plain C array below
@@ -170,12 +170,12 @@ py::object train_csr_t(py::array data, py::array indices, py::array indptr, std:
     const std::int64_t nnz = ind.size();
     // Reading the rows needs their bounds only (the estimators sum duplicate entries first).
     checked_csr(p, idx, n, nnz, n_cols, "", false);
-    // A callback that runs user code between epochs could rewrite the index arrays in place:
-    // they are checked again after each call, before the next epoch reads them (a read of the
-    // indices per epoch, as long as the epoch itself on small data: skipped when the callback
-    // only records).
+    // A callback that runs user code between epochs (TrainConfig::hook_runs_user_code) could
+    // rewrite the index arrays in place: they are checked again after each call, before the
+    // next epoch reads them (a read of the indices per epoch, as long as the epoch itself on
+    // small data: skipped when the callback only records).
     std::function<void()> recheck;
-    if (recheck_indices)
+    if (cfg.hook_runs_user_code)
         recheck = [p, idx, n, nnz, n_cols] {
             checked_csr(p, idx, n, nnz, n_cols, " (its index arrays were changed during the fit)", false);
         };
@@ -267,7 +267,7 @@ void bind_train(py::module_& m) {
         .def_readwrite("explosion_diverges", &TrainConfig::explosion_diverges)
         .def_readwrite("running_objective", &TrainConfig::running_objective)
         .def_readwrite("check_input", &TrainConfig::check_input)
-        .def_readwrite("hook_reads_weights", &TrainConfig::hook_reads_weights);
+        .def_readwrite("hook_runs_user_code", &TrainConfig::hook_runs_user_code);
 
     py::class_<TrainResult>(m, "TrainResult", py::dynamic_attr())
         .def_readonly("n_iter", &TrainResult::n_iter)
@@ -362,16 +362,16 @@ void bind_train(py::module_& m) {
              py::handle y, py::handle coef, py::handle intercept, const TrainConfig& cfg,
              py::handle sw, py::handle cw, py::handle mask, py::handle avg_coef,
              py::handle avg_int, double t0, py::handle cb, py::handle opt, py::handle opt_state,
-             py::handle cancel, bool recheck) {
+             py::handle cancel) {
               const bool f32 = data.dtype().equal(py::dtype::of<float>());
               const bool i32 = indices.dtype().equal(py::dtype::of<std::int32_t>());
               if (f32 && i32)
-                  return train_csr_t<float, std::int32_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, opt_state, cancel, recheck);
+                  return train_csr_t<float, std::int32_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, opt_state, cancel);
               if (f32)
-                  return train_csr_t<float, std::int64_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, opt_state, cancel, recheck);
+                  return train_csr_t<float, std::int64_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, opt_state, cancel);
               if (i32)
-                  return train_csr_t<double, std::int32_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, opt_state, cancel, recheck);
-              return train_csr_t<double, std::int64_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, opt_state, cancel, recheck);
+                  return train_csr_t<double, std::int32_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, opt_state, cancel);
+              return train_csr_t<double, std::int64_t>(data, indices, indptr, n_cols, y, coef, intercept, cfg, sw, cw, mask, avg_coef, avg_int, t0, cb, opt, opt_state, cancel);
           },
           py::arg("data"), py::arg("indices"), py::arg("indptr"), py::arg("n_cols"), py::arg("y"),
           py::arg("coef"), py::arg("intercept"), py::arg("config"),
@@ -379,8 +379,7 @@ void bind_train(py::module_& m) {
           py::arg("validation_mask") = py::none(), py::arg("average_coef") = py::none(),
           py::arg("average_intercept") = py::none(), py::arg("t0") = 1.0,
           py::arg("epoch_callback") = py::none(), py::arg("optimizer") = py::none(),
-          py::arg("optimizer_state") = py::none(), py::arg("cancel") = py::none(),
-          py::arg("recheck_indices") = true, doc);
+          py::arg("optimizer_state") = py::none(), py::arg("cancel") = py::none(), doc);
     m.def("shuffled_order", &shuffled_order, py::arg("rows"), py::arg("seed"), py::arg("epochs"),
           "Row order after `epochs` shuffles with `seed`, as the trainer visits them.");
 }

@@ -1288,10 +1288,11 @@ def train(
         average_intercept=average_intercept,
         t0=float(t0),
     )
-    # An epoch callback that may run user code reads the weights, and may rewrite the data:
-    # the CSR index arrays are checked again after it.
-    user_code = getattr(epoch_callback, "runs_user_code", epoch_callback is not None)
-    config.hook_reads_weights = user_code
+    # An epoch callback that may run user code reads the weights, and may rewrite the data
+    # (the core checks CSR index arrays again after it).
+    config.hook_runs_user_code = getattr(
+        epoch_callback, "runs_user_code", epoch_callback is not None
+    )
     if sp.issparse(X):
         res = _core.train_csr(
             X.data,
@@ -1302,7 +1303,6 @@ def train(
             coef,
             intercept,
             config,
-            recheck_indices=user_code,
             **kwargs,
         )
     else:

@@ -94,7 +94,7 @@ class TrainConfig(metaclass=_pybind11_type):
     explosion_diverges: bool
     running_objective: bool
     check_input: bool
-    hook_reads_weights: bool
+    hook_runs_user_code: bool
     def __init__(self) -> None: ...
 
 class TrainResult(metaclass=_pybind11_type):
@@ -162,7 +162,6 @@ def train_csr(
     optimizer: object = None,
     optimizer_state: _OptimizerState | None = None,
     cancel: object = None,  # anything with is_set(), e.g. threading.Event
-    recheck_indices: bool = True,  # check the index arrays again after each epoch callback
 ) -> TrainResult: ...
 def all_finite(a: NDArray[Any], n_threads: int = 1) -> bool: ...
 def linear_scores(

@@ -72,14 +72,10 @@ struct CsrRows {
     void axpy(std::int64_t i, T a, T* w) const {
         for (I k = indptr[i]; k < indptr[i + 1]; ++k) w[indices[k]] += a * data[k];
     }
-    double row_squared_norm(std::int64_t i) const {
-        double s[4] = {0, 0, 0, 0};
-        const I hi = indptr[i + 1];
-        I k = indptr[i];
-        for (; k + 4 <= hi; k += 4)
-            for (int u = 0; u < 4; ++u) s[u] += double(data[k + u]) * double(data[k + u]);
-        for (; k < hi; ++k) s[0] += double(data[k]) * double(data[k]);
-        return (s[0] + s[1]) + (s[2] + s[3]);
+    double row_squared_norm(std::int64_t i) const {  // off the hot path: dot_and_squared_norm
+        double s = 0;
+        for (I k = indptr[i]; k < indptr[i + 1]; ++k) s += double(data[k]) * double(data[k]);
+        return s;
     }
     std::int64_t row_entries(std::int64_t i) const { return std::int64_t(indptr[i + 1] - indptr[i]); }
     FASTDESCENT_ALWAYS_INLINE void prefetch(std::int64_t i) const {
@@ -120,35 +116,29 @@ struct CsrCheck {
     bool duplicates = false;  // a row stores a column twice (SciPy adds such entries up)
 };
 
-// One pass over indptr and indices. Rows whose columns increase (SciPy's canonical form) have no
-// duplicates; another row's columns are sorted in a scratch copy to find any (no table over all
-// columns, which for 2**30 hashed features would not fit in memory).
-// find_duplicates = false: the bounds only (what reading the rows safely needs).
+// The bounds (what reading the rows safely needs) in one flat pass over indptr and one over the
+// columns; then, with find_duplicates, whether a row stores a column twice: rows whose columns
+// increase (SciPy's canonical form) have none, another row's columns are sorted in a scratch
+// copy (no table over all columns, which for 2**30 hashed features would not fit in memory).
 template <class I>
 CsrCheck check_csr(const I* indptr, const I* indices, std::int64_t n_rows, std::int64_t nnz,
                    std::int64_t n_cols, bool find_duplicates = true) {
-    CsrCheck out;
     if (indptr[0] != 0) return {CsrFault::indptr_start, false};
     if (std::int64_t(indptr[n_rows]) != nnz) return {CsrFault::indptr_end, false};
-    if (!find_duplicates) {  // one flat, vectorizable pass over the columns
-        for (std::int64_t i = 0; i < n_rows; ++i)
-            if (indptr[i + 1] < indptr[i]) return {CsrFault::indptr_decreasing, false};
-        bool outside = false;
-        for (std::int64_t k = 0; k < nnz; ++k)
-            outside |= std::int64_t(indices[k]) < 0 || std::int64_t(indices[k]) >= n_cols;
-        return {outside ? CsrFault::column_out_of_range : CsrFault::none, false};
-    }
+    for (std::int64_t i = 0; i < n_rows; ++i)
+        if (indptr[i + 1] < indptr[i]) return {CsrFault::indptr_decreasing, false};
+    bool outside = false;
+    for (std::int64_t k = 0; k < nnz; ++k)
+        outside |= std::int64_t(indices[k]) < 0 || std::int64_t(indices[k]) >= n_cols;
+    if (outside) return {CsrFault::column_out_of_range, false};
+    CsrCheck out;
+    if (!find_duplicates) return out;
     std::vector<std::int64_t> row;
-    for (std::int64_t i = 0; i < n_rows; ++i) {
+    for (std::int64_t i = 0; i < n_rows && !out.duplicates; ++i) {
         const std::int64_t lo = indptr[i], hi = indptr[i + 1];
-        if (hi < lo || hi > nnz) return {CsrFault::indptr_decreasing, false};
         bool increasing = true;
-        for (std::int64_t k = lo; k < hi; ++k) {
-            const std::int64_t c = indices[k];
-            if (c < 0 || c >= n_cols) return {CsrFault::column_out_of_range, false};
-            if (k > lo && c <= std::int64_t(indices[k - 1])) increasing = false;
-        }
-        if (increasing || out.duplicates) continue;
+        for (std::int64_t k = lo + 1; k < hi && increasing; ++k) increasing = indices[k] > indices[k - 1];
+        if (increasing) continue;
         row.assign(indices + lo, indices + hi);
         std::sort(row.begin(), row.end());
         out.duplicates = std::adjacent_find(row.begin(), row.end()) != row.end();

@@ -67,10 +67,11 @@ struct TrainConfig {
     // a strategy that cannot check its scores, are scanned first. A non-finite score stops
     // training with TrainResult::non_finite_input (or an overflow: the caller tells them apart).
     bool check_input = false;
-    // The epoch hook reads the weights (user callbacks do): each epoch ends with the weights in
-    // the model. Otherwise a strategy may keep them in its own form until training ends (the
+    // The epoch hook runs user code (callbacks), which reads the weights and may rewrite the
+    // data: each epoch ends with the weights in the model, and CSR index arrays are checked
+    // again. Otherwise a strategy may keep the weights in its own form until training ends (the
     // per-sample weight scale), which saves O(d) passes per epoch on wide sparse models.
-    bool hook_reads_weights = true;
+    bool hook_runs_user_code = true;
 };
 
 struct TrainResult {

@@ -18,9 +18,9 @@ class PerSampleEpochs final : public EpochStrategy<Rows> {
 public:
     using Base::Base;
     double epoch(double& t) override { return epoch_per_sample(t); }
+    // A private v has been published at every epoch's end; v in the model needs its scale.
     void finish() override {
-        if (v_ != m_.coef && v_) publish(wscale_);
-        else if (wscale_ != 1.0) fold(wscale_);
+        if (v_ == m_.coef && wscale_ != 1.0) fold(wscale_);
         wscale_ = 1.0;
     }
     bool checks_scores() const override { return true; }
@@ -54,7 +54,7 @@ private:
         // so that reading them does not change the arithmetic.
         const bool keep_scale = running && !averaging;
         if (!v_) {
-            const bool publishes = keep_scale && (cfg_.hook_reads_weights || cfg_.early_stopping);
+            const bool publishes = keep_scale && (cfg_.hook_runs_user_code || cfg_.early_stopping);
             if (publishes) private_v_.assign(m_.coef, m_.coef + K_ * d_);
             v_ = publishes ? private_v_.data() : m_.coef;
         }

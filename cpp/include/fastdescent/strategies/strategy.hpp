@@ -77,7 +77,7 @@ public:
 
     virtual double epoch(double& t) = 0;
     // Leaves the weights in the model after the last epoch (a strategy may keep them in its own
-    // form between epochs: TrainConfig::hook_reads_weights).
+    // form between epochs: TrainConfig::hook_runs_user_code).
     virtual void finish() {}
     // Whether epoch() checks the scores it computes when check_scores_ is set (see
     // TrainConfig::check_input): every row's score, before any use of it.
