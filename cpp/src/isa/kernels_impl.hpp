@@ -313,102 +313,157 @@ double block_gradient_softmax(const DenseBlock<T, Store>& b, T* grad, T* grad_b)
     return loss;
 }
 
-// A scalar loss on each of K outputs (multi-output regression, targets y[row K + k]). The
-// weights are transposed (d x Kp, the outputs padded with zeros to chunks of C) so that the
-// inner loops run over a chunk of outputs in one vector: four rows at a time, each feature j
-// updates four rows' C scores with one load of the weights, and the gradient (kept transposed
-// for the block) takes four rows' terms per store. Every row is read once for the scores and
-// once, from cache, for the gradient, whatever K.
+// Lanes of T in this instruction set's widest vector (a guess of 16 bytes without vector
+// extensions): the gradient of block_gradient_outputs runs along the features in such chunks.
+template <class T>
+constexpr int lanes_of() {
+#ifdef FASTDESCENT_VECTOR_EXTENSIONS
+    return Vector<T>::lanes;
+#else
+    return int(16 / sizeof(T));
+#endif
+}
+
+// out[0 .. L) = x[0 .. L) widened to T: one vector load (and conversion) where it can be.
+template <int L, class T, class Store>
+FASTDESCENT_ALWAYS_INLINE void load_lanes(const Store* x, T* out) {
+#ifdef FASTDESCENT_VECTOR_EXTENSIONS
+    if constexpr (L == Vector<T>::lanes) {
+        const typename Vector<T>::type v = load_as(x);
+        __builtin_memcpy(out, &v, sizeof v);
+        return;
+    }
+#endif
+    for (int l = 0; l < L; ++l) out[l] = widen(x[l]);
+}
+
+// A scalar loss on each of K outputs (multi-output regression, targets y[row K + k]), the
+// outputs in chunks of C (padded with zero weights). Scores: the weights transposed (d x Kp),
+// so that each feature updates R rows' C scores with one load of the weights. Gradient: per
+// chunk of L features and chunk of outputs, C accumulators of L lanes take every row of the
+// block before one store, so the inner loop only loads (a row's L features and its C
+// derivatives). Every row is read once for the scores and once, from cache, for the gradient.
 template <class T, class Store>
 double block_gradient_outputs(const DenseBlock<T, Store>& b, T* grad, T* grad_b) {
     constexpr int C = 8;
+    constexpr int L = lanes_of<T>();
+    // Rows per score tile: 8 where R accumulators of C lanes fit in half the registers.
+    constexpr int R = lanes_of<T>() >= C ? 8 : 4;
     const int K = b.K;
     const int Kp = (K + C - 1) / C * C;
-    const std::int64_t d = b.d;
-    thread_local std::vector<T> room;  // Wt and Gt; grows once, then reused
-    room.resize(std::size_t(2 * d * Kp));
+    const std::int64_t d = b.d, m = b.m;
+    thread_local std::vector<T> room;  // Wt (d x Kp) and D (m x Kp); grows once, then reused
+    room.resize(std::size_t((d + m) * Kp));
     T* __restrict Wt = room.data();
-    T* __restrict Gt = Wt + d * Kp;
-    if (Kp != K) std::fill(Wt, Wt + d * Kp, T(0));  // the padding outputs
-    std::fill(Gt, Gt + d * Kp, T(0));
+    T* __restrict D = Wt + d * Kp;
+    thread_local std::vector<const Store*> rows;
+    rows.resize(std::size_t(m));
+    for (std::int64_t q = 0; q < m; ++q) rows[q] = b.X + b.rows[q] * b.row_stride;
+    if (Kp != K) std::fill(Wt, Wt + d * Kp, T(0));
     for (int k = 0; k < K; ++k)
         for (std::int64_t j = 0; j < d; ++j) Wt[j * Kp + k] = b.w[k * d + j];
-    double* S = b.scratch;      // m x K scores, then weight_r * d loss_r / d p_k
-    auto row = [&](std::int64_t q) { return b.X + b.rows[q] * b.row_stride; };
-    // Scores of rows q .. q + R - 1 (R <= 4) for outputs of chunk c.
-    auto scores = [&](std::int64_t q, int R, int c) {
-        T a[4][C];
-        const Store* x[4];
-        for (int r = 0; r < 4; ++r) {
-            x[r] = row(q + std::min(r, R - 1));
+    double* S = b.scratch;  // m x K scores
+    // Scores of rows q .. q + n - 1 (n <= R) for outputs of chunk c.
+    auto scores = [&](std::int64_t q, int n, int c) {
+        T a[R][C];
+        const Store* x[R];
+        for (int r = 0; r < R; ++r) {
+            x[r] = rows[q + std::min(r, n - 1)];
             for (int l = 0; l < C; ++l) a[r][l] = c * C + l < K ? b.intercept[c * C + l] : T(0);
         }
         for (std::int64_t j = 0; j < d; ++j) {
             const T* w = Wt + j * Kp + c * C;
-            const T x0 = widen(x[0][j]), x1 = widen(x[1][j]), x2 = widen(x[2][j]), x3 = widen(x[3][j]);
+            for (int r = 0; r < R; ++r) {
+                const T xr = widen(x[r][j]);
 #pragma omp simd
-            for (int l = 0; l < C; ++l) {
-                a[0][l] += x0 * w[l];
-                a[1][l] += x1 * w[l];
-                a[2][l] += x2 * w[l];
-                a[3][l] += x3 * w[l];
+                for (int l = 0; l < C; ++l) a[r][l] += xr * w[l];
             }
         }
-        for (int r = 0; r < R; ++r)
+        for (int r = 0; r < n; ++r)
             for (int l = 0; l < C && c * C + l < K; ++l) S[(q + r) * K + c * C + l] = double(a[r][l]);
     };
-    // The next block's rows are fetched (into L2) four per group of this block's rows.
+    // The next block's rows are fetched (into L2) a line at a time, spread evenly over the
+    // scores and the gradient, so that memory keeps busy while the block is computed (fetched
+    // in bursts, the lines waited in the miss queue and the epoch took the sum of the memory
+    // and the compute times instead of the larger).
     const std::int64_t row_bytes = d * std::int64_t(sizeof(Store));
-    std::int64_t next = b.m;
-    const std::int64_t next_end = b.m + b.m_next;
-    for (std::int64_t q = 0; q < b.m; q += 4) {
-        for (int f = 0; f < 4 && next < next_end; ++f, ++next) {
-            const char* p = reinterpret_cast<const char*>(row(next));
-            for (std::int64_t off = 0; off < row_bytes; off += 64) prefetch_read<2>(p + off);
+    const std::int64_t row_lines = (row_bytes + 63) / 64;
+    std::int64_t next = m, next_line = 0;
+    const std::int64_t next_end = m + b.m_next;
+    auto fetch = [&](std::int64_t lines) {
+        for (; lines > 0 && next < next_end; --lines) {
+            const char* p = reinterpret_cast<const char*>(b.X + b.rows[next] * b.row_stride);
+            prefetch_read<2>(p + std::min(next_line * 64, row_bytes - 1));
+            if (++next_line == row_lines) next_line = 0, ++next;
         }
-        for (int c = 0; c < Kp / C; ++c) scores(q, int(std::min<std::int64_t>(4, b.m - q)), c);
+    };
+    const std::int64_t chunks = (d + L - 1) / L * (Kp / C);       // calls of gradient()
+    const std::int64_t groups = (m + R - 1) / R;                  // score tiles per chunk
+    const std::int64_t lines = b.m_next * row_lines;
+    const std::int64_t per_group = (lines / 2 + groups - 1) / groups;
+    const std::int64_t per_chunk = (lines - lines / 2 + chunks - 1) / chunks;
+    for (std::int64_t q = 0; q < m; q += R) {
+        fetch(per_group);
+        for (int c = 0; c < Kp / C; ++c) scores(q, int(std::min<std::int64_t>(R, m - q)), c);
     }
-    flag_non_finite(b, S, b.m * K);
-    const double loss = visit_scalar_loss(b.loss, b.loss_param, [&](auto L) {
+    flag_non_finite(b, S, m * K);
+    const double loss = visit_scalar_loss(b.loss, b.loss_param, [&](auto L_) {
         double sum = 0.0;
-        for (std::int64_t q = 0; q < b.m; ++q) {
-            const T* y = b.y + b.rows[q] * K;
+        for (std::int64_t q = 0; q < m; ++q) {
+            const T* __restrict y = b.y + b.rows[q] * K;
+            const double* __restrict s = S + q * K;
             const double weight = b.weight[q];
+            T* __restrict dq = D + q * Kp;
+            double row_sum = 0.0;
+#pragma omp simd reduction(+ : row_sum)
             for (int k = 0; k < K; ++k) {
                 double dl;
-                sum += weight * value_and_deriv(L, S[q * K + k], double(y[k]), dl);
-                S[q * K + k] = double(T(weight * dl));
+                row_sum += value_and_deriv(L_, s[k], double(y[k]), dl);
+                dq[k] = T(weight * dl);
             }
+            sum += weight * row_sum;
+            for (int k = K; k < Kp; ++k) dq[k] = T(0);
         }
+        for (std::int64_t q = 0; q < m; ++q)
+            for (int k = 0; k < K; ++k) grad_b[k] += D[q * Kp + k];
         return sum;
     });
-    // Gradient: Gt[j] += sum over eight rows of x_r[j] * D_r, per chunk of outputs (one load
-    // and store of Gt[j] for the eight).
-    for (std::int64_t q = 0; q < b.m; q += 8) {
-        const int R = int(std::min<std::int64_t>(8, b.m - q));
-        for (int c = 0; c < Kp / C; ++c) {
-            T g[8][C];
-            const Store* x[8];
-            for (int r = 0; r < 8; ++r) {
-                x[r] = row(q + std::min(r, R - 1));
-                for (int l = 0; l < C; ++l)
-                    g[r][l] = r < R && c * C + l < K ? T(S[(q + r) * K + c * C + l]) : T(0);
-            }
-            for (int r = 0; r < R; ++r)
-                for (int l = 0; l < C && c * C + l < K; ++l) grad_b[c * C + l] += g[r][l];
-            for (std::int64_t j = 0; j < d; ++j) {
-                T* out = Gt + j * Kp + c * C;
-                const T x0 = widen(x[0][j]), x1 = widen(x[1][j]), x2 = widen(x[2][j]), x3 = widen(x[3][j]);
-                const T x4 = widen(x[4][j]), x5 = widen(x[5][j]), x6 = widen(x[6][j]), x7 = widen(x[7][j]);
+    // The gradient, L features at a time; where d is not a multiple of L the last chunk ends
+    // at d and keeps only the lanes the chunk before it did not cover.
+    auto gradient = [&](std::int64_t j0, int first_lane, int c) {
+        T acc[C][L] = {};
+        // One line of the next block every `every` rows.
+        const std::int64_t every = per_chunk > 0 ? std::max<std::int64_t>(1, m / per_chunk) : m + 1;
+        std::int64_t countdown = every;
+        for (std::int64_t q = 0; q < m; ++q) {
+            if (--countdown == 0) fetch(1), countdown = every;
+            T x[L];
+            load_lanes<L>(rows[q] + j0, x);
+            const T* dq = D + q * Kp + c * C;
+            for (int l = 0; l < C; ++l) {
+                const T coef = dq[l];
 #pragma omp simd
-                for (int l = 0; l < C; ++l)
-                    out[l] += ((x0 * g[0][l] + x1 * g[1][l]) + (x2 * g[2][l] + x3 * g[3][l])) +
-                              ((x4 * g[4][l] + x5 * g[5][l]) + (x6 * g[6][l] + x7 * g[7][l]));
+                for (int i = 0; i < L; ++i) acc[l][i] += coef * x[i];
             }
         }
+        for (int l = 0; l < C && c * C + l < K; ++l) {
+            T* g = grad + (c * C + l) * d + j0;
+            for (int i = first_lane; i < L; ++i) g[i] += acc[l][i];
+        }
+    };
+    for (int c = 0; c < Kp / C; ++c) {
+        if (d < L) {  // too few features for one chunk: plain loops
+            for (std::int64_t q = 0; q < m; ++q)
+                for (int l = 0; l < C && c * C + l < K; ++l)
+                    for (std::int64_t j = 0; j < d; ++j)
+                        grad[(c * C + l) * d + j] += D[q * Kp + c * C + l] * widen(rows[q][j]);
+            continue;
+        }
+        std::int64_t j0 = 0;
+        for (; j0 + L <= d; j0 += L) gradient(j0, 0, c);
+        if (j0 < d) gradient(d - L, int(j0 - (d - L)), c);
     }
-    for (int k = 0; k < K; ++k)
-        for (std::int64_t j = 0; j < d; ++j) grad[k * d + j] += Gt[j * Kp + k];
+    fetch(lines);  // what rounding left
     return loss;
 }
 
