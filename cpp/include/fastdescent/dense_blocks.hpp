@@ -24,12 +24,14 @@ struct BlockScratch {
 // K outputs of weights w (K x d) and intercepts b (K). Adds sum_i w_i dloss_i/dp_k x_i to
 // grad[k d : (k + 1) d] and sum_i w_i dloss_i/dp_k to grad_b[k], w_i = row_weight(i), adds
 // sum_i w_i to weight_sum and returns sum_i w_i loss_i. With check_scores, a non-finite score
-// sets scratch.non_finite (TrainConfig::check_input).
+// sets scratch.non_finite (TrainConfig::check_input). Rows rows[next_lo:next_hi] are the ones
+// the caller reads next (the next mini-batch's share): the last block fetches them.
 template <class T, class S, class RowWeight>
 double dense_block_sums(const DenseRows<T, S>& X, const std::int64_t* rows, std::int64_t lo, std::int64_t hi,
                         const T* y, const T* sample_weight, RowWeight&& row_weight, LossKind loss,
                         double loss_param, int K, const T* w, const T* b, T* grad, T* grad_b,
-                        BlockScratch& scratch, double& weight_sum, bool check_scores = false) {
+                        BlockScratch& scratch, double& weight_sum, bool check_scores = false,
+                        std::int64_t next_lo = 0, std::int64_t next_hi = 0) {
     // Several outputs of a scalar loss: the kernel transposes the weights per block, so blocks
     // are longer (the rows' second read then comes from L2).
     const bool outputs = K > 1 && loss != LossKind::multinomial;
@@ -44,18 +46,24 @@ double dense_block_sums(const DenseRows<T, S>& X, const std::int64_t* rows, std:
         outputs ? max_block : std::max<std::int64_t>(8, std::min<std::int64_t>(max_block, fit) / 8 * 8);
     scratch.values.resize(std::size_t((2 * K + 1) * max_block));
     double* weights = scratch.values.data() + 2 * K * max_block;
-    if (!rows) {
-        // Ids for this block and the next one (the kernel fetches the next block's rows).
-        scratch.ids.resize(std::size_t(2 * max_block));
-    }
+    // Ids for this block and the next one (the kernel fetches the next block's rows), where
+    // they are not consecutive in rows.
+    scratch.ids.resize(std::size_t(2 * max_block));
+    auto id_of = [rows](std::int64_t q) { return rows ? rows[q] : q; };
     const int width = target_width(loss, K);  // targets per row
     double total = 0.0;
     for (std::int64_t r = lo; r < hi; r += block) {
         const std::int64_t m = std::min(block, hi - r);
-        const std::int64_t m_next = std::min(block, hi - r - m);
+        std::int64_t m_next = std::min(block, hi - r - m);
         const std::int64_t* ids = rows ? rows + r : scratch.ids.data();
         if (!rows) {
             for (std::int64_t q = 0; q < m + m_next; ++q) scratch.ids[std::size_t(q)] = r + q;
+        }
+        if (m_next == 0 && next_hi > next_lo) {  // the last block: the caller's next rows follow
+            m_next = std::min(block, next_hi - next_lo);
+            for (std::int64_t q = 0; q < m; ++q) scratch.ids[std::size_t(q)] = id_of(r + q);
+            for (std::int64_t q = 0; q < m_next; ++q) scratch.ids[std::size_t(m + q)] = id_of(next_lo + q);
+            ids = scratch.ids.data();
         }
         // The kernel fetches the next block's rows; their targets and weights are fetched here.
         for (std::int64_t q = m; q < m + m_next; ++q) {

@@ -85,10 +85,14 @@ protected:
             const std::int64_t hi = start + len * (tid + 1) / n_threads;
             double loss = 0.0, weight = 0.0;
             if constexpr (dense) {  // the fused block kernels
+                // This thread's share of the next batch, fetched while its last block computes.
+                const std::int64_t next_len = std::min(len, std::int64_t(order_.size()) - stop);
                 loss = dense_block_sums(X_, order_.data(), lo, hi, tg_.y, tg_.sample_weight,
                                         [this](std::int64_t i) { return sample_weight(i); }, loss_kind,
                                         param, K_, m_.coef, m_.intercept, g, g + P,
-                                        block_scratch_[std::size_t(tid)], weight, check_scores_);
+                                        block_scratch_[std::size_t(tid)], weight, check_scores_,
+                                        stop + next_len * tid / n_threads,
+                                        stop + next_len * (tid + 1) / n_threads);
             } else {
                 for (std::int64_t r = lo; r < hi; ++r) {
                     const std::int64_t i = order_[std::size_t(r)];
