@@ -352,16 +352,19 @@ double block_gradient_outputs(const DenseBlock<T, Store>& b, T* grad, T* grad_b)
     const int K = b.K;
     const int Kp = (K + C - 1) / C * C;
     const std::int64_t d = b.d, m = b.m;
-    thread_local std::vector<T> room;  // Wt (d x Kp) and D (m x Kp); grows once, then reused
-    room.resize(std::size_t((d + m) * Kp));
+    // Wt (d x Kp), D (m x Kp) and the intercepts padded to Kp; grows once, then reused.
+    thread_local std::vector<T> room;
+    room.resize(std::size_t((d + m + 1) * Kp));
     T* __restrict Wt = room.data();
     T* __restrict D = Wt + d * Kp;
+    T* __restrict bias = D + m * Kp;
     thread_local std::vector<const Store*> rows;
     rows.resize(std::size_t(m));
     for (std::int64_t q = 0; q < m; ++q) rows[q] = b.X + b.rows[q] * b.row_stride;
     if (Kp != K) std::fill(Wt, Wt + d * Kp, T(0));
     for (int k = 0; k < K; ++k)
         for (std::int64_t j = 0; j < d; ++j) Wt[j * Kp + k] = b.w[k * d + j];
+    for (int k = 0; k < Kp; ++k) bias[k] = k < K ? b.intercept[k] : T(0);
     double* S = b.scratch;  // m x K scores
     // Scores of rows q .. q + n - 1 (n <= R) for outputs of chunk c.
     auto scores = [&](std::int64_t q, int n, int c) {
@@ -369,7 +372,7 @@ double block_gradient_outputs(const DenseBlock<T, Store>& b, T* grad, T* grad_b)
         const Store* x[R];
         for (int r = 0; r < R; ++r) {
             x[r] = rows[q + std::min(r, n - 1)];
-            for (int l = 0; l < C; ++l) a[r][l] = c * C + l < K ? b.intercept[c * C + l] : T(0);
+            for (int l = 0; l < C; ++l) a[r][l] = bias[c * C + l];
         }
         for (std::int64_t j = 0; j < d; ++j) {
             const T* w = Wt + j * Kp + c * C;
@@ -388,13 +391,18 @@ double block_gradient_outputs(const DenseBlock<T, Store>& b, T* grad, T* grad_b)
     // and the compute times instead of the larger).
     const std::int64_t row_bytes = d * std::int64_t(sizeof(Store));
     const std::int64_t row_lines = (row_bytes + 63) / 64;
-    std::int64_t next = m, next_line = 0;
+    std::int64_t next = m, next_offset = row_bytes;
     const std::int64_t next_end = m + b.m_next;
+    const char* next_row = nullptr;
     auto fetch = [&](std::int64_t lines) {
-        for (; lines > 0 && next < next_end; --lines) {
-            const char* p = reinterpret_cast<const char*>(b.X + b.rows[next] * b.row_stride);
-            prefetch_read<2>(p + std::min(next_line * 64, row_bytes - 1));
-            if (++next_line == row_lines) next_line = 0, ++next;
+        for (; lines > 0; --lines) {
+            if (next_offset >= row_bytes) {  // on to the next row
+                if (next == next_end) return;
+                next_row = reinterpret_cast<const char*>(b.X + b.rows[next++] * b.row_stride);
+                next_offset = 0;
+            }
+            prefetch_read<2>(next_row + next_offset);
+            next_offset += 64;
         }
     };
     const std::int64_t chunks = (d + L - 1) / L * (Kp / C);       // calls of gradient()
@@ -407,25 +415,33 @@ double block_gradient_outputs(const DenseBlock<T, Store>& b, T* grad, T* grad_b)
         for (int c = 0; c < Kp / C; ++c) scores(q, int(std::min<std::int64_t>(R, m - q)), c);
     }
     flag_non_finite(b, S, m * K);
+    // Loss and derivatives, C outputs at a time with the sums per output in registers over the
+    // block's rows (summed across outputs per row, each row paid a horizontal reduction), the
+    // intercepts' gradient beside them; the outputs past the last full chunk one at a time.
     const double loss = visit_scalar_loss(b.loss, b.loss_param, [&](auto L_) {
         double sum = 0.0;
-        for (std::int64_t q = 0; q < m; ++q) {
-            const T* __restrict y = b.y + b.rows[q] * K;
-            const double* __restrict s = S + q * K;
-            const double weight = b.weight[q];
-            T* __restrict dq = D + q * Kp;
-            double row_sum = 0.0;
-#pragma omp simd reduction(+ : row_sum)
-            for (int k = 0; k < K; ++k) {
-                double dl;
-                row_sum += value_and_deriv(L_, s[k], double(y[k]), dl);
-                dq[k] = T(weight * dl);
+        auto derivative = [&](std::int64_t q, int k, double& loss_k) {
+            double dl;
+            loss_k += b.weight[q] * value_and_deriv(L_, S[q * K + k], double(b.y[b.rows[q] * K + k]), dl);
+            return D[q * Kp + k] = T(b.weight[q] * dl);
+        };
+        for (int c = 0; c < K / C; ++c) {
+            double loss_c[C] = {};
+            T bias_c[C] = {};
+            for (std::int64_t q = 0; q < m; ++q) {
+#pragma omp simd
+                for (int l = 0; l < C; ++l) bias_c[l] += derivative(q, c * C + l, loss_c[l]);
             }
-            sum += weight * row_sum;
-            for (int k = K; k < Kp; ++k) dq[k] = T(0);
+            for (int l = 0; l < C; ++l) sum += loss_c[l], grad_b[c * C + l] += bias_c[l];
         }
-        for (std::int64_t q = 0; q < m; ++q)
-            for (int k = 0; k < K; ++k) grad_b[k] += D[q * Kp + k];
+        for (int k = K / C * C; k < K; ++k) {
+            double loss_k = 0.0;
+            T bias_k = 0;
+            for (std::int64_t q = 0; q < m; ++q) bias_k += derivative(q, k, loss_k);
+            sum += loss_k, grad_b[k] += bias_k;
+        }
+        if (Kp != K)
+            for (std::int64_t q = 0; q < m; ++q) std::fill(D + q * Kp + K, D + (q + 1) * Kp, T(0));
         return sum;
     });
     // The gradient, L features at a time; where d is not a multiple of L the last chunk ends
