@@ -382,8 +382,16 @@ double block_gradient_outputs(const DenseBlock<T, Store>& b, T* grad, T* grad_b)
                 for (int l = 0; l < C; ++l) a[r][l] += xr * w[l];
             }
         }
-        for (int r = 0; r < n; ++r)
-            for (int l = 0; l < C && c * C + l < K; ++l) S[(q + r) * K + c * C + l] = double(a[r][l]);
+        const int outputs = std::min(C, K - c * C);
+        for (int r = 0; r < n; ++r) {
+            double* s = S + (q + r) * K + c * C;
+            if (outputs == C) {
+#pragma omp simd
+                for (int l = 0; l < C; ++l) s[l] = double(a[r][l]);
+            } else {
+                for (int l = 0; l < outputs; ++l) s[l] = double(a[r][l]);
+            }
+        }
     };
     // The next block's rows are fetched (into L2) a line at a time, spread evenly over the
     // scores and the gradient, so that memory keeps busy while the block is computed (fetched
