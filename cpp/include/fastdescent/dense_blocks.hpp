@@ -47,7 +47,7 @@ double dense_block_sums(const DenseRows<T, S>& X, const std::int64_t* rows, std:
     scratch.values.resize(std::size_t((2 * K + 1) * max_block));
     double* weights = scratch.values.data() + 2 * K * max_block;
     // Ids for this block and the next one (the kernel fetches the next block's rows), where
-    // they are not consecutive in rows.
+    // rows does not hold them side by side.
     scratch.ids.resize(std::size_t(2 * max_block));
     auto id_of = [rows](std::int64_t q) { return rows ? rows[q] : q; };
     const int width = target_width(loss, K);  // targets per row
@@ -55,14 +55,13 @@ double dense_block_sums(const DenseRows<T, S>& X, const std::int64_t* rows, std:
     for (std::int64_t r = lo; r < hi; r += block) {
         const std::int64_t m = std::min(block, hi - r);
         std::int64_t m_next = std::min(block, hi - r - m);
+        const bool last = m_next == 0 && next_hi > next_lo;  // followed by the caller's next rows
+        if (last) m_next = std::min(block, next_hi - next_lo);
+        const std::int64_t next = last ? next_lo : r + m;
         const std::int64_t* ids = rows ? rows + r : scratch.ids.data();
-        if (!rows) {
-            for (std::int64_t q = 0; q < m + m_next; ++q) scratch.ids[std::size_t(q)] = r + q;
-        }
-        if (m_next == 0 && next_hi > next_lo) {  // the last block: the caller's next rows follow
-            m_next = std::min(block, next_hi - next_lo);
+        if (!rows || last) {
             for (std::int64_t q = 0; q < m; ++q) scratch.ids[std::size_t(q)] = id_of(r + q);
-            for (std::int64_t q = 0; q < m_next; ++q) scratch.ids[std::size_t(m + q)] = id_of(next_lo + q);
+            for (std::int64_t q = 0; q < m_next; ++q) scratch.ids[std::size_t(m + q)] = id_of(next + q);
             ids = scratch.ids.data();
         }
         // The kernel fetches the next block's rows; their targets and weights are fetched here.

@@ -23,8 +23,6 @@
 namespace fastdescent {
 inline namespace FASTDESCENT_ISA_NS {
 
-#if defined(__GNUC__)
-#define FASTDESCENT_VECTOR_EXTENSIONS 1
 // The widest vector register of the instruction set this file is compiled for.
 #if defined(__AVX512F__)
 constexpr int vector_bytes = 64;
@@ -33,6 +31,9 @@ constexpr int vector_bytes = 32;
 #else
 constexpr int vector_bytes = 16;
 #endif
+
+#if defined(__GNUC__)
+#define FASTDESCENT_VECTOR_EXTENSIONS 1
 
 template <class T>
 struct Vector {

@@ -313,17 +313,6 @@ double block_gradient_softmax(const DenseBlock<T, Store>& b, T* grad, T* grad_b)
     return loss;
 }
 
-// Lanes of T in this instruction set's widest vector (a guess of 16 bytes without vector
-// extensions): the gradient of block_gradient_outputs runs along the features in such chunks.
-template <class T>
-constexpr int lanes_of() {
-#ifdef FASTDESCENT_VECTOR_EXTENSIONS
-    return Vector<T>::lanes;
-#else
-    return int(16 / sizeof(T));
-#endif
-}
-
 // out[0 .. L) = x[0 .. L) widened to T: one vector load (and conversion) where it can be.
 template <int L, class T, class Store>
 FASTDESCENT_ALWAYS_INLINE void load_lanes(const Store* x, T* out) {
@@ -346,9 +335,9 @@ FASTDESCENT_ALWAYS_INLINE void load_lanes(const Store* x, T* out) {
 template <class T, class Store>
 double block_gradient_outputs(const DenseBlock<T, Store>& b, T* grad, T* grad_b) {
     constexpr int C = 8;
-    constexpr int L = lanes_of<T>();
+    constexpr int L = vector_bytes / int(sizeof(T));  // features per gradient chunk: one vector
     // Rows per score tile: 8 where R accumulators of C lanes fit in half the registers.
-    constexpr int R = lanes_of<T>() >= C ? 8 : 4;
+    constexpr int R = L >= C ? 8 : 4;
     const int K = b.K;
     const int Kp = (K + C - 1) / C * C;
     const std::int64_t d = b.d, m = b.m;
