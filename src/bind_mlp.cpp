@@ -182,7 +182,10 @@ py::object train_t(py::handle X, py::handle Y, py::handle coefs, py::handle inte
         TrainResult res;
         {
             py::gil_scoped_release release;
-            MlpNetwork<T> net(layers.spec, scipy_gemm<T>(), batch);
+            // n_threads shards, or one per thread OpenMP allows: the shard count fixes the
+            // results; how many threads run the shards does not.
+            const int shards = cfg.train.n_threads > 0 ? cfg.train.n_threads : max_threads();
+            ShardedNetwork<T> net(layers.spec, scipy_gemm<T>(), batch, shards);
             MlpTrainer<std::decay_t<decltype(rows)>> trainer(
                 rows, Ya.data(), sw, std::move(train), std::move(val), net,
                 layers.params, cfg, opt.get(), stop_check(cancel),

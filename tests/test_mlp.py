@@ -453,6 +453,40 @@ def test_pickle_n_jobs_and_refusals():
         fd.MLPClassifier(early_stopping=True).partial_fit(X, y, classes=np.arange(10))
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_shards_fix_the_results_and_threads_do_not(dtype, sparse):
+    """n_jobs shards per batch: the same shards give the same bits on one OpenMP thread or
+    several (batches of 17 rows in 3 shards, a last batch of 2 rows, batches of 2 rows), and
+    any shard count gives the one-shard trajectory up to rounding."""
+    from threadpoolctl import threadpool_limits
+
+    X, y = digits()
+    X, y = X[:155].astype(dtype), y[:155]
+    if sparse:
+        X = sp.csr_matrix(X)
+    sw = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
+
+    def fit(n_jobs, batch_size, **kw):
+        clf = fd.MLPClassifier(hidden_layer_sizes=(12, 7), batch_size=batch_size, max_iter=4,
+                               n_jobs=n_jobs, random_state=0, **kw)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return clf.fit(X, y, sample_weight=sw)
+
+    rtol = 1e-9 if dtype == np.float64 else 2e-3
+    for batch_size, kw in [(17, {}), (2, {}), (30, {"early_stopping": True, "validation_fraction": 0.2})]:
+        three = fit(3, batch_size, **kw)
+        with threadpool_limits(limits=1, user_api="openmp"):
+            three_on_one = fit(3, batch_size, **kw)
+        one = fit(1, batch_size, **kw)
+        for a, b, c in zip(three.coefs_ + three.intercepts_, three_on_one.coefs_ + three_on_one.intercepts_,
+                           one.coefs_ + one.intercepts_):
+            np.testing.assert_array_equal(a, b)
+            np.testing.assert_allclose(a, c, rtol=rtol, atol=rtol * 1e-2)
+        np.testing.assert_allclose(three.loss_curve_, one.loss_curve_, rtol=rtol)
+
+
 # ---- bad input -------------------------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <exception>
 #include <limits>
 #include <stdexcept>
 #include <type_traits>
@@ -20,6 +21,7 @@
 
 #include "fastdescent/blas.hpp"
 #include "fastdescent/data.hpp"
+#include "fastdescent/parallel.hpp"
 #include "fastdescent/portable.hpp"
 #include "fastdescent/simd.hpp"
 
@@ -295,6 +297,118 @@ private:
     std::vector<T> gathered_;                   // dense rows out of memory order
     const T* input_ = nullptr;                  // the first layer's input of the last forward
     std::int64_t input_stride_ = 0;
+};
+
+// A batch's loss and gradient sums over a fixed number of shards of its rows, each with its own
+// network scratch. A shard's products run on the thread that takes it, through a one-thread
+// BLAS, so the gather, the activations and the products all split over the cores (a threaded
+// BLAS splits only the products, and the rest of a batch waits on one core while its workers
+// spin). The shards' sums are added in shard order whoever computed them: results depend on
+// the shard count, not on the threads that ran it.
+template <class T>
+class ShardedNetwork {
+public:
+    ShardedNetwork(const MlpSpec& spec, Gemm<T> gemm, std::int64_t max_rows, int shards)
+        : shards_(int(std::clamp<std::int64_t>(shards, 1, std::max<std::int64_t>(1, max_rows)))) {
+        const std::int64_t per_shard = (std::max<std::int64_t>(1, max_rows) + shards_ - 1) / shards_;
+        for (int s = 0; s < shards_; ++s) nets_.emplace_back(spec, gemm, per_shard);
+        const auto& u = spec.units;
+        grads_.resize(std::size_t(shards_));
+        for (int s = 1; s < shards_; ++s)
+            for (int l = 0; l < spec.layers(); ++l) {
+                storage_.emplace_back(std::size_t(u[l] * u[l + 1]));
+                grads_[s].coefs.push_back(storage_.back().data());
+                storage_.emplace_back(std::size_t(u[l + 1]));
+                grads_[s].intercepts.push_back(storage_.back().data());
+            }
+        losses_.resize(std::size_t(shards_));
+    }
+
+    int shards() const { return shards_; }
+    const MlpSpec& spec() const { return nets_[0].spec(); }
+    std::int64_t outputs() const { return nets_[0].outputs(); }
+    std::int64_t max_rows() const { return nets_[0].max_rows() * shards_; }
+    // The first shard's network, for passes that need no gradient (validation scores).
+    MlpNetwork<T>& network() { return nets_[0]; }
+
+    // The sum over rows[0..m) of sw_i times the row's loss; the gradient sums of that loss go to
+    // g (overwritten). `threads` run the shards (1: all on the calling thread).
+    template <class Rows>
+    double loss_and_gradient(const Rows& X, const std::int64_t* rows, std::int64_t m, const T* Y,
+                             const T* sw, const MlpParams<T>& p, const MlpParams<T>& g, int threads) {
+        grads_[0] = g;
+        const int used = int(std::min<std::int64_t>(shards_, std::max<std::int64_t>(m, 1)));
+        const int nt = std::min(threads, used);
+        auto shard = [&](int s) {
+            const std::int64_t lo = m * s / used, hi = m * (s + 1) / used;
+            nets_[s].forward(X, rows + lo, hi - lo, p);
+            losses_[s] = nets_[s].backward(X, rows + lo, hi - lo, Y, sw, p, grads_[s], false);
+        };
+        if (nt <= 1) {
+            for (int s = 0; s < used; ++s) shard(s);
+            add_shards(used, 0, 1);
+        } else {
+            // An exception must not leave a parallel region: the first one is kept and thrown after.
+            std::exception_ptr error;
+#pragma omp parallel num_threads(nt)
+            {
+                const int id = omp_thread_id(), team = omp_team_size();
+                try {
+                    for (int s = id; s < used; s += team) shard(s);
+                } catch (...) {
+#pragma omp critical(fastdescent_shard_error)
+                    if (!error) error = std::current_exception();
+                }
+#pragma omp barrier
+                if (!error) add_shards(used, id, team);
+            }
+            if (error) std::rethrow_exception(error);
+        }
+        double loss = 0.0;
+        for (int s = 0; s < used; ++s) loss += losses_[s];
+        return loss;
+    }
+
+private:
+    static int omp_thread_id() {
+#ifdef _OPENMP
+        return omp_get_thread_num();
+#else
+        return 0;
+#endif
+    }
+    static int omp_team_size() {
+#ifdef _OPENMP
+        return omp_get_num_threads();
+#else
+        return 1;
+#endif
+    }
+
+    // Shard 0's sums (in g) += shards 1..used-1's, part `part` of `parts` of every array.
+    void add_shards(int used, int part, int parts) {
+        if (used <= 1) return;
+        const auto& u = nets_[0].spec().units;
+        auto add = [&](auto array_of, std::int64_t n) {
+            const std::int64_t lo = n * part / parts, hi = n * (part + 1) / parts;
+            T* out = array_of(grads_[0]);
+            for (int s = 1; s < used; ++s) {
+                const T* in = array_of(grads_[s]);
+#pragma omp simd
+                for (std::int64_t j = lo; j < hi; ++j) out[j] += in[j];
+            }
+        };
+        for (int l = 0; l < nets_[0].spec().layers(); ++l) {
+            add([l](const MlpParams<T>& q) { return q.coefs[l]; }, u[l] * u[l + 1]);
+            add([l](const MlpParams<T>& q) { return q.intercepts[l]; }, u[l + 1]);
+        }
+    }
+
+    int shards_;
+    std::vector<MlpNetwork<T>> nets_;
+    std::vector<MlpParams<T>> grads_;  // shard 0's is the caller's g
+    std::vector<std::vector<T>> storage_;
+    std::vector<double> losses_;
 };
 
 }  // namespace fastdescent

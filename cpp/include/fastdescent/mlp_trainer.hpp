@@ -47,7 +47,7 @@ public:
     // order (shuffled each epoch when cfg.shuffle, by `reorder` when given, else by the
     // seeded generator); val_rows scored for early stopping.
     MlpTrainer(const Rows& X, const T* Y, const T* sw, std::vector<std::int64_t> train_rows,
-               std::vector<std::int64_t> val_rows, MlpNetwork<T>& net, MlpParams<T> params,
+               std::vector<std::int64_t> val_rows, ShardedNetwork<T>& net, MlpParams<T> params,
                const MlpTrainConfig& cfg, Optimizer<T>* optimizer, StopCheck stop,
                EpochCallback on_epoch, RowOrder reorder = {})
         : X_(X), Y_(Y), sw_(sw), order_(std::move(train_rows)), val_(std::move(val_rows)),
@@ -99,8 +99,10 @@ public:
             for (std::int64_t start = 0; start < n; start += B) {
                 const std::int64_t m = std::min(B, n - start);
                 const std::int64_t* rows = order_.data() + start;
-                net_.forward(X_, rows, m, p_);
-                const double loss = net_.backward(X_, rows, m, Y_, sw_, p_, g_, false);
+                const int threads = pacer_.threads(m * parameters_, resolve_threads(net_.shards()));
+                pacer_.start();
+                const double loss = net_.loss_and_gradient(X_, rows, m, Y_, sw_, p_, g_, threads);
+                pacer_.stop();
                 double weight = double(m);
                 if (sw_) {
                     weight = 0.0;
@@ -190,11 +192,12 @@ private:
         const bool classify = cfg_.train.classification;
         const bool softmax = net_.spec().loss == MlpLoss::log_loss;
         std::vector<ValidationSums> sums(std::size_t(classify ? 1 : K));
-        const std::int64_t chunk = net_.max_rows();
+        MlpNetwork<T>& net = net_.network();
+        const std::int64_t chunk = net.max_rows();
         for (std::size_t start = 0; start < val_.size(); start += std::size_t(chunk)) {
             const std::int64_t m = std::min<std::int64_t>(chunk, std::int64_t(val_.size() - start));
             const std::int64_t* rows = val_.data() + start;
-            const T* out = net_.forward(X_, rows, m, p_);
+            const T* out = net.forward(X_, rows, m, p_);
             for (std::int64_t r = 0; r < m; ++r) {
                 const T* a = out + r * K;
                 const T* y = Y_ + rows[r] * K;
@@ -227,7 +230,8 @@ private:
     const T* Y_;
     const T* sw_;
     std::vector<std::int64_t> order_, val_;
-    MlpNetwork<T>& net_;
+    ShardedNetwork<T>& net_;
+    ThreadPacer pacer_;
     MlpParams<T> p_, g_;
     MlpTrainConfig cfg_;
     StopCheck stop_;
