@@ -11,6 +11,7 @@ from scipy.special import log_softmax
 from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits
 from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
@@ -321,6 +322,26 @@ def test_auto_mini_batch_optimizers_match_the_exact_solver(optimizer):
         for s in range(3)
     ]
     assert np.mean(scores) > exact - 0.01
+
+
+def test_auto_lion_step_is_cut_gently_on_a_plateau():
+    """Lion moves each weight by the whole step: its 'auto' step is divided by 1.5 on a
+    plateau (the other optimizers' by 5), which on diabetes takes its held-out R^2 from 0.382
+    (stalled short of the optimum) to Ridge's within 0.005."""
+    X, y = load_diabetes(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_state=0)
+    scaler = StandardScaler().fit(X_train)
+    X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+    exact = Ridge(alpha=ALPHA * len(y_train)).fit(X_train, y_train).score(X_test, y_test)
+    fits = [fd.SGDRegressor(optimizer="lion", batch_size=32, random_state=s).fit(X_train, y_train)
+            for s in range(3)]
+    assert np.mean([f.score(X_test, y_test) for f in fits]) > exact - 0.005
+    lr = np.asarray(fits[0].history_["lr"])
+    cuts = lr[1:][lr[1:] < lr[:-1]] / lr[:-1][lr[1:] < lr[:-1]]
+    np.testing.assert_allclose(cuts, 1 / 1.5)
+    adam = fd.SGDRegressor(optimizer="adam", batch_size=32, random_state=0).fit(X_train, y_train)
+    lr = np.asarray(adam.history_["lr"])
+    np.testing.assert_allclose(lr[1:][lr[1:] < lr[:-1]] / lr[:-1][lr[1:] < lr[:-1]], 1 / 5)
 
 
 @pytest.mark.parametrize("batch", [1, 16])

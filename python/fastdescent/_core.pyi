@@ -80,6 +80,7 @@ class TrainConfig(metaclass=_pybind11_type):
     max_iter: int
     tol: float
     n_iter_no_change: int
+    plateau_divisor: float
     early_stopping: bool
     shuffle: bool
     seed: int

@@ -3,8 +3,9 @@
 // steps).
 //
 // scikit-learn's: constant, optimal (1 / (alpha (t0 + t - 1)), Bottou's heuristic t0),
-// invscaling (eta0 / t^power_t), adaptive (eta0, divided by 5 on a plateau: the trainer keeps
-// that value and passes it as `current`) and the passive-aggressive steps pa1 / pa2 (Crammer et
+// invscaling (eta0 / t^power_t), adaptive (eta0, divided on a plateau by
+// TrainConfig::plateau_divisor, 5 as scikit-learn: the trainer keeps that value and passes it
+// as `current`) and the passive-aggressive steps pa1 / pa2 (Crammer et
 // al. 2006), which the trainer computes per sample from the loss, with eta0 as the
 // aggressiveness C.
 //
