@@ -69,10 +69,7 @@ void loss_gradient_sums(const Rows& X, const GradientInput<typename Rows::value_
     std::vector<std::vector<double>> sums(static_cast<std::size_t>(n_threads));
 #pragma omp parallel num_threads(n_threads) if (n_threads > 1)
     {
-        int tid = 0;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-#endif
+        const int tid = thread_id();
         T* g = thread_room(grads[std::size_t(tid)], P + 3 * K);
         T* p = g + P + K;
         T* dp = p + K;

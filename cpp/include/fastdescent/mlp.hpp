@@ -352,7 +352,7 @@ public:
             std::exception_ptr error;
 #pragma omp parallel num_threads(nt)
             {
-                const int id = omp_thread_id(), team = omp_team_size();
+                const int id = thread_id(), team = team_size();
                 try {
                     for (int s = id; s < used; s += team) shard(s);
                 } catch (...) {
@@ -370,21 +370,6 @@ public:
     }
 
 private:
-    static int omp_thread_id() {
-#ifdef _OPENMP
-        return omp_get_thread_num();
-#else
-        return 0;
-#endif
-    }
-    static int omp_team_size() {
-#ifdef _OPENMP
-        return omp_get_num_threads();
-#else
-        return 1;
-#endif
-    }
-
     // Shard 0's sums (in g) += shards 1..used-1's, part `part` of `parts` of every array.
     void add_shards(int used, int part, int parts) {
         if (used <= 1) return;

@@ -1,6 +1,8 @@
 // Mini-batch epochs of a multi-layer perceptron, ended by the same policy and stepped by the
 // same GradientStep (clipping, any optimizer, the schedule) as the linear models: the network
-// is one more model behind the step's list of parameter arrays.
+// is one more model behind the step's list of parameter arrays. A batch's gradient comes from
+// a ShardedNetwork: its rows split into shards, run on the cores (the ThreadPacer falls back
+// to one thread where a busy machine makes the team slower).
 //
 // The penalty is scikit-learn's MLP's: a batch of total weight s adds alpha / (2 s) ||W||^2 to
 // its mean loss, i.e. alpha W to its gradient sums before the mean (biases are not penalized).

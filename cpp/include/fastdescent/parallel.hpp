@@ -44,6 +44,22 @@ T* thread_room(std::vector<T>& v, std::int64_t n) {
 // exist only in the parent, so a fork handler marks the child and every region asks here first.
 int max_threads();
 
+// The calling thread's number in its team, and the team's size (0 and 1 outside a region).
+inline int thread_id() {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+inline int team_size() {
+#ifdef _OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
+#endif
+}
+
 // Threads for a request: n_threads <= 0 means max_threads(), more than it is capped to it
 // (libgomp aborts when it cannot create the threads asked for).
 int resolve_threads(int n_threads);

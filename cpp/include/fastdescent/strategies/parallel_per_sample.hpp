@@ -64,10 +64,7 @@ private:
             const std::int64_t stop = std::min(n, start + round_rows);
 #pragma omp parallel num_threads(n_threads)
             {
-                int tid = 0;
-#ifdef _OPENMP
-                tid = omp_get_thread_num();
-#endif
+                const int tid = thread_id();
                 T* w = thread_room(local_models_[std::size_t(tid)], P + K_);
                 T* b = w + P;
                 std::copy(m_.coef, m_.coef + P, w);
