@@ -456,9 +456,10 @@ def test_pickle_n_jobs_and_refusals():
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("sparse", [False, True])
 def test_shards_fix_the_results_and_threads_do_not(dtype, sparse):
-    """n_jobs shards per batch: the same shards give the same bits on one OpenMP thread or
-    several (batches of 17 rows in 3 shards, a last batch of 2 rows, batches of 2 rows), and
-    any shard count gives the one-shard trajectory up to rounding."""
+    """n_jobs shards per batch, each of at least 32 rows: the same shards give the same bits
+    on one OpenMP thread or several (batches of 100 rows in 3 shards and a last batch of 55 in
+    one; with early stopping, batches of 70 rows in 2 shards), and any shard count gives the
+    one-shard trajectory up to rounding."""
     from threadpoolctl import threadpool_limits
 
     X, y = digits()
@@ -468,14 +469,14 @@ def test_shards_fix_the_results_and_threads_do_not(dtype, sparse):
     sw = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
 
     def fit(n_jobs, batch_size, **kw):
-        clf = fd.MLPClassifier(hidden_layer_sizes=(12, 7), batch_size=batch_size, max_iter=4,
+        clf = fd.MLPClassifier(hidden_layer_sizes=(12, 7), batch_size=batch_size, max_iter=6,
                                n_jobs=n_jobs, random_state=0, **kw)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             return clf.fit(X, y, sample_weight=sw)
 
     rtol = 1e-9 if dtype == np.float64 else 2e-3
-    for batch_size, kw in [(17, {}), (2, {}), (30, {"early_stopping": True, "validation_fraction": 0.2})]:
+    for batch_size, kw in [(100, {}), (70, {"early_stopping": True, "validation_fraction": 0.2})]:
         three = fit(3, batch_size, **kw)
         with threadpool_limits(limits=1, user_api="openmp"):
             three_on_one = fit(3, batch_size, **kw)

@@ -700,11 +700,13 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         weights (stochastic solvers).
     n_jobs : int or None, default=None
         Threads. The stochastic solvers split each batch into ``n_jobs`` shards of rows
-        (None: one per core, OpenMP's limit), each run on a thread of its own from the gather
-        of its rows to its gradient through a one-thread BLAS, their sums added in shard
-        order: results depend on ``n_jobs`` (at the level of rounding), not on the machine's
-        cores or its load. Prediction and lbfgs use the BLAS's threads: an integer caps them
-        (-1 all CPUs), None leaves the BLAS its own default, as scikit-learn does.
+        (None: one per core, OpenMP's limit; fewer where a shard would get under 32 rows,
+        whose products run far from the BLAS's speed), each run on a thread of its own from
+        the gather of its rows to its gradient through a one-thread BLAS, their sums added
+        in shard order: results depend on ``n_jobs`` and the batch (at the level of
+        rounding), not on the machine's load. Prediction and lbfgs use the BLAS's threads:
+        an integer caps them (-1 all CPUs), None leaves the BLAS its own default, as
+        scikit-learn does.
     device : {'cpu', 'cuda', 'auto'}, default='cpu'
         'cuda' is refused for now with a clear error (the GPU path trains linear models).
 

@@ -303,14 +303,22 @@ private:
 // network scratch. A shard's products run on the thread that takes it, through a one-thread
 // BLAS, so the gather, the activations and the products all split over the cores (a threaded
 // BLAS splits only the products, and the rest of a batch waits on one core while its workers
-// spin). The shards' sums are added in shard order whoever computed them: results depend on
-// the shard count, not on the threads that ran it.
+// spin). A shard takes at least min_rows rows (a batch of fewer rows is one shard): below that
+// its products run far from the BLAS's speed and adding its gradient costs more than its rows.
+// The shards' sums are added in shard order whoever computed them: results depend on the shard
+// count and the batch, not on the threads that ran them.
 template <class T>
 class ShardedNetwork {
 public:
+    static constexpr std::int64_t min_rows = 32;
+
     ShardedNetwork(const MlpSpec& spec, Gemm<T> gemm, std::int64_t max_rows, int shards)
-        : shards_(int(std::clamp<std::int64_t>(shards, 1, std::max<std::int64_t>(1, max_rows)))) {
-        const std::int64_t per_shard = (std::max<std::int64_t>(1, max_rows) + shards_ - 1) / shards_;
+        : max_rows_(std::max<std::int64_t>(1, max_rows)),
+          shards_(int(std::clamp<std::int64_t>(shards, 1, shards_for(max_rows_)))) {
+        // A full batch splits into shards_ shards; a smaller one into fewer, of under
+        // 2 min_rows rows each.
+        const std::int64_t per_shard =
+            std::max((max_rows_ + shards_ - 1) / shards_, std::min(max_rows_, 2 * min_rows));
         for (int s = 0; s < shards_; ++s) nets_.emplace_back(spec, gemm, per_shard);
         const auto& u = spec.units;
         grads_.resize(std::size_t(shards_));
@@ -327,7 +335,7 @@ public:
     int shards() const { return shards_; }
     const MlpSpec& spec() const { return nets_[0].spec(); }
     std::int64_t outputs() const { return nets_[0].outputs(); }
-    std::int64_t max_rows() const { return nets_[0].max_rows() * shards_; }
+    std::int64_t max_rows() const { return max_rows_; }
     // The first shard's network, for passes that need no gradient (validation scores).
     MlpNetwork<T>& network() { return nets_[0]; }
 
@@ -337,7 +345,7 @@ public:
     double loss_and_gradient(const Rows& X, const std::int64_t* rows, std::int64_t m, const T* Y,
                              const T* sw, const MlpParams<T>& p, const MlpParams<T>& g, int threads) {
         grads_[0] = g;
-        const int used = int(std::min<std::int64_t>(shards_, std::max<std::int64_t>(m, 1)));
+        const int used = int(std::min<std::int64_t>(shards_, shards_for(m)));
         const int nt = std::min(threads, used);
         auto shard = [&](int s) {
             const std::int64_t lo = m * s / used, hi = m * (s + 1) / used;
@@ -370,6 +378,10 @@ public:
     }
 
 private:
+    static std::int64_t shards_for(std::int64_t rows) {
+        return std::max<std::int64_t>(1, rows / min_rows);
+    }
+
     // Shard 0's sums (in g) += shards 1..used-1's, part `part` of `parts` of every array.
     void add_shards(int used, int part, int parts) {
         if (used <= 1) return;
@@ -389,6 +401,7 @@ private:
         }
     }
 
+    std::int64_t max_rows_;
     int shards_;
     std::vector<MlpNetwork<T>> nets_;
     std::vector<MlpParams<T>> grads_;  // shard 0's is the caller's g
