@@ -253,7 +253,6 @@ void bind_train(py::module_& m) {
         .def_readwrite("max_iter", &TrainConfig::max_iter)
         .def_readwrite("tol", &TrainConfig::tol)
         .def_readwrite("n_iter_no_change", &TrainConfig::n_iter_no_change)
-        .def_readwrite("plateau_divisor", &TrainConfig::plateau_divisor)
         .def_readwrite("early_stopping", &TrainConfig::early_stopping)
         .def_readwrite("shuffle", &TrainConfig::shuffle)
         .def_readwrite("seed", &TrainConfig::seed)

@@ -30,8 +30,6 @@ inline void check_config(const TrainConfig& cfg, double t0) {
     }
     if (!std::isfinite(cfg.intercept_decay)) fail("config.intercept_decay must be finite");
     if (!std::isfinite(cfg.intercept_linear)) fail("config.intercept_linear must be finite");
-    if (!(std::isfinite(cfg.plateau_divisor) && cfg.plateau_divisor > 1))
-        fail("config.plateau_divisor must be a finite number > 1");
     if (std::isnan(cfg.tol)) fail("config.tol must not be NaN (-inf disables the test)");
     if (!(std::isfinite(cfg.clip_value) && std::isfinite(cfg.clip_norm)))
         fail("config.clip_value and config.clip_norm must be finite (0 disables)");

@@ -498,8 +498,8 @@ def _bad_dense_calls():
     add("tweedie_power_two", ValueError, "power > 1 other than 2",
         config=config(loss=_core.LossKind.tweedie, loss_param=2.0))
     add("nan_tol", ValueError, "config.tol must not be NaN", config=config(tol=float("nan")))
-    add("plateau_divisor_one", ValueError, "config.plateau_divisor must be a finite number > 1",
-        config=config(plateau_divisor=1.0))
+    add("adaptive_divisor_one", ValueError, "adaptive_divisor must be > 1",
+        config=config(schedule=_core.Schedule(_core.ScheduleKind.adaptive, adaptive_divisor=1.0)))
     add("nan_clip", ValueError, "config.clip_value", config=config(clip_value=float("nan")))
     add("t0_zero", ValueError, "t0 must be a finite number >= 1", t0=0.0)
     add("t0_nan", ValueError, "t0 must be a finite number >= 1", t0=float("nan"))

@@ -642,19 +642,24 @@ class BaseSGD(InputChecks, BaseEstimator):
                     "which should decrease: use mode='min'."
                 )
             return self.learning_rate.to_core()
-        name, eta0 = self.learning_rate, float(self.eta0)
+        name, eta0, divisor = self.learning_rate, float(self.eta0), None
         if name == "auto":
             rule = self._auto_rule(in_memory)
             if rule == "solver":  # the solver picks every step; the schedule is unused
                 return schedules.Constant(1.0).to_core()
             if rule == "optimizer":
                 name, eta0 = "adaptive", self._auto_step(n_train, scales or DataScales())
+                # Lion moves every weight by the whole step each update: cut by 5 at each
+                # plateau it stalls short of the optimum; cut by 1.5 it travels on.
+                divisor = 1.5 if self.optimizer == "lion" else None
             else:
                 name = self._sklearn_schedule()
         batch = n_train if self.batch_size == "full" else min(int(self.batch_size), n_train)
         updates_per_epoch = -(-n_train // batch)
         sched = schedules.schedule_from_name(name, eta0, updates_per_epoch, int(self.max_iter))
         sched.power_t = float(self.power_t)
+        if divisor is not None:
+            sched.adaptive_divisor = divisor
         return sched
 
     def _config(
@@ -688,14 +693,6 @@ class BaseSGD(InputChecks, BaseEstimator):
         cfg.max_iter = int(max_iter)
         cfg.tol = float(self.tol) if self._tol_stops() else -np.inf
         cfg.n_iter_no_change = int(self.n_iter_no_change)
-        if (
-            self.learning_rate == "auto"
-            and isinstance(self.optimizer, str)
-            and self.optimizer == "lion"
-        ):
-            # Lion moves every weight by the whole step each update: a step cut by 5 at each
-            # plateau leaves it stalled short of the optimum; cut by 1.5 it travels on.
-            cfg.plateau_divisor = 1.5
         cfg.early_stopping = bool(self.early_stopping)
         cfg.shuffle = bool(self.shuffle)
         cfg.seed = int(seed)

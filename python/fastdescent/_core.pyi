@@ -80,7 +80,6 @@ class TrainConfig(metaclass=_pybind11_type):
     max_iter: int
     tol: float
     n_iter_no_change: int
-    plateau_divisor: float
     early_stopping: bool
     shuffle: bool
     seed: int
@@ -396,6 +395,7 @@ class Schedule(metaclass=_pybind11_type):
     kind: ScheduleKind
     eta0: float
     power_t: float
+    adaptive_divisor: float
     alpha: float
     optimal_init: float
     gamma: float

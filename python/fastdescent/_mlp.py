@@ -268,23 +268,24 @@ class BaseMLP(InputChecks, BaseEstimator):
         """Caps the BLAS's threads at `limit`, else at n_jobs (-1 all CPUs, -2 all but one);
         None leaves the BLAS its own default, as scikit-learn's MLP does. OpenBLAS resets its
         pool in a forked child itself."""
-        if limit is None and self.n_jobs is None:
-            return nullcontext()
+        limit = limit or self._threads()
         if limit is None:
-            from joblib import effective_n_jobs
-
-            limit = max(1, effective_n_jobs(self.n_jobs))
+            return nullcontext()
         return _blas_controller().limit(limits=limit, user_api="blas")
+
+    def _threads(self):
+        """n_jobs as a thread count (-1 all CPUs, -2 all but one), or None."""
+        if self.n_jobs is None:
+            return None
+        from joblib import effective_n_jobs
+
+        return max(1, effective_n_jobs(self.n_jobs))
 
     def _training_threads(self):
         """Shards of the stochastic solvers' batches: each trained on a thread of its own where
         OpenMP allows that many, through a one-thread BLAS (0: one per thread OpenMP allows,
         all cores unless OMP_NUM_THREADS or threadpoolctl say less)."""
-        if self.n_jobs is None:
-            return 0
-        from joblib import effective_n_jobs
-
-        return max(1, effective_n_jobs(self.n_jobs))
+        return self._threads() or 0
 
     def _loss_kind(self):
         raise NotImplementedError

@@ -38,8 +38,6 @@ struct TrainConfig {
     int max_iter = 1000;
     double tol = 1e-3;  // -inf disables the plateau test
     int n_iter_no_change = 5;
-    // The 'adaptive' schedule divides its step by this on a plateau (scikit-learn's 5).
-    double plateau_divisor = 5.0;
     bool early_stopping = false;
     bool shuffle = true;
     std::uint64_t seed = 0;
@@ -273,7 +271,7 @@ public:
         }
         if (no_improvement_ >= cfg_.n_iter_no_change) {
             if (schedule_.kind == ScheduleKind::adaptive && eta_adaptive_ > 1e-6) {
-                eta_adaptive_ /= cfg_.plateau_divisor;
+                eta_adaptive_ /= schedule_.adaptive_divisor;
                 no_improvement_ = 0;
             } else {
                 return true;

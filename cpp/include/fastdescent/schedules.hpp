@@ -3,9 +3,8 @@
 // steps).
 //
 // scikit-learn's: constant, optimal (1 / (alpha (t0 + t - 1)), Bottou's heuristic t0),
-// invscaling (eta0 / t^power_t), adaptive (eta0, divided on a plateau by
-// TrainConfig::plateau_divisor, 5 as scikit-learn: the trainer keeps that value and passes it
-// as `current`) and the passive-aggressive steps pa1 / pa2 (Crammer et
+// invscaling (eta0 / t^power_t), adaptive (eta0, divided on a plateau by adaptive_divisor, 5
+// as scikit-learn: the trainer keeps that value and passes it as `current`) and the passive-aggressive steps pa1 / pa2 (Crammer et
 // al. 2006), which the trainer computes per sample from the loss, with eta0 as the
 // aggressiveness C.
 //
@@ -67,6 +66,7 @@ struct Schedule {
     // step size of plateau (end_epoch lowers it); C of pa1 / pa2.
     double eta0 = 0.01;
     double power_t = 0.25;      // invscaling
+    double adaptive_divisor = 5.0;  // adaptive: the step is divided by this on a plateau
     // optimal: 1 / (alpha (optimal_init + t - 1)). optimal_init = 0 asks the trainer to take
     // alpha from the model and optimal_init from init_optimal() (scikit-learn's rule).
     double alpha = 1e-4;
@@ -187,8 +187,11 @@ struct Schedule {
         if (!(warmup_start_factor >= 0 && warmup_start_factor <= 1))
             fail("warmup_start_factor must be in [0, 1], got " + num(warmup_start_factor));
         switch (kind) {
-            case ScheduleKind::constant:
-            case ScheduleKind::adaptive: break;
+            case ScheduleKind::constant: break;
+            case ScheduleKind::adaptive:
+                if (!(std::isfinite(adaptive_divisor) && adaptive_divisor > 1))
+                    fail("adaptive_divisor must be > 1, got " + num(adaptive_divisor));
+                break;
             case ScheduleKind::pa1:
             case ScheduleKind::pa2:
                 if (warmup_steps > 0)
