@@ -69,13 +69,8 @@ double dense_block_sums(const DenseRows<T, S>& X, const std::int64_t* rows, std:
             prefetch_read(y + ids[q] * width);
             if (sample_weight) prefetch_read(sample_weight + ids[q]);
         }
-        // Summed here, not into weight_sum (a reference the compiler must store each row).
-        double block_weight = 0.0;
-        for (std::int64_t q = 0; q < m; ++q) {
-            weights[q] = row_weight(ids[q]);
-            block_weight += weights[q];
-        }
-        weight_sum += block_weight;
+        for (std::int64_t q = 0; q < m; ++q) weights[q] = row_weight(ids[q]);
+        weight_sum += sum_by_fours(weights, m);
         const DenseBlock<T, S> blk{X.data, X.row_stride, X.n_cols, ids, m, m_next, y, weights,
                                 loss, loss_param, K, w, b, scratch.values.data(),
                                 check_scores ? &scratch.non_finite : nullptr};

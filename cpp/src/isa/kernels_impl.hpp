@@ -159,7 +159,7 @@ double scalar_terms(const Loss& L, const double* p, double* dl, const double* we
 // log(1 + exp(-z)) and its derivative, z = y p, from e = exp(-|z|) for either sign of z: one
 // vectorized loop over the block instead of a library exp and log1p per row, in the precision
 // R of the data (float32 data: float32 terms, as their gradient is float32 anyway).
-// The weighted losses overwrite the scores and are summed after the loop, in row order, so
+// The weighted losses overwrite the scores and are summed after the loop (sum_by_fours), so
 // that the sum does not depend on the vector width of the instruction set.
 template <class R>
 double log_loss_terms(double* p, double* dl, const double* weight, std::int64_t m) {
@@ -174,9 +174,7 @@ double log_loss_terms(double* p, double* dl, const double* weight, std::int64_t 
         p[r] = weight[r] * double(v);
         dl[r] = weight[r] * double(d);
     }
-    double sum = 0.0;
-    for (std::int64_t r = 0; r < m; ++r) sum += p[r];
-    return sum;
+    return sum_by_fours(p, m);
 }
 
 // grad += sum_r c_r x_r over the block's rows, c_r = coef(r); returns sum_r c_r. The rows still
