@@ -67,9 +67,7 @@ void loss_gradient_sums(const Rows& X, const GradientInput<typename Rows::value_
     // derivatives (2 K); loss and weight sums (n_problems each).
     std::vector<std::vector<T>> grads(static_cast<std::size_t>(n_threads));
     std::vector<std::vector<double>> sums(static_cast<std::size_t>(n_threads));
-#pragma omp parallel num_threads(n_threads) if (n_threads > 1)
-    {
-        const int tid = thread_id();
+    for_chunks(n_threads, n_threads, [&](int tid) {
         T* g = thread_room(grads[std::size_t(tid)], P + 3 * K);
         T* p = g + P + K;
         T* dp = p + K;
@@ -132,7 +130,7 @@ void loss_gradient_sums(const Rows& X, const GradientInput<typename Rows::value_
                 }
             }
         }
-    }
+    });
     const T* g0 = room_of(grads[0]);
     const double* s0 = room_of(sums[0]);
     std::copy(g0, g0 + P, grad);

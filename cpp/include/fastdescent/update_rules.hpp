@@ -317,8 +317,7 @@ void adafactor_update(T* w, const T* g, std::int64_t rows, std::int64_t cols, T*
                            : 1;
         std::vector<double> row_sum(std::size_t(rows), 0.0);
         std::vector<std::vector<double>> col_sums(static_cast<std::size_t>(nt));  // see thread_room
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-        for (int th = 0; th < nt; ++th) {
+        for_chunks(nt, nt, [&](int th) {
             double* cs = thread_room(col_sums[std::size_t(th)], cols);
             for (std::int64_t r = rows * th / nt; r < rows * (th + 1) / nt; ++r) {
                 const T* gr = g + r * cols;
@@ -331,7 +330,7 @@ void adafactor_update(T* w, const T* g, std::int64_t rows, std::int64_t cols, T*
                 }
                 row_sum[std::size_t(r)] = s;
             }
-        }
+        });
         double* col_sum = room_of(col_sums[0]);
         for (int th = 1; th < nt; ++th) {
             const double* cs = room_of(col_sums[std::size_t(th)]);

@@ -74,8 +74,7 @@ protected:
         if (int(block_scratch_.size()) < n_threads) block_scratch_.resize(std::size_t(n_threads));
         thread_sums_.assign(std::size_t(2 * n_threads), 0.0);  // (loss, weight) per chunk
         pacer_.start();
-#pragma omp parallel for num_threads(runners) schedule(static, 1) if (runners > 1)
-        for (int tid = 0; tid < n_threads; ++tid) {
+        for_chunks(runners, n_threads, [&](int tid) {
             // Per chunk: gradient (P), intercept gradient (K), then scratch scores and derivatives.
             T* g = thread_room(thread_grads_[std::size_t(tid)], P + 3 * K_);
             T* p = g + P + K_;
@@ -112,7 +111,7 @@ protected:
             }
             thread_sums_[std::size_t(2 * tid)] = loss;
             thread_sums_[std::size_t(2 * tid + 1)] = weight;
-        }
+        });
         pacer_.stop();
         for (int tid = 0; tid < n_threads; ++tid)
             non_finite_scores_ = non_finite_scores_ || block_scratch_[std::size_t(tid)].non_finite;
