@@ -8,6 +8,11 @@ Beside it, the scan that the fit no longer makes: one read of X for NaN and infi
 (``_core.all_finite`` on both cores, what the estimators ran before training until the first
 epoch checked the rows it reads).
 
+Then the fixed cost of a mini-batch (float32, one thread, batches in row order): an epoch of
+batches of 32 or 256 less a full-batch iteration, over the number of batches, in
+microseconds (the step, the per-batch bookkeeping, and before the engine ran one-thread
+batches outside OpenMP, a parallel region's futex wake).
+
 Run:
 
     python benchmarks/bench_fixed_cost.py
@@ -49,6 +54,25 @@ def fit(X, y, batch_size, epochs):
                      n_jobs=2, random_state=0, batch_size=batch_size).fit(X, y)
 
 
+def epoch_of(X, y, batch_size, n_jobs=1):
+    """One epoch, (3-epoch fit - 1-epoch fit) / 2, in-order batches."""
+    def run(epochs):
+        fd.SGDClassifier(loss="log_loss", learning_rate="constant", eta0=0.1, max_iter=epochs,
+                         tol=None, n_jobs=n_jobs, shuffle=False, batch_size=batch_size).fit(X, y)
+
+    one, three = best_pair(functools.partial(run, 1), functools.partial(run, 3), rounds=5)
+    return (three - one) / 2
+
+
+def per_batch(X, y):
+    full = epoch_of(X, y, "full")
+    print(f"\nper mini-batch, float32, one thread (full-batch iteration {full * 1e3:.1f} ms)")
+    for batch in (32, 256):
+        epoch = epoch_of(X, y, batch)
+        batches = -(-X.shape[0] // batch)
+        print(f"batches of {batch:<4} epoch {epoch * 1e3:6.1f}ms  per batch {(epoch - full) / batches * 1e6:5.2f}us")
+
+
 def main():
     warnings.simplefilter("ignore")
     rng = np.random.default_rng(0)
@@ -64,6 +88,7 @@ def main():
             fixed = one - epoch
             print(f"{name:<22} {np.dtype(dtype).name:<8} {epoch * 1e3:6.1f}ms {fixed * 1e3:9.1f}ms "
                   f"{fixed / epoch:9.2f}x {scan * 1e3:9.1f}ms")
+    per_batch(X, y)
 
 
 if __name__ == "__main__":

@@ -34,8 +34,12 @@ bool rows_finite(const py::array& a, int n_threads) {
     bool finite = true;
     py::gil_scoped_release release;
     n_threads = pass_threads(n_threads, n_rows, n_cols);
-#pragma omp parallel for num_threads(n_threads) reduction(&& : finite) schedule(static) if (n_threads > 1)
-    for (std::int64_t i = 0; i < n_rows; ++i) finite = finite && check(data + i * stride, n_cols);
+    std::vector<char> chunk_finite(std::size_t(n_threads), 1);
+    for_chunks(n_threads, n_threads, [&](int t) {
+        for (std::int64_t i = n_rows * t / n_threads; i < n_rows * (t + 1) / n_threads; ++i)
+            if (!check(data + i * stride, n_cols)) chunk_finite[std::size_t(t)] = 0;
+    });
+    for (char f : chunk_finite) finite = finite && f;
     return finite;
 }
 
@@ -54,9 +58,10 @@ py::array_t<T> linear_scores(const DenseRows<T, S>& X, const py::array& coef, co
     T* o = out.mutable_data();
     py::gil_scoped_release release;
     const int threads = pass_threads(n_threads, n, d * K);
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (std::int64_t i = 0; i < n; ++i)
-        for (std::int64_t k = 0; k < K; ++k) o[i * K + k] = X.dot(i, w + k * d) + b0[k];
+    for_chunks(threads, threads, [&](int t) {
+        for (std::int64_t i = n * t / threads; i < n * (t + 1) / threads; ++i)
+            for (std::int64_t k = 0; k < K; ++k) o[i * K + k] = X.dot(i, w + k * d) + b0[k];
+    });
     return out;
 }
 
@@ -314,8 +319,11 @@ void bind_train(py::module_& m) {
                   double* o = out.mutable_data();
                   py::gil_scoped_release release;
                   const int threads = pass_threads(n_threads, rows.n_rows, rows.n_cols);
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-                  for (std::int64_t i = 0; i < rows.n_rows; ++i) o[i] = rows.row_squared_norm(i);
+                  const std::int64_t n = rows.n_rows;
+                  for_chunks(threads, threads, [&](int t) {
+                      for (std::int64_t i = n * t / threads; i < n * (t + 1) / threads; ++i)
+                          o[i] = rows.row_squared_norm(i);
+                  });
                   return out;
               });
           },
