@@ -31,16 +31,15 @@ bool rows_finite(const py::array& a, int n_threads) {
     const S* data = static_cast<const S*>(a.data());
     const std::int64_t stride = a.ndim() == 2 ? a.strides(0) / std::int64_t(sizeof(S)) : 0;
     const auto check = dense_kernels<T, S>().all_finite;
-    bool finite = true;
     py::gil_scoped_release release;
     n_threads = pass_threads(n_threads, n_rows, n_cols);
-    std::vector<char> chunk_finite(std::size_t(n_threads), 1);
+    std::vector<char> chunk_finite(std::size_t(n_threads), 1);  // per thread, until a value is not
     for_chunks(n_threads, n_threads, [&](int t) {
-        for (std::int64_t i = n_rows * t / n_threads; i < n_rows * (t + 1) / n_threads; ++i)
-            if (!check(data + i * stride, n_cols)) chunk_finite[std::size_t(t)] = 0;
+        char& finite = chunk_finite[std::size_t(t)];
+        for (std::int64_t i = n_rows * t / n_threads; finite && i < n_rows * (t + 1) / n_threads; ++i)
+            finite = check(data + i * stride, n_cols);
     });
-    for (char f : chunk_finite) finite = finite && f;
-    return finite;
+    return std::all_of(chunk_finite.begin(), chunk_finite.end(), [](char f) { return f != 0; });
 }
 
 // X @ coef.T + intercept for a dense X of any storage, computed in T (the dtype of coef).
