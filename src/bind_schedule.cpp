@@ -14,12 +14,13 @@
 namespace fastdescent::bindings {
 namespace {
 
-#define FASTDESCENT_SCHEDULE_FIELDS(X)                                                         \
-    X(kind) X(eta0) X(power_t) X(adaptive_divisor) X(alpha) X(optimal_init) X(gamma) X(step_size) X(milestones)    \
-    X(T_max) X(eta_min) X(T_0) X(T_mult) X(total_steps) X(pct_start) X(anneal_strategy)       \
-    X(div_factor) X(final_div_factor) X(three_phase) X(total_iters) X(power) X(mode) X(factor) \
-    X(patience) X(threshold) X(threshold_mode) X(cooldown) X(min_lr) X(eps) X(best)           \
-    X(num_bad_epochs) X(cooldown_counter) X(warmup_steps) X(warmup_start_factor)
+#define FASTDESCENT_SCHEDULE_FIELDS(X)                                                   \
+    X(kind) X(eta0) X(power_t) X(adaptive_divisor) X(alpha) X(optimal_init) X(gamma)     \
+    X(step_size) X(milestones) X(T_max) X(eta_min) X(T_0) X(T_mult) X(total_steps)       \
+    X(pct_start) X(anneal_strategy) X(div_factor) X(final_div_factor) X(three_phase)     \
+    X(total_iters) X(power) X(mode) X(factor) X(patience) X(threshold) X(threshold_mode) \
+    X(cooldown) X(min_lr) X(eps) X(best) X(num_bad_epochs) X(cooldown_counter)           \
+    X(warmup_steps) X(warmup_start_factor)
 
 py::dict schedule_to_dict(const Schedule& s) {
     py::dict d;

@@ -1,6 +1,7 @@
 #include "common.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 
 #include "fastdescent/trainer.hpp"
@@ -33,13 +34,12 @@ bool rows_finite(const py::array& a, int n_threads) {
     const auto check = dense_kernels<T, S>().all_finite;
     py::gil_scoped_release release;
     n_threads = pass_threads(n_threads, n_rows, n_cols);
-    std::vector<char> chunk_finite(std::size_t(n_threads), 1);  // per thread, until a value is not
-    for_chunks(n_threads, n_threads, [&](int t) {
-        char& finite = chunk_finite[std::size_t(t)];
-        for (std::int64_t i = n_rows * t / n_threads; finite && i < n_rows * (t + 1) / n_threads; ++i)
-            finite = check(data + i * stride, n_cols);
+    std::atomic<bool> finite{true};  // every thread stops once one has found a value that is not
+    for_thread_ranges(n_threads, n_rows, [&](std::int64_t lo, std::int64_t hi) {
+        for (std::int64_t i = lo; i < hi && finite.load(std::memory_order_relaxed); ++i)
+            if (!check(data + i * stride, n_cols)) finite.store(false, std::memory_order_relaxed);
     });
-    return std::all_of(chunk_finite.begin(), chunk_finite.end(), [](char f) { return f != 0; });
+    return finite.load();
 }
 
 // X @ coef.T + intercept for a dense X of any storage, computed in T (the dtype of coef).
@@ -57,8 +57,8 @@ py::array_t<T> linear_scores(const DenseRows<T, S>& X, const py::array& coef, co
     T* o = out.mutable_data();
     py::gil_scoped_release release;
     const int threads = pass_threads(n_threads, n, d * K);
-    for_chunks(threads, threads, [&](int t) {
-        for (std::int64_t i = n * t / threads; i < n * (t + 1) / threads; ++i)
+    for_thread_ranges(threads, n, [&](std::int64_t lo, std::int64_t hi) {
+        for (std::int64_t i = lo; i < hi; ++i)
             for (std::int64_t k = 0; k < K; ++k) o[i * K + k] = X.dot(i, w + k * d) + b0[k];
     });
     return out;
@@ -318,10 +318,8 @@ void bind_train(py::module_& m) {
                   double* o = out.mutable_data();
                   py::gil_scoped_release release;
                   const int threads = pass_threads(n_threads, rows.n_rows, rows.n_cols);
-                  const std::int64_t n = rows.n_rows;
-                  for_chunks(threads, threads, [&](int t) {
-                      for (std::int64_t i = n * t / threads; i < n * (t + 1) / threads; ++i)
-                          o[i] = rows.row_squared_norm(i);
+                  for_thread_ranges(threads, rows.n_rows, [&](std::int64_t lo, std::int64_t hi) {
+                      for (std::int64_t i = lo; i < hi; ++i) o[i] = rows.row_squared_norm(i);
                   });
                   return out;
               });

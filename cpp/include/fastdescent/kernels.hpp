@@ -31,19 +31,6 @@ Isa active_isa();
 // Throws std::invalid_argument if `isa` is not supported here.
 void set_active_isa(Isa isa);
 
-// Sum of v[0:m] as four interleaved partial sums (v[j], v[j + 4], ...), added as (s0 + s1) +
-// (s2 + s3): four chains of dependent additions where one chain cost a block about 3 cycles a
-// row; the same order on every instruction set (no vectorization may reorder it).
-inline double sum_by_fours(const double* v, std::int64_t m) {
-    double s[4] = {0.0, 0.0, 0.0, 0.0};
-    std::int64_t j = 0;
-    for (; j + 4 <= m; j += 4) {
-        for (int q = 0; q < 4; ++q) s[q] += v[j + q];
-    }
-    for (; j < m; ++j) s[j % 4] += v[j];
-    return (s[0] + s[1]) + (s[2] + s[3]);
-}
-
 // A block of dense rows X[rows[r]] (r < m) and what the fused gradient needs to know about them.
 // X is stored as S (T, or float16 / bfloat16 for T = float) and computed in T.
 template <class T, class S = T>

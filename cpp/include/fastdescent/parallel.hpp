@@ -75,6 +75,12 @@ void for_chunks(int threads, int n_chunks, Body&& body) {
     for (int c = 0; c < n_chunks; ++c) body(c);
 }
 
+// Calls body(begin, end) on `threads` contiguous ranges that cover [0, n), one per thread.
+template <class Body>
+void for_thread_ranges(int threads, std::int64_t n, Body&& body) {
+    for_chunks(threads, threads, [&](int t) { body(n * t / threads, n * (t + 1) / threads); });
+}
+
 // Threads for a request: n_threads <= 0 means max_threads(), more than it is capped to it
 // (libgomp aborts when it cannot create the threads asked for).
 int resolve_threads(int n_threads);
@@ -155,12 +161,7 @@ void for_row_ranges(std::int64_t rows, std::int64_t cols, int n_threads, Body&& 
     const int nt = rows * cols > parallel_min_size
                        ? int(std::min<std::int64_t>(resolve_threads(n_threads), rows))
                        : 1;
-    if (nt <= 1) {
-        body(std::int64_t(0), rows);
-        return;
-    }
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int t = 0; t < nt; ++t) body(rows * t / nt, rows * (t + 1) / nt);
+    for_thread_ranges(nt, rows, body);
 }
 
 // Sum of f(i) over [begin, end) in 16 independent partial sums: one running sum would wait for

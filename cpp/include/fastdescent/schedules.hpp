@@ -4,9 +4,9 @@
 //
 // scikit-learn's: constant, optimal (1 / (alpha (t0 + t - 1)), Bottou's heuristic t0),
 // invscaling (eta0 / t^power_t), adaptive (eta0, divided on a plateau by adaptive_divisor, 5
-// as scikit-learn: the trainer keeps that value and passes it as `current`) and the passive-aggressive steps pa1 / pa2 (Crammer et
-// al. 2006), which the trainer computes per sample from the loss, with eta0 as the
-// aggressiveness C.
+// as scikit-learn: the trainer keeps that value and passes it as `current`) and the
+// passive-aggressive steps pa1 / pa2 (Crammer et al. 2006), which the trainer computes per
+// sample from the loss, with eta0 as the aggressiveness C.
 //
 // PyTorch's (torch.optim.lr_scheduler, closed forms, counted in updates): exponential, step,
 // multistep, cosine (CosineAnnealingLR), cosine_restarts (CosineAnnealingWarmRestarts),
