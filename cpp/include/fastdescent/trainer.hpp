@@ -7,7 +7,6 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
-#include <numeric>
 #include <stdexcept>
 #include <type_traits>
 #include <vector>
@@ -19,6 +18,7 @@
 #include "fastdescent/strategies/lazy_sparse.hpp"
 #include "fastdescent/strategies/parallel_per_sample.hpp"
 #include "fastdescent/strategies/per_sample.hpp"
+#include "fastdescent/training_rows.hpp"
 
 namespace fastdescent {
 
@@ -56,7 +56,7 @@ public:
         }
         for (int epoch = 0; epoch < cfg_.max_iter; ++epoch) {
             // A full batch sums over all rows, so its order does not matter: keep memory order.
-            if (cfg_.shuffle && cfg_.batch_size != 0) rng_.shuffle(order_);
+            if (cfg_.shuffle && cfg_.batch_size != 0) order_.shuffle(rng_);
             const double sumloss = s.epoch(t);
             if (s.non_finite_scores_) return non_finite_input();
             s.check_scores_ = false;
@@ -86,13 +86,14 @@ private:
     // The training rows in memory order into order_, the validation rows into val_rows_.
     void split_rows() {
         if (!tg_.validation_mask) {
-            order_.resize(std::size_t(X_.n_rows));
-            std::iota(order_.begin(), order_.end(), std::int64_t(0));
+            order_ = TrainingRows(X_.n_rows);
             return;
         }
-        order_.reserve(std::size_t(X_.n_rows));
+        std::vector<std::int64_t> train;
+        train.reserve(std::size_t(X_.n_rows));
         for (std::int64_t i = 0; i < X_.n_rows; ++i)
-            (tg_.validation_mask[i] ? val_rows_ : order_).push_back(i);
+            (tg_.validation_mask[i] ? val_rows_ : train).push_back(i);
+        order_ = TrainingRows(std::move(train));
     }
 
     // The training rows' total weight; their count when no row or class weighs other than 1
@@ -102,7 +103,7 @@ private:
                                               [](double w) { return w == 1.0; });
         if (!tg_.sample_weight && unit_classes) return double(order_.size());
         double total = 0.0;
-        for (std::int64_t i : order_) total += strategy_->sample_weight(i);
+        for (std::size_t r = 0; r < order_.size(); ++r) total += strategy_->sample_weight(order_[r]);
         return total;
     }
 
@@ -113,7 +114,8 @@ private:
 
     // Whether the rows hold only finite values (the scan of TrainConfig::check_input), split
     // over the fit's threads.
-    bool rows_finite(const std::vector<std::int64_t>& rows) const {
+    template <class Ids>
+    bool rows_finite(const Ids& rows) const {
         const std::int64_t n = std::int64_t(rows.size());
         const int threads = n * d_ >= (std::int64_t(1) << 22) ? cfg_.n_threads : 1;
         bool finite = true;
@@ -245,7 +247,8 @@ private:
     const std::int64_t d_;
     Rng rng_;
     EpochPolicy policy_;
-    std::vector<std::int64_t> order_, val_rows_;
+    TrainingRows order_;
+    std::vector<std::int64_t> val_rows_;
     std::unique_ptr<EpochStrategy<Rows>> strategy_;
     double train_weight_ = 0.0;  // sum of the training rows' weights
     std::vector<double> p_;

@@ -138,7 +138,8 @@ private:
         linear_sums_.assign(std::size_t(P_), T(0));
         linear_intercept_.assign(std::size_t(K_), 0.0);
         double residuals = 0.0, weight = 0.0;
-        for (std::int64_t i : order_) {
+        for (std::size_t r = 0; r < order_.size(); ++r) {
+            const std::int64_t i = order_[r];
             const double sw = sample_weight(i);
             if (sw == 0) continue;
             for (int k = 0; k < K_; ++k) {

@@ -16,6 +16,7 @@
 #include "fastdescent/policy.hpp"
 #include "fastdescent/portable.hpp"
 #include "fastdescent/step.hpp"
+#include "fastdescent/training_rows.hpp"
 
 namespace fastdescent {
 
@@ -68,7 +69,7 @@ public:
 
     EpochStrategy(const Rows& X, const Targets<T>& tg, Model<T>& m, const TrainConfig& cfg,
                   Optimizer<T>* opt, const EpochPolicy& policy,
-                  const std::vector<std::int64_t>& order, const StopCheck& stop)
+                  const TrainingRows& order, const StopCheck& stop)
         : X_(X), tg_(tg), m_(m), cfg_(cfg), opt_(opt), policy_(policy), pen_(policy.penalty()),
           order_(order), stop_(stop), K_(m.K), d_(m.d), y_width_(target_width(cfg.loss, m.K)) {}
     virtual ~EpochStrategy() = default;
@@ -175,7 +176,7 @@ protected:
     Optimizer<T>* opt_;  // null: scikit-learn's plain SGD
     const EpochPolicy& policy_;
     const Penalty pen_;
-    const std::vector<std::int64_t>& order_;
+    const TrainingRows& order_;
     const StopCheck& stop_;
     const int K_;
     const std::int64_t d_;
