@@ -850,6 +850,27 @@ def test_fixed_random_state_is_deterministic(cancer_full, Est, batch_size):
     d = Est(random_state=rs, **kw).fit(X, y)
     e = Est(random_state=np.random.RandomState(5), **kw).fit(X, y)
     assert_array_equal(d.coef_, e.coef_)
+    # An int draws as a fresh RandomState of it does (its seed is kept between fits), and a
+    # RandomState instance moves on with each fit.
+    assert_array_equal(Est(random_state=np.int64(11), **kw).fit(X, y).coef_, a.coef_)
+    assert_array_equal(Est(random_state=np.random.RandomState(11), **kw).fit(X, y).coef_, a.coef_)
+    assert not np.allclose(Est(random_state=rs, **kw).fit(X, y).coef_, d.coef_)
+
+
+def test_seeds_are_drawn_as_scikit_learn_draws_them():
+    from fastdescent._base import MAX_INT, draw_seed
+
+    for random_state in (0, 7, np.int32(7), 2**31):
+        assert draw_seed(random_state) == np.random.RandomState(random_state).randint(0, MAX_INT)
+        seeds = draw_seed(random_state, size=4)
+        assert_array_equal(seeds, np.random.RandomState(random_state).randint(0, MAX_INT, 4))
+        seeds[:] = 0  # the caller's copy: the next draw is unchanged
+        assert_array_equal(draw_seed(random_state, size=4),
+                           np.random.RandomState(random_state).randint(0, MAX_INT, 4))
+    rs = np.random.RandomState(3)
+    first, second = draw_seed(rs), draw_seed(rs)
+    ref = np.random.RandomState(3)
+    assert (first, second) == (ref.randint(0, MAX_INT), ref.randint(0, MAX_INT))
 
 
 # ---- batch modes -----------------------------------------------------------------------------

@@ -79,26 +79,43 @@ PENALTIES = {
 }
 
 
-def _named_optimizers():
-    """Optimizer names the estimators accept, with the optimizer each stands for (default
-    hyperparameters): "sgd" is scikit-learn's plain SGD, "momentum" and "nesterov" SGD with
-    momentum 0.9, and every other registered optimizer goes by its registry name."""
-    named = {
-        "sgd": None,
-        "momentum": optim.SGD(lr=0.01, momentum=0.9),
-        "nesterov": optim.SGD(lr=0.01, momentum=0.9, nesterov=True),
-    }
-    for info in _core.optimizer_registry():
-        name = info["name"]
-        if name not in named:
-            # Adafactor gets a float lr (its value is not used): with a name, learning_rate /
-            # eta0 give the step size; lr=None would mean the relative step, which ignores them.
-            cls = optim.BY_KIND[name]
-            named[name] = cls(lr=0.01) if name == "adafactor" else cls()
-    return named
+def draw_seed(random_state, size=None):
+    """The trainer's seed (or `size` of them, one per problem), drawn as scikit-learn's SGD
+    draws it: randint(0, MAX_INT) from check_random_state(random_state). For an int they are
+    a function of the int, kept: seeding a RandomState costs about 50 us, a tenth of a fit of
+    a few hundred rows."""
+    if isinstance(random_state, Integral):
+        seeds = _seeds_of_int(int(random_state), size)
+        return seeds if size is None else np.array(seeds)
+    return check_random_state(random_state).randint(0, MAX_INT, size=size)
 
 
-OPTIMIZERS = tuple(_named_optimizers())
+@functools.lru_cache(maxsize=1024)
+def _seeds_of_int(random_state, size):
+    seeds = check_random_state(random_state).randint(0, MAX_INT, size=size)
+    return seeds if size is None else tuple(seeds)
+
+
+def named_optimizer(name):
+    """The optimizer an estimator's optimizer name stands for, with default hyperparameters:
+    "sgd" (None) is scikit-learn's plain SGD, "momentum" and "nesterov" SGD with momentum 0.9,
+    and every other name (OPTIMIZERS) the registered optimizer of that name. Built per fit,
+    one at a time: building all of them took a tenth of a small fit."""
+    if name == "sgd":
+        return None
+    if name in ("momentum", "nesterov"):
+        return optim.SGD(lr=0.01, momentum=0.9, nesterov=name == "nesterov")
+    # Adafactor gets a float lr (its value is not used): with a name, learning_rate / eta0
+    # give the step size; lr=None would mean the relative step, which ignores them.
+    cls = optim.BY_KIND[name]
+    return cls(lr=0.01) if name == "adafactor" else cls()
+
+
+OPTIMIZERS = tuple(
+    dict.fromkeys(
+        ["sgd", "momentum", "nesterov"] + [i["name"] for i in _core.optimizer_registry()]
+    )
+)
 
 
 class InputChecks:
@@ -458,7 +475,7 @@ class BaseSGD(InputChecks, BaseEstimator):
         if average and K == 1:
             avg_coef = avg_coef.reshape(-1)
 
-        seed = check_random_state(self.random_state).randint(0, MAX_INT)
+        seed = draw_seed(self.random_state)
         n_train = n_samples - _n_held_out(validation_mask)
         optimizer_spec = self._optimizer_spec()
         t0, states, schedule_rows = self._continuation(resume, 1, n_train, optimizer_spec)
@@ -556,7 +573,7 @@ class BaseSGD(InputChecks, BaseEstimator):
     def _optimizer_spec(self):
         """The optimizer for the trainer; None means scikit-learn's plain SGD."""
         if isinstance(self.optimizer, str):
-            opt = _named_optimizers()[self.optimizer]
+            opt = named_optimizer(self.optimizer)
             return None if opt is None else opt.to_spec()
         return self.optimizer.to_spec()
 
@@ -582,7 +599,7 @@ class BaseSGD(InputChecks, BaseEstimator):
         the targets' standard deviation (the weights' scale); for SGD with momentum, at most
         (1 - momentum) / L of a batch, L = the loss's curvature bound times the largest squared
         row norm over the batch size (heavy rows would otherwise make it diverge)."""
-        opt = _named_optimizers()[self.optimizer]
+        opt = named_optimizer(self.optimizer)
         lr = opt.lr
         batch = n_train if self.batch_size == "full" else min(int(self.batch_size), n_train)
         if self.optimizer in SCALE_FREE_OPTIMIZERS:
@@ -982,7 +999,7 @@ class FitPlan:
         self.optimizer = estimator._optimizer_spec()
         self.per_sample = estimator.batch_size == 1 and estimator._plain_sgd()
         self.max_iter = int(estimator.max_iter)
-        self.seed = check_random_state(estimator.random_state).randint(0, MAX_INT)
+        self.seed = draw_seed(estimator.random_state)
 
     def config(self, loss, n_train):
         """The trainer's configuration for `loss` on n_train training rows."""

@@ -14,18 +14,18 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
-from sklearn.utils.validation import check_is_fitted, check_random_state
+from sklearn.utils.validation import check_is_fitted
 
 from . import _core, _dask
 from ._base import (
     CLASSIFICATION_LOSSES,
     LOSSES,
-    MAX_INT,
     BaseSGD,
     DataScales,
     _n_held_out,
     commit_fitted_state,
     compute_dtype,
+    draw_seed,
     keeps_state_on_error,
     linear_scores,
     train,
@@ -336,7 +336,6 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
 
         validation_mask = self._validation_mask(y, sample_weight)
         n_train = n_samples - _n_held_out(validation_mask)
-        rng = check_random_state(self.random_state)
         label = None if K == 1 else _class_codes(y, classes)
         n_threads = self._n_threads()
         scales = (
@@ -415,7 +414,7 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
                         label.astype(dtype),
                         class_weight,
                         _core.LossKind.multinomial,
-                        rng.randint(MAX_INT),
+                        draw_seed(self.random_state),
                         n_threads,
                     )
                 ]
@@ -428,13 +427,13 @@ sparse_updates, n_jobs, device, gpu_dtype, callbacks
                         y_bin,
                         class_weight,
                         LOSSES[self.loss],
-                        rng.randint(MAX_INT),
+                        draw_seed(self.random_state),
                         n_threads,
                     )
                 ]
             else:
                 # One-vs-rest: class k against the rest, weight of the positives class_weight[k].
-                seeds = rng.randint(MAX_INT, size=n_classes)
+                seeds = draw_seed(self.random_state, size=n_classes)
 
                 def fit_class(k):
                     y_k = _binary_targets(label, k, dtype)

@@ -32,7 +32,6 @@ from ._base import (
     MAX_INT,
     OPTIMIZERS,
     InputChecks,
-    _named_optimizers,
     _reject_strings,
     _rows_readable,
     commit_fitted_state,
@@ -40,6 +39,7 @@ from ._base import (
     diverged_message,
     is_half,
     keeps_state_on_error,
+    named_optimizer,
 )
 from ._monitor import FitMonitor
 
@@ -228,7 +228,7 @@ class BaseMLP(InputChecks, BaseEstimator):
         momentum keeps step-scaled velocities)."""
         if self.optimizer is not None:
             if isinstance(self.optimizer, str):
-                opt = _named_optimizers()[self.optimizer]
+                opt = named_optimizer(self.optimizer)
                 return None if opt is None else opt.to_spec()
             return self.optimizer.to_spec()
         if self.solver == "adam":
