@@ -42,8 +42,14 @@ double dense_block_sums(const DenseRows<T, S>& X, const std::int64_t* rows, std:
     // iteration against the floor in benchmarks/bench_training.py measures this). A multiple
     // of 8 rows, so that the vectorized loss terms have no scalar remainder.
     const std::int64_t fit = (8 << 10) / std::max<std::int64_t>(row_bytes, 1);
-    const std::int64_t block =
+    std::int64_t block =
         outputs ? max_block : std::max<std::int64_t>(8, std::min<std::int64_t>(max_block, fit) / 8 * 8);
+    // Blocks of even length (a multiple of 8 rows, at most the above): a mini-batch's share of
+    // 128 float16 rows of 100 is 4 blocks of 32 rather than 3 of 40 and one of 8.
+    if (!outputs && hi - lo > block) {
+        const std::int64_t n_blocks = (hi - lo + block - 1) / block;
+        block = std::min(block, ((hi - lo + n_blocks - 1) / n_blocks + 7) / 8 * 8);
+    }
     scratch.values.resize(std::size_t((2 * K + 1) * max_block));
     double* weights = scratch.values.data() + 2 * K * max_block;
     // Ids for this block and the next one (the kernel fetches the next block's rows), where
