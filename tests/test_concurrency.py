@@ -157,6 +157,25 @@ def test_mini_batch_result_does_not_depend_on_busy_cores():
     np.testing.assert_array_equal(busy, idle)
 
 
+def test_mini_batch_teams_on_several_python_threads():
+    """Each 2-thread mini-batch epoch holds its own team of threads (BatchTeam): fits on more
+    Python threads than cores, each with its team, neither deadlock nor mix their results."""
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((6_000, 100))
+    ys = [(X[:, k] + X[:, k + 1] > 0).astype(int) for k in range(4)]
+
+    def fit(k):
+        est = fd.SGDClassifier(loss="log_loss", batch_size=128, optimizer="adam", n_jobs=2,
+                               max_iter=3, tol=None, shuffle=k % 2 == 0, random_state=k)
+        return est.fit(X, ys[k]).coef_
+
+    sequential = [fit(k) for k in range(4)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        threaded = list(pool.map(fit, range(4)))
+    for got, expected in zip(threaded, sequential):
+        np.testing.assert_array_equal(got, expected)
+
+
 def test_gil_is_released_during_training():
     """A Python thread keeps running while another thread is inside the C++ trainer: the
     longest pause it sees is a small part of the training time."""

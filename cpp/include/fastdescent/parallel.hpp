@@ -3,8 +3,13 @@
 #pragma once
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <exception>
+#include <mutex>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -81,6 +86,121 @@ void for_thread_ranges(int threads, std::int64_t n, Body&& body) {
     for_chunks(threads, threads, [&](int t) { body(n * t / threads, n * (t + 1) / threads); });
 }
 
+// A team of threads held in one parallel region while its leader runs a sequence of small
+// parallel steps (the batches of a mini-batch epoch). A step hands the team its chunks with one
+// store and collects them with one load per thread, where a region of its own forks and joins
+// the team: 0.4 against 1.2 us a step here, as long as the gradient of 64 rows of 100.
+class BatchTeam {
+public:
+    // Runs lead(team) on this thread while the other threads-1 threads of a region wait for
+    // team.run() calls; returns (or rethrows) when lead does. lead must not throw inside run().
+    template <class Lead>
+    static void hold(int threads, Lead&& lead) {
+        BatchTeam team(threads);
+        std::exception_ptr error;
+#pragma omp parallel num_threads(threads)
+        {
+            if (thread_id() == 0) {
+                team.threads_ = team_size();  // fewer than asked inside another region
+                try {
+                    lead(team);
+                } catch (...) {
+                    error = std::current_exception();
+                }
+                team.post(nullptr, nullptr, 0);  // the workers leave
+            } else {
+                team.work(thread_id());
+            }
+        }
+        if (error) std::rethrow_exception(error);
+    }
+
+    int size() const { return threads_; }
+
+    // body(c) for each chunk c in [0, n_chunks), chunk c on thread c % size(), as for_chunks
+    // hands them out; returns when all are done.
+    template <class Body>
+    void run(int n_chunks, Body& body) {
+        const std::uint64_t step = post(&call<Body>, &body, n_chunks);
+        for (int c = 0; c < n_chunks; c += threads_) body(c);
+        for (int t = 1; t < threads_; ++t)
+            for (int spins = 0; done_[std::size_t(t)].step.load(std::memory_order_acquire) != step; ++spins)
+                wait(spins);
+    }
+
+private:
+    struct alignas(64) Done {
+        std::atomic<std::uint64_t> step{0};
+    };
+    using Call = void (*)(void*, int);
+    template <class Body>
+    static void call(void* body, int c) {
+        (*static_cast<Body*>(body))(c);
+    }
+
+    explicit BatchTeam(int threads) : threads_(threads), done_(std::size_t(threads)) {}
+
+    // Publishes a step (fn null: the end); returns its number.
+    std::uint64_t post(Call fn, void* body, int n_chunks) {
+        fn_ = fn;
+        body_ = body;
+        n_chunks_ = n_chunks;
+        const std::uint64_t step = step_.load(std::memory_order_relaxed) + 1;
+        step_.store(step);
+        if (sleepers_.load() > 0) {  // both seq_cst with the sleeper's count: no lost wake-up
+            std::lock_guard<std::mutex> lock(mutex_);
+            woken_.notify_all();
+        }
+        return step;
+    }
+
+    void work(int tid) {
+        for (std::uint64_t seen = 0;;) {
+            std::uint64_t step;
+            for (int spins = 0; (step = step_.load(std::memory_order_acquire)) == seen; ++spins) {
+                if (spins < sleep_after) {
+                    wait(spins);
+                    continue;
+                }
+                // The leader runs batches alone for a while (ThreadPacer on a busy machine):
+                // sleep rather than hold a core another process wants.
+                std::unique_lock<std::mutex> lock(mutex_);
+                sleepers_.fetch_add(1);
+                woken_.wait(lock, [&] { return step_.load() != seen; });
+                sleepers_.fetch_sub(1);
+            }
+            seen = step;
+            if (!fn_) return;
+            for (int c = tid; c < n_chunks_; c += threads_) fn_(body_, c);
+            done_[std::size_t(tid)].step.store(step, std::memory_order_release);
+        }
+    }
+
+    // A wait of up to about 70 us spins; a longer one gives the core up to other threads at
+    // each turn (a leader whose worker the OS descheduled), and a worker's past a few ms sleeps
+    // (the pacer's longer rounds on one thread).
+    static constexpr int spin_limit = 1 << 12, sleep_after = spin_limit + (1 << 12);
+    static void wait(int spins) {
+        if (spins < spin_limit) {
+#if defined(__x86_64__) || defined(_M_X64)
+            __builtin_ia32_pause();
+#endif
+        } else {
+            std::this_thread::yield();
+        }
+    }
+
+    int threads_;
+    alignas(64) std::atomic<std::uint64_t> step_{0};
+    Call fn_ = nullptr;
+    void* body_ = nullptr;
+    int n_chunks_ = 0;
+    std::vector<Done> done_;
+    std::atomic<int> sleepers_{0};
+    std::mutex mutex_;
+    std::condition_variable woken_;
+};
+
 // Threads for a request: n_threads <= 0 means max_threads(), more than it is capped to it
 // (libgomp aborts when it cannot create the threads asked for).
 int resolve_threads(int n_threads);
@@ -97,11 +217,12 @@ public:
     static constexpr std::int64_t paced_max_work = std::int64_t(1) << 20;
 
     // Threads to run the next region of `work` multiply-adds with, given `n_threads`. The
-    // first region of each round runs the other way, to keep both times current.
+    // first two regions of each round run the other way, to keep both times current (the
+    // first of them may pay for waking sleeping threads: each way's time is its better one).
     int threads(std::int64_t work, int n_threads) {
         paced_ = n_threads > 1 && work < paced_max_work;
         if (!paced_) return n_threads;
-        now_threads_ = (count_ == 0) != use_threads_;
+        now_threads_ = (count_ < 2) != use_threads_;
         return now_threads_ ? n_threads : 1;
     }
 

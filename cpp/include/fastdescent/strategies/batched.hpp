@@ -26,10 +26,30 @@ public:
 
 private:
     // Mini-batch or full-batch epoch: per batch, one fused pass for the gradient sums, then the
-    // policy's step (GradientStep).
+    // policy's step (GradientStep). Many small batches split over threads run in one team for
+    // the epoch (BatchTeam), where a region per batch would cost more than a small batch's
+    // share of the work; their steps are small enough for one thread.
     double epoch_batched(double& t) {
         const std::int64_t n = std::int64_t(order_.size());
         const std::int64_t B = cfg_.batch_size > 0 ? std::min(cfg_.batch_size, n) : n;
+        const std::int64_t P = K_ * d_;
+        const std::int64_t batch_work = B * P;
+        team_ = nullptr;
+        if (cfg_.n_threads > 1 && B < n && batch_work >= row_sums_min_work &&
+            batch_work < ThreadPacer::paced_max_work && P <= parallel_min_size) {
+            double sumloss = 0.0;
+            BatchTeam::hold(cfg_.n_threads, [&](BatchTeam& team) {
+                team_ = &team;
+                sumloss = batches(t, B);
+            });
+            team_ = nullptr;
+            return sumloss;
+        }
+        return batches(t, B);
+    }
+
+    double batches(double& t, std::int64_t B) {
+        const std::int64_t n = std::int64_t(order_.size());
         const std::int64_t P = K_ * d_;
         grad_.resize(std::size_t(P));
         grad_b_.resize(std::size_t(K_));
@@ -74,7 +94,7 @@ protected:
         if (int(block_scratch_.size()) < n_threads) block_scratch_.resize(std::size_t(n_threads));
         thread_sums_.assign(std::size_t(2 * n_threads), 0.0);  // (loss, weight) per chunk
         pacer_.start();
-        for_chunks(runners, n_threads, [&](int tid) {
+        auto chunk = [&](int tid) {
             // Per chunk: gradient (P), intercept gradient (K), then scratch scores and derivatives.
             T* g = thread_room(thread_grads_[std::size_t(tid)], P + 3 * K_);
             T* p = g + P + K_;
@@ -111,7 +131,9 @@ protected:
             }
             thread_sums_[std::size_t(2 * tid)] = loss;
             thread_sums_[std::size_t(2 * tid + 1)] = weight;
-        });
+        };
+        if (team_ && runners > 1) team_->run(n_threads, chunk);
+        else for_chunks(runners, n_threads, chunk);
         pacer_.stop();
         for (int tid = 0; tid < n_threads; ++tid)
             non_finite_scores_ = non_finite_scores_ || block_scratch_[std::size_t(tid)].non_finite;
@@ -132,6 +154,7 @@ protected:
 
     GradientStep<T> step_;
     ThreadPacer pacer_;
+    BatchTeam* team_ = nullptr;  // the epoch's team, where it holds one
     std::vector<T> grad_, grad_b_;
     std::vector<std::vector<T>> thread_grads_;
     std::vector<BlockScratch> block_scratch_;
