@@ -8,10 +8,11 @@ Beside it, the scan that the fit no longer makes: one read of X for NaN and infi
 (``_core.all_finite`` on both cores, what the estimators ran before training until the first
 epoch checked the rows it reads).
 
-Then the fixed cost of a mini-batch (float32, one thread, batches in row order): an epoch of
-batches of 32 or 256 less a full-batch iteration, over the number of batches, in
-microseconds (the step, the per-batch bookkeeping, and before the engine ran one-thread
-batches outside OpenMP, a parallel region's futex wake).
+Then the fixed cost of a mini-batch (float32, batches in row order): an epoch of batches of 32
+or 256 less a full-batch iteration, over the number of batches, in microseconds, on one
+thread (the step, the per-batch bookkeeping, and before the engine ran one-thread batches
+outside OpenMP, a parallel region's futex wake) and on two (there also the hand-off of each
+batch to the epoch's team of threads, before it a parallel region per batch).
 
 Run:
 
@@ -65,12 +66,14 @@ def epoch_of(X, y, batch_size, n_jobs=1):
 
 
 def per_batch(X, y):
-    full = epoch_of(X, y, "full")
-    print(f"\nper mini-batch, float32, one thread (full-batch iteration {full * 1e3:.1f} ms)")
-    for batch in (32, 256):
-        epoch = epoch_of(X, y, batch)
-        batches = -(-X.shape[0] // batch)
-        print(f"batches of {batch:<4} epoch {epoch * 1e3:6.1f}ms  per batch {(epoch - full) / batches * 1e6:5.2f}us")
+    for n_jobs, sizes in ((1, (32, 256)), (2, (256,))):
+        full = epoch_of(X, y, "full", n_jobs)
+        print(f"\nper mini-batch, float32, {n_jobs} thread(s) (full-batch iteration {full * 1e3:.1f} ms)")
+        for batch in sizes:
+            epoch = epoch_of(X, y, batch, n_jobs)
+            batches = -(-X.shape[0] // batch)
+            print(f"batches of {batch:<4} epoch {epoch * 1e3:6.1f}ms  "
+                  f"per batch {(epoch - full) / batches * 1e6:5.2f}us")
 
 
 def main():
