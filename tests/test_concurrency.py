@@ -176,6 +176,28 @@ def test_mini_batch_teams_on_several_python_threads():
         np.testing.assert_array_equal(got, expected)
 
 
+def test_an_error_inside_a_team_epoch_propagates():
+    """An exception raised while an epoch's team of threads is held (here by the stop check,
+    which the leader calls between batches) ends the epoch, reaches Python, and leaves no
+    thread waiting: the next fit trains."""
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((50_000, 100))
+    y = np.where(X[:, 0] > 0, 1.0, -1.0)
+    cfg = _core.TrainConfig()
+    cfg.loss, cfg.classification = _core.LossKind.log_loss, True
+    cfg.batch_size, cfg.n_threads, cfg.max_iter, cfg.shuffle, cfg.tol = 256, 2, 3, False, -np.inf
+    cfg.schedule.kind, cfg.schedule.eta0 = _core.ScheduleKind.constant, 0.01
+
+    class BrokenCancel:
+        def is_set(self):
+            raise ValueError("broken cancel")
+
+    coef, intercept = np.zeros((1, 100)), np.zeros(1)
+    with pytest.raises(ValueError, match="broken cancel"):
+        _core.train_dense(X, y, coef, intercept, cfg, cancel=BrokenCancel())
+    assert _core.train_dense(X, y, coef, intercept, cfg).n_iter == 3
+
+
 def test_gil_is_released_during_training():
     """A Python thread keeps running while another thread is inside the C++ trainer: the
     longest pause it sees is a small part of the training time."""
