@@ -4,8 +4,9 @@ Speed, on 1,000,000 x 100 dense rows (binary log_loss, both cores): a full-batch
 in-order mini-batch epoch (batch 256, shuffle=False), each the shortest epoch after the first
 (which also checks the rows for NaN and infinity) by the fit's own clock (``history_["time"]``),
 over 3 fits of 8 epochs. The shortest epoch, not a difference of fit times: on this shared
-machine a spell of slow thread hand-offs moved the fit differences by 30% and more. Beside them, the floor of each storage (one read of X's bytes: NumPy sums them as 64-bit
-words, half on each core) and the bound of each half-precision time: the 16-bit floor plus the
+machine a spell of slow thread hand-offs moved the fit differences by 30% and more. Beside
+them, the floor of each storage (one read of X's bytes: NumPy sums them as 64-bit words, half
+on each core) and the bound of each half-precision time: the 16-bit floor plus the
 part of the float32 time above the float32 floor (the work that does not shrink with the
 bytes). A finiteness scan is no floor for 16-bit X: its exponent test runs slower than
 memory (200 MB: 18.7 ms on one core against 5.8 ms for the plain read).

@@ -115,10 +115,8 @@ public:
         if (error) std::rethrow_exception(error);
     }
 
-    int size() const { return threads_; }
-
-    // body(c) for each chunk c in [0, n_chunks), chunk c on thread c % size(), as for_chunks
-    // hands them out; returns when all are done.
+    // body(c) for each chunk c in [0, n_chunks), chunk c on the team's thread c % its size, as
+    // for_chunks hands them out; returns when all are done.
     template <class Body>
     void run(int n_chunks, Body& body) {
         const std::uint64_t step = post(&call<Body>, &body, n_chunks);

@@ -34,7 +34,6 @@ private:
         const std::int64_t B = cfg_.batch_size > 0 ? std::min(cfg_.batch_size, n) : n;
         const std::int64_t P = K_ * d_;
         const std::int64_t batch_work = B * P;
-        team_ = nullptr;
         if (cfg_.n_threads > 1 && B < n && batch_work >= row_sums_min_work &&
             batch_work < ThreadPacer::paced_max_work && P <= parallel_min_size) {
             double sumloss = 0.0;
