@@ -67,8 +67,12 @@ def test_outputs_train_as_separate_fits(mode, loss, sparse, dtype):
     # The objective is the sum of the outputs' objectives; the update count is shared.
     assert_allclose(multi.loss_curve_, np.sum([s.loss_curve_ for s in singles], axis=0), **tol)
     assert multi.t_ == singles[0].t_
-    assert_allclose(multi.predict(Xf), np.column_stack([s.predict(Xf) for s in singles]),
-                    **tol)
+    # Predictions of equal models, up to the rounding of their sums: a score that cancels
+    # terms much larger than itself (the diverging 'optimal' fits) differs by the terms' size
+    # times the dtype's epsilon between summation orders (BLAS picks its own per shape).
+    scale = np.abs(X) @ np.abs(multi.coef_.T) + np.abs(multi.intercept_)
+    difference = multi.predict(Xf) - np.column_stack([s.predict(Xf) for s in singles])
+    assert np.all(np.abs(difference) <= tol["rtol"] * scale + tol["atol"])
 
 
 def test_full_batch_solver_reaches_the_exact_optima():
