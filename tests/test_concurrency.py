@@ -8,11 +8,13 @@ import sys
 import textwrap
 import threading
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
 
 import fastdescent as fd
 from fastdescent import _core
@@ -155,6 +157,43 @@ def test_mini_batch_result_does_not_depend_on_busy_cores():
             p.kill()
             p.wait()
     np.testing.assert_array_equal(busy, idle)
+
+
+def test_full_batch_chunks_shared_by_threads():
+    """A large full batch is cut into more chunks than threads, each taken by whichever thread
+    is free: the gradient is the whole sum (checked against NumPy) and, since the chunks' sums
+    are added in chunk order, the same bits whichever thread ran which chunk (idle cores, busy
+    cores, several fits at once)."""
+    rng = np.random.default_rng(5)
+    n, d = 140_000, 100  # 14M multiply-adds: 3 chunks for 2 threads
+    X = rng.standard_normal((n, d), dtype=np.float32)
+    y = X[:, :5].sum(axis=1) + rng.standard_normal(n, dtype=np.float32)
+
+    def fit(epochs=3):
+        est = fd.SGDRegressor(batch_size="full", learning_rate="constant", eta0=0.05,
+                              penalty=None, fit_intercept=False, n_jobs=2, max_iter=epochs,
+                              tol=None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return est.fit(X, y).coef_
+
+    # One step from zero: w = eta * X^T y / n.
+    reference = 0.05 * (X.astype(np.float64).T @ y.astype(np.float64)) / n
+    np.testing.assert_allclose(fit(epochs=1), reference, rtol=1e-4, atol=1e-6)
+    idle = fit()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        concurrent = list(pool.map(lambda _: fit(), range(2)))
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                for _ in range(os.cpu_count() or 1)]
+    try:
+        time.sleep(0.2)
+        busy = fit()
+    finally:
+        for p in spinners:
+            p.kill()
+            p.wait()
+    for other in [busy, *concurrent]:
+        np.testing.assert_array_equal(other, idle)
 
 
 def test_mini_batch_teams_on_several_python_threads():

@@ -46,9 +46,9 @@ struct GradientInput {
 // Outputs, all written (not accumulated): loss[p] and weight[p] are the sums of w_i * loss_i
 // and of w_i per problem (one problem, or K for one-vs-rest); grad (K x d) and grad_b (K) the
 // sums of w_i * dloss_i/dp_k * x_i and of w_i * dloss_i/dp_k. The arithmetic is the batched
-// trainer's (scores and derivatives in T, weights in double), and rows are split into
-// contiguous blocks, one per thread, whose sums are added in block order: deterministic for
-// a given thread count.
+// trainer's (scores and derivatives in T, weights in double), and so are the chunks of rows
+// (shared_chunks), whose sums are added in chunk order: deterministic for a given thread
+// count.
 template <class Rows>
 void loss_gradient_sums(const Rows& X, const GradientInput<typename Rows::value_type>& in,
                         int n_threads, double* loss, double* weight,
@@ -63,18 +63,19 @@ void loss_gradient_sums(const Rows& X, const GradientInput<typename Rows::value_
         throw std::invalid_argument("a scalar loss with one problem needs K = 1");
     n_threads = resolve_threads(std::max(1, n_threads));
     if (in.n_rows * P < row_sums_min_work) n_threads = 1;  // not worth waking threads
-    // Per thread (see thread_room): gradient (P), intercept gradient (K), scratch scores and
+    const int n_chunks = shared_chunks(in.n_rows * P, n_threads);
+    // Per chunk (see thread_room): gradient (P), intercept gradient (K), scratch scores and
     // derivatives (2 K); loss and weight sums (n_problems each).
-    std::vector<std::vector<T>> grads(static_cast<std::size_t>(n_threads));
-    std::vector<std::vector<double>> sums(static_cast<std::size_t>(n_threads));
-    for_chunks(n_threads, n_threads, [&](int tid) {
-        T* g = thread_room(grads[std::size_t(tid)], P + 3 * K);
+    std::vector<std::vector<T>> grads(static_cast<std::size_t>(n_chunks));
+    std::vector<std::vector<double>> sums(static_cast<std::size_t>(n_chunks));
+    for_shared_chunks(n_threads, n_chunks, [&](int c) {
+        T* g = thread_room(grads[std::size_t(c)], P + 3 * K);
         T* p = g + P + K;
         T* dp = p + K;
-        double* s = thread_room(sums[std::size_t(tid)], 2 * n_problems);
+        double* s = thread_room(sums[std::size_t(c)], 2 * n_problems);
         bool fused = false;
-        const std::int64_t lo = in.n_rows * tid / n_threads;
-        const std::int64_t hi = in.n_rows * (tid + 1) / n_threads;
+        const std::int64_t lo = in.n_rows * c / n_chunks;
+        const std::int64_t hi = in.n_rows * (c + 1) / n_chunks;
         constexpr std::int64_t prefetch_distance = 4;
         if constexpr (is_dense_rows_v<Rows>) {
             if (in.mode != OutputMode::one_vs_rest) {
@@ -123,10 +124,10 @@ void loss_gradient_sums(const Rows& X, const GradientInput<typename Rows::value_
                 }
             }
             for (int k = 0; k < K; ++k) {
-                const T c = dp[k];
-                if (c != T(0)) {
-                    X.axpy(i, c, g + k * d);
-                    g[P + k] += c;
+                const T c_k = dp[k];
+                if (c_k != T(0)) {
+                    X.axpy(i, c_k, g + k * d);
+                    g[P + k] += c_k;
                 }
             }
         }
@@ -139,11 +140,11 @@ void loss_gradient_sums(const Rows& X, const GradientInput<typename Rows::value_
         loss[q] = s0[2 * q];
         weight[q] = s0[2 * q + 1];
     }
-    for (int tid = 1; tid < n_threads; ++tid) {
-        const T* g = room_of(grads[std::size_t(tid)]);
+    for (int c = 1; c < n_chunks; ++c) {
+        const T* g = room_of(grads[std::size_t(c)]);
         axpy(T(1), g, grad, P);
         axpy(T(1), g + P, grad_b, K);
-        const double* s = room_of(sums[std::size_t(tid)]);
+        const double* s = room_of(sums[std::size_t(c)]);
         for (int q = 0; q < n_problems; ++q) {
             loss[q] += s[2 * q];
             weight[q] += s[2 * q + 1];

@@ -25,6 +25,17 @@ constexpr std::int64_t parallel_min_size = std::int64_t(1) << 16;
 // and a mini-batch of 256 rows of 100 features gains from two threads.
 constexpr std::int64_t row_sums_min_work = std::int64_t(1) << 13;
 
+// Chunks of a large pass over rows (a full-batch iteration) for `threads` threads: up to 8 per
+// thread, each of at least 2^22 multiply-adds, taken by whichever thread is free
+// (for_shared_chunks). On a core slowed by another process, its thread takes fewer chunks
+// instead of holding the others back at the end of the pass; a chunk costs its sums once more
+// (a model's worth of additions) and one cold start of its prefetches. The count depends on
+// the work and the thread count only, so the sums' order does too.
+inline int shared_chunks(std::int64_t work, int threads) {
+    if (threads <= 1) return 1;
+    return int(std::clamp<std::int64_t>(work >> 22, threads, std::int64_t(8) * threads));
+}
+
 // What each thread writes over and over (its running sums, its copy of the model) stays a
 // cache line clear of every other thread's: a line that two cores write in turn moves between
 // them at every write. thread_room(v, n) makes room for n zeroed entries in v with a line of
@@ -77,6 +88,18 @@ void for_chunks(int threads, int n_chunks, Body&& body) {
         return;
     }
 #pragma omp parallel for num_threads(threads) schedule(static, 1)
+    for (int c = 0; c < n_chunks; ++c) body(c);
+}
+
+// Calls body(c) for each chunk c in [0, n_chunks) on `threads` OpenMP threads, each taking
+// the next chunk when it is done with its last (on this thread, in order, when threads <= 1).
+template <class Body>
+void for_shared_chunks(int threads, int n_chunks, Body&& body) {
+    if (threads <= 1 || n_chunks <= 1) {
+        for (int c = 0; c < n_chunks; ++c) body(c);
+        return;
+    }
+#pragma omp parallel for num_threads(std::min(threads, n_chunks)) schedule(dynamic, 1)
     for (int c = 0; c < n_chunks; ++c) body(c);
 }
 

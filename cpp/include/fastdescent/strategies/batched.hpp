@@ -73,9 +73,10 @@ private:
 protected:
     // Sum of weighted losses over rows order_[start:stop]; the weighted sums of loss gradients
     // go to grad_ / grad_b_ and the sum of the weights to weight_sum. Rows are split into
-    // contiguous blocks, one per thread, and the per-thread sums are added in block order, so
-    // a given thread count is deterministic. The loss is the configuration's, or `loss` with
-    // parameter `param` (the solver's smoothing).
+    // contiguous chunks, each summed on its own, and the chunks' sums are added in chunk order:
+    // the chunks, and so the result, depend on the batch and cfg_.n_threads only, not on how
+    // many threads run them or which thread runs which. The loss is the configuration's, or
+    // `loss` with parameter `param` (the solver's smoothing).
     double batch_gradient(std::int64_t start, std::int64_t stop, double& weight_sum) {
         return batch_gradient(start, stop, weight_sum, cfg_.loss, cfg_.loss_param);
     }
@@ -83,34 +84,34 @@ protected:
                           LossKind loss_kind, double param) {
         const std::int64_t P = K_ * d_;
         const std::int64_t work = (stop - start) * P;
-        // The rows split into one chunk per thread, each summed on its own and the chunks added
-        // in order: the result depends on cfg_.n_threads only, not on how many threads the
-        // pacer lets run the chunks.
+        // One chunk per thread for a mini-batch (the pacer may run them all on one thread);
+        // a large batch in more chunks than threads, shared out as threads come free.
         int n_threads = cfg_.n_threads;
         if (work < row_sums_min_work) n_threads = 1;  // not worth waking threads
         const int runners = pacer_.threads(work, n_threads);
-        if (int(thread_grads_.size()) < n_threads) thread_grads_.resize(std::size_t(n_threads));
-        if (int(block_scratch_.size()) < n_threads) block_scratch_.resize(std::size_t(n_threads));
-        thread_sums_.assign(std::size_t(2 * n_threads), 0.0);  // (loss, weight) per chunk
+        const int n_chunks = shared_chunks(work, n_threads);
+        if (int(chunk_grads_.size()) < n_chunks) chunk_grads_.resize(std::size_t(n_chunks));
+        if (int(block_scratch_.size()) < n_chunks) block_scratch_.resize(std::size_t(n_chunks));
+        chunk_sums_.assign(std::size_t(2 * n_chunks), 0.0);  // (loss, weight) per chunk
         pacer_.start();
-        auto chunk = [&](int tid) {
+        auto chunk = [&](int c) {
             // Per chunk: gradient (P), intercept gradient (K), then scratch scores and derivatives.
-            T* g = thread_room(thread_grads_[std::size_t(tid)], P + 3 * K_);
+            T* g = thread_room(chunk_grads_[std::size_t(c)], P + 3 * K_);
             T* p = g + P + K_;
             T* dp = p + K_;
             const std::int64_t len = stop - start;
-            const std::int64_t lo = start + len * tid / n_threads;
-            const std::int64_t hi = start + len * (tid + 1) / n_threads;
+            const std::int64_t lo = start + len * c / n_chunks;
+            const std::int64_t hi = start + len * (c + 1) / n_chunks;
             double loss = 0.0, weight = 0.0;
             if constexpr (dense) {  // the fused block kernels
-                // This thread's share of the next batch, fetched while its last block computes.
+                // This chunk's share of the next batch, fetched while its last block computes.
                 const std::int64_t next_len = std::min(len, std::int64_t(order_.size()) - stop);
                 loss = dense_block_sums(X_, order_.data(), lo, hi, tg_.y, tg_.sample_weight,
                                         [this](std::int64_t i) { return sample_weight(i); }, loss_kind,
                                         param, K_, m_.coef, m_.intercept, g, g + P,
-                                        block_scratch_[std::size_t(tid)], weight, check_scores_,
-                                        stop + next_len * tid / n_threads,
-                                        stop + next_len * (tid + 1) / n_threads);
+                                        block_scratch_[std::size_t(c)], weight, check_scores_,
+                                        stop + next_len * c / n_chunks,
+                                        stop + next_len * (c + 1) / n_chunks);
             } else {
                 for (std::int64_t r = lo; r < hi; ++r) {
                     const std::int64_t i = order_[std::size_t(r)];
@@ -120,33 +121,34 @@ protected:
                     weight += sw;
                     loss += sw * loss_and_deriv(i, p, dp, loss_kind, param);
                     for (int k = 0; k < K_; ++k) {
-                        T c = T(sw * double(dp[k]));
-                        if (c != T(0)) {
-                            X_.axpy(i, c, g + k * d_);
-                            g[P + k] += c;
+                        T c_k = T(sw * double(dp[k]));
+                        if (c_k != T(0)) {
+                            X_.axpy(i, c_k, g + k * d_);
+                            g[P + k] += c_k;
                         }
                     }
                 }
             }
-            thread_sums_[std::size_t(2 * tid)] = loss;
-            thread_sums_[std::size_t(2 * tid + 1)] = weight;
+            chunk_sums_[std::size_t(2 * c)] = loss;
+            chunk_sums_[std::size_t(2 * c + 1)] = weight;
         };
-        if (team_ && runners > 1) team_->run(n_threads, chunk);
-        else for_chunks(runners, n_threads, chunk);
+        if (team_ && runners > 1) team_->run(n_chunks, chunk);
+        else if (n_chunks > n_threads) for_shared_chunks(runners, n_chunks, chunk);
+        else for_chunks(runners, n_chunks, chunk);
         pacer_.stop();
-        for (int tid = 0; tid < n_threads; ++tid)
-            non_finite_scores_ = non_finite_scores_ || block_scratch_[std::size_t(tid)].non_finite;
-        const T* g0 = room_of(thread_grads_[0]);
+        for (int c = 0; c < n_chunks; ++c)
+            non_finite_scores_ = non_finite_scores_ || block_scratch_[std::size_t(c)].non_finite;
+        const T* g0 = room_of(chunk_grads_[0]);
         std::copy(g0, g0 + P, grad_.begin());
         std::copy(g0 + P, g0 + P + K_, grad_b_.begin());
-        double loss = thread_sums_[0];
-        weight_sum = thread_sums_[1];
-        for (int tid = 1; tid < n_threads; ++tid) {
-            const T* g = room_of(thread_grads_[std::size_t(tid)]);
+        double loss = chunk_sums_[0];
+        weight_sum = chunk_sums_[1];
+        for (int c = 1; c < n_chunks; ++c) {
+            const T* g = room_of(chunk_grads_[std::size_t(c)]);
             axpy(T(1), g, grad_.data(), P);
             axpy(T(1), g + P, grad_b_.data(), K_);
-            loss += thread_sums_[std::size_t(2 * tid)];
-            weight_sum += thread_sums_[std::size_t(2 * tid + 1)];
+            loss += chunk_sums_[std::size_t(2 * c)];
+            weight_sum += chunk_sums_[std::size_t(2 * c + 1)];
         }
         return loss;
     }
@@ -155,9 +157,9 @@ protected:
     ThreadPacer pacer_;
     BatchTeam* team_ = nullptr;  // the epoch's team, where it holds one
     std::vector<T> grad_, grad_b_;
-    std::vector<std::vector<T>> thread_grads_;
+    std::vector<std::vector<T>> chunk_grads_;
     std::vector<BlockScratch> block_scratch_;
-    std::vector<double> thread_sums_;
+    std::vector<double> chunk_sums_;
 };
 
 }  // namespace fastdescent
