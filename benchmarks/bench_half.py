@@ -3,8 +3,10 @@
 Speed, on 1,000,000 x 100 dense rows (binary log_loss, both cores): a full-batch iteration and an
 in-order mini-batch epoch (batch 256, shuffle=False), each the shortest epoch after the first
 (which also checks the rows for NaN and infinity) by the fit's own clock (``history_["time"]``),
-over 3 fits of 8 epochs. The shortest epoch, not a difference of fit times: on this shared
-machine a spell of slow thread hand-offs moved the fit differences by 30% and more. Beside
+over 3 rounds that each fit every storage once, 8 epochs a fit, in turn (so that a spell of
+slow cores falls on a round, not on one storage); the ratio of the shortest epochs, and each
+round's own ratios beside it. The shortest epoch, not a difference of fit times: on this
+shared machine a spell of slow thread hand-offs moved the fit differences by 30% and more. Beside
 them, the floor of each storage (one read of X's bytes: NumPy sums them as 64-bit words, half
 on each core) and the bound of each half-precision time: the 16-bit floor plus the
 part of the float32 time above the float32 floor (the work that does not shrink with the
@@ -65,12 +67,18 @@ def shortest_epoch(X, y, batch_size, epochs=8):
     return float(np.diff(est.history_["time"]).min())
 
 
-def per_epoch(X, y, batch_size, fits=3):
-    times = []
-    for _ in range(fits):
-        time.sleep(0.3)  # lets the other core's threads settle
-        times.append(shortest_epoch(X, y, batch_size))
-    return min(times)
+def interleaved_epochs(arrays, y, rounds=3):
+    """Shortest epochs per storage and batch size, over `rounds` rounds that each fit every
+    storage once in turn: a spell of slow cores on this shared machine then falls on all the
+    storages of a round, not on all the fits of one storage. Returns {(name, batch): [seconds
+    per round]}."""
+    times = {}
+    for _ in range(rounds):
+        for name, X in arrays.items():
+            for batch in ("full", 256):
+                time.sleep(0.3)  # lets the other core's threads settle
+                times.setdefault((name, batch), []).append(shortest_epoch(X, y, batch))
+    return times
 
 
 def storages():
@@ -84,21 +92,24 @@ def speed(rows):
     rng = np.random.default_rng(0)
     X32 = rng.normal(size=(rows, COLS)).astype(np.float32)
     y = (X32[:, 0] + 0.5 * X32[:, 1] > 0).astype(int)
-    floor32 = read_floor(X32)
-    full32, mini32 = per_epoch(X32, y, "full"), per_epoch(X32, y, 256)
+    arrays = {"float32": X32, **{dtype.name: X32.astype(dtype) for dtype in storages()}}
+    floors = {name: read_floor(X) for name, X in arrays.items()}
+    times = interleaved_epochs(arrays, y)
+    best = {key: min(v) for key, v in times.items()}
     print(f"{rows:,} x {COLS}, both cores; ratios to float32")
-    print(f"{'X':<9} {'floor':>8} {'full-batch iter':>16} {'bound':>15} {'mini-batch epoch':>17} {'bound':>15}")
-    print(f"{'float32':<9} {floor32 * 1e3:6.1f}ms {full32 * 1e3:8.1f}ms {'':>23} {mini32 * 1e3:8.1f}ms")
-    for dtype in storages():
-        X = X32.astype(dtype)
-        floor = read_floor(X)
-        full, mini = per_epoch(X, y, "full"), per_epoch(X, y, 256)
-        row = f"{dtype.name:<9} {floor * 1e3:6.1f}ms"
-        for time32, t in ((full32, full), (mini32, mini)):
-            bound = floor + max(time32 - floor32, 0.0)
+    print(f"{'X':<9} {'floor':>8} {'full-batch iter':>16} {'bound':>15} {'mini-batch epoch':>17} {'bound':>15}"
+          f"  per-round ratios (full, mini)")
+    print(f"{'float32':<9} {floors['float32'] * 1e3:6.1f}ms {best['float32', 'full'] * 1e3:8.1f}ms"
+          f" {'':>23} {best['float32', 256] * 1e3:8.1f}ms")
+    for name in list(arrays)[1:]:
+        row = f"{name:<9} {floors[name] * 1e3:6.1f}ms"
+        paired = []
+        for batch in ("full", 256):
+            time32, t = best["float32", batch], best[name, batch]
+            bound = floors[name] + max(time32 - floors["float32"], 0.0)
             row += f" {t * 1e3:6.1f}ms {t / time32:5.2f}x {bound * 1e3:6.1f}ms {bound / time32:5.2f}x"
-        print(row)
-        del X
+            paired.append("/".join(f"{a / b:.2f}" for a, b in zip(times[name, batch], times["float32", batch])))
+        print(row + "  " + ", ".join(paired))
 
 
 def higgs():
