@@ -47,8 +47,8 @@ struct GradientInput {
 // and of w_i per problem (one problem, or K for one-vs-rest); grad (K x d) and grad_b (K) the
 // sums of w_i * dloss_i/dp_k * x_i and of w_i * dloss_i/dp_k. The arithmetic is the batched
 // trainer's (scores and derivatives in T, weights in double), and so are the chunks of rows
-// (shared_chunks), whose sums are added in chunk order: deterministic for a given thread
-// count.
+// (shared_chunks for dense rows, one per thread for sparse), whose sums are added in chunk
+// order: deterministic for a given thread count.
 template <class Rows>
 void loss_gradient_sums(const Rows& X, const GradientInput<typename Rows::value_type>& in,
                         int n_threads, double* loss, double* weight,
@@ -63,7 +63,7 @@ void loss_gradient_sums(const Rows& X, const GradientInput<typename Rows::value_
         throw std::invalid_argument("a scalar loss with one problem needs K = 1");
     n_threads = resolve_threads(std::max(1, n_threads));
     if (in.n_rows * P < row_sums_min_work) n_threads = 1;  // not worth waking threads
-    const int n_chunks = shared_chunks(in.n_rows * P, n_threads);
+    const int n_chunks = is_dense_rows_v<Rows> ? shared_chunks(in.n_rows, P, n_threads) : n_threads;
     // Per chunk (see thread_room): gradient (P), intercept gradient (K), scratch scores and
     // derivatives (2 K); loss and weight sums (n_problems each).
     std::vector<std::vector<T>> grads(static_cast<std::size_t>(n_chunks));

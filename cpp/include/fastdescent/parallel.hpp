@@ -25,15 +25,18 @@ constexpr std::int64_t parallel_min_size = std::int64_t(1) << 16;
 // and a mini-batch of 256 rows of 100 features gains from two threads.
 constexpr std::int64_t row_sums_min_work = std::int64_t(1) << 13;
 
-// Chunks of a large pass over rows (a full-batch iteration) for `threads` threads: up to 8 per
-// thread, each of at least 2^22 multiply-adds, taken by whichever thread is free
-// (for_shared_chunks). On a core slowed by another process, its thread takes fewer chunks
-// instead of holding the others back at the end of the pass; a chunk costs its sums once more
-// (a model's worth of additions) and one cold start of its prefetches. The count depends on
-// the work and the thread count only, so the sums' order does too.
-inline int shared_chunks(std::int64_t work, int threads) {
+// Chunks of a pass over `rows` dense rows of `width` multiply-adds each, for `threads` threads:
+// one per thread, or for a large pass (a full-batch iteration) up to 8 per thread while each
+// keeps at least 2^22 multiply-adds and 256 rows, taken by whichever thread is free
+// (for_shared_chunks). On a core slowed by another process, its thread then takes fewer chunks
+// instead of holding the others back at the end of the pass. A chunk costs its own sums
+// (`width` of them, zeroed and added once more: a 256th of its work at most) and one cold start
+// of its prefetches. The count depends on the pass and the thread count only, so the sums'
+// order does too.
+inline int shared_chunks(std::int64_t rows, std::int64_t width, int threads) {
     if (threads <= 1) return 1;
-    return int(std::clamp<std::int64_t>(work >> 22, threads, std::int64_t(8) * threads));
+    const std::int64_t most = std::min((rows * width) >> 22, rows >> 8);
+    return int(std::clamp<std::int64_t>(most, threads, std::int64_t(8) * threads));
 }
 
 // What each thread writes over and over (its running sums, its copy of the model) stays a

@@ -84,12 +84,13 @@ protected:
                           LossKind loss_kind, double param) {
         const std::int64_t P = K_ * d_;
         const std::int64_t work = (stop - start) * P;
-        // One chunk per thread for a mini-batch (the pacer may run them all on one thread);
-        // a large batch in more chunks than threads, shared out as threads come free.
+        // One chunk per thread for a mini-batch (the pacer may run them all on one thread) and
+        // for sparse rows (whose chunks would each add a whole gradient of the width); a
+        // large dense batch in more chunks than threads, shared out as threads come free.
         int n_threads = cfg_.n_threads;
         if (work < row_sums_min_work) n_threads = 1;  // not worth waking threads
         const int runners = pacer_.threads(work, n_threads);
-        const int n_chunks = shared_chunks(work, n_threads);
+        const int n_chunks = dense ? shared_chunks(stop - start, P, n_threads) : n_threads;
         if (int(chunk_grads_.size()) < n_chunks) chunk_grads_.resize(std::size_t(n_chunks));
         if (int(block_scratch_.size()) < n_chunks) block_scratch_.resize(std::size_t(n_chunks));
         chunk_sums_.assign(std::size_t(2 * n_chunks), 0.0);  // (loss, weight) per chunk
