@@ -134,6 +134,19 @@ def test_failed_fit_does_not_undo_another_threads_fit():
     np.testing.assert_array_equal(est.coef_, reference.coef_)
 
 
+def _on_busy_cores(fn):
+    """fn() while a busy Python loop runs on every core."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                for _ in range(os.cpu_count() or 1)]
+    try:
+        time.sleep(0.2)
+        return fn()
+    finally:
+        for p in spinners:
+            p.kill()
+            p.wait()
+
+
 def test_mini_batch_result_does_not_depend_on_busy_cores():
     """On busy cores a mini-batch's chunks may run on one thread instead of all (the pacer):
     the chunks, so the result, stay those of n_jobs."""
@@ -147,15 +160,7 @@ def test_mini_batch_result_does_not_depend_on_busy_cores():
         return est.fit(X, y).coef_
 
     idle = fit()
-    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
-                for _ in range(os.cpu_count() or 1)]
-    try:
-        time.sleep(0.2)
-        busy = fit()
-    finally:
-        for p in spinners:
-            p.kill()
-            p.wait()
+    busy = _on_busy_cores(fit)
     np.testing.assert_array_equal(busy, idle)
 
 
@@ -183,15 +188,7 @@ def test_full_batch_chunks_shared_by_threads():
     idle = fit()
     with ThreadPoolExecutor(max_workers=2) as pool:
         concurrent = list(pool.map(lambda _: fit(), range(2)))
-    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
-                for _ in range(os.cpu_count() or 1)]
-    try:
-        time.sleep(0.2)
-        busy = fit()
-    finally:
-        for p in spinners:
-            p.kill()
-            p.wait()
+    busy = _on_busy_cores(fit)
     for other in [busy, *concurrent]:
         np.testing.assert_array_equal(other, idle)
 
