@@ -95,14 +95,16 @@ void for_chunks(int threads, int n_chunks, Body&& body) {
 }
 
 // Calls body(c) for each chunk c in [0, n_chunks) on `threads` OpenMP threads, each taking
-// the next chunk when it is done with its last (on this thread, in order, when threads <= 1).
+// the next chunk when it is done with its last. With no more chunks than threads, chunk c runs
+// on thread c as for_chunks hands them out, so that what a chunk fetches for the next pass
+// (a mini-batch's share of the next batch) lands in the cache of the thread that reads it.
 template <class Body>
 void for_shared_chunks(int threads, int n_chunks, Body&& body) {
-    if (threads <= 1 || n_chunks <= 1) {
-        for (int c = 0; c < n_chunks; ++c) body(c);
+    if (threads <= 1 || n_chunks <= threads) {
+        for_chunks(threads, n_chunks, body);
         return;
     }
-#pragma omp parallel for num_threads(std::min(threads, n_chunks)) schedule(dynamic, 1)
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
     for (int c = 0; c < n_chunks; ++c) body(c);
 }
 
@@ -294,9 +296,8 @@ void for_ranges(std::int64_t n, int n_threads, Body&& body) {
         return;
     }
     const std::int64_t block = std::max<std::int64_t>(parallel_min_size / 2, (n / (8 * nt)) & ~std::int64_t(63));
-    const std::int64_t n_blocks = (n + block - 1) / block;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-    for (std::int64_t b = 0; b < n_blocks; ++b) body(b * block, std::min(n, (b + 1) * block));
+    const int n_blocks = int((n + block - 1) / block);  // at most 8 nt + 1
+    for_shared_chunks(nt, n_blocks, [&](int b) { body(b * block, std::min(n, (b + 1) * block)); });
 }
 
 // Calls body(row_begin, row_end) on ranges of whole rows of a rows x cols matrix, split over

@@ -134,8 +134,7 @@ protected:
             chunk_sums_[std::size_t(2 * c + 1)] = weight;
         };
         if (team_ && runners > 1) team_->run(n_chunks, chunk);
-        else if (n_chunks > n_threads) for_shared_chunks(runners, n_chunks, chunk);
-        else for_chunks(runners, n_chunks, chunk);
+        else for_shared_chunks(runners, n_chunks, chunk);
         pacer_.stop();
         for (int c = 0; c < n_chunks; ++c)
             non_finite_scores_ = non_finite_scores_ || block_scratch_[std::size_t(c)].non_finite;
